@@ -1,0 +1,56 @@
+//! The pH model of ebph, in plain Rust.
+//!
+//! This crate is the normative, executable description of the algorithm that ebph runs in the
+//! kernel: per-executable [`Profile`]s of lookahead pairs, the per-task [`TaskState`] (a window
+//! of recent calls for each signal frame, and a [`LocalityFrame`]), and every state transition
+//! (learning, freezing, becoming normal, anomalies, leaving normal, the tolerize limit) together
+//! with the administrative operations normalize, sensitize and tolerize.
+//!
+//! It does no I/O and contains no `unsafe` code. It is used offline by `ebph replay` on
+//! recorded traces, and as the oracle that the kernel engine is tested against.
+//!
+//! # Example
+//!
+//! ```
+//! use ebph_core::{Profile, Settings, Syscall, TaskState};
+//!
+//! let settings = Settings::default();
+//! let mut profile = Profile::new();
+//! let calls: Vec<Syscall> = [0u16, 1, 2, 3].iter().map(|&n| Syscall::new(n).unwrap()).collect();
+//!
+//! // Train on one run of the program...
+//! let mut task = TaskState::new();
+//! for &call in &calls {
+//!     profile.on_call(&mut task, call, 0, &settings);
+//! }
+//! profile.normalize();
+//!
+//! // ...then the same run again is entirely normal.
+//! let mut task = TaskState::new();
+//! let anomalous = calls.iter().filter(|&&c| profile.detect(&mut task, c, &settings) > 0).count();
+//! assert_eq!(anomalous, 0);
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod key;
+mod locality;
+mod lookahead;
+mod model;
+mod profile;
+mod response;
+mod sequence;
+mod settings;
+mod syscall;
+mod task;
+
+pub use key::{ProfileKey, ProfileKeyError};
+pub use locality::{LocalityFrame, LOCALITY_FRAME_MAX};
+pub use lookahead::{LookaheadTable, Row};
+pub use model::{Model, ModelEvent, Tid};
+pub use profile::{CallOutcome, Profile, ProfileStatus};
+pub use response::{delay_for, execve_allowed};
+pub use sequence::{Sequence, LOOKAHEAD, WINDOW_MAX};
+pub use settings::{SettingInfo, Settings, SettingsError, SETTINGS};
+pub use syscall::{Arch, ArchParseError, Syscall, MAX_SYSCALLS};
+pub use task::{TaskState, SIGNAL_FRAMES};

@@ -1,0 +1,231 @@
+//! Sparse tables of lookahead pairs.
+
+use crate::{Sequence, Syscall, MAX_SYSCALLS};
+
+/// One row of a lookahead table: the flags of every `(curr, prev)` pair for one `curr`.
+///
+/// `row[prev]` bit `i - 1` set means "`prev` was seen `i` calls before `curr`" (i = 1..=8).
+pub type Row = [u8; MAX_SYSCALLS];
+
+/// A lookahead-pair table stored sparsely: one [`Row`] for each call the program actually
+/// made, none for the others.
+///
+/// Two tables are equal when they hold the same pairs, however their rows were allocated.
+#[derive(Clone, Debug)]
+pub struct LookaheadTable {
+    rows: Vec<Option<Box<Row>>>,
+}
+
+impl Default for LookaheadTable {
+    fn default() -> LookaheadTable {
+        LookaheadTable::new()
+    }
+}
+
+/// How many earlier positions of `seq` a window of `window` calls looks at.
+#[inline]
+fn depth(seq: &Sequence, window: u8) -> usize {
+    seq.len().min((window as usize).saturating_sub(1))
+}
+
+impl LookaheadTable {
+    /// An empty table.
+    pub fn new() -> LookaheadTable {
+        LookaheadTable {
+            rows: vec![None; MAX_SYSCALLS],
+        }
+    }
+
+    /// The flags of the pair `(curr, prev)`: bit `i - 1` set when `prev` was seen `i` calls
+    /// before `curr`.
+    #[inline]
+    pub fn get(&self, curr: Syscall, prev: Syscall) -> u8 {
+        self.rows[curr.index()].as_ref().map_or(0, |row| row[prev.index()])
+    }
+
+    /// Sets the flags of the pair `(curr, prev)` (used when loading a stored profile).
+    pub fn set(&mut self, curr: Syscall, prev: Syscall, flags: u8) {
+        if flags == 0 && self.rows[curr.index()].is_none() {
+            return;
+        }
+        self.row_mut(curr)[prev.index()] = flags;
+    }
+
+    /// The row of `curr`, if the table has one.
+    pub fn row(&self, curr: Syscall) -> Option<&Row> {
+        self.rows[curr.index()].as_deref()
+    }
+
+    fn row_mut(&mut self, curr: Syscall) -> &mut Row {
+        self.rows[curr.index()].get_or_insert_with(|| Box::new([0; MAX_SYSCALLS]))
+    }
+
+    /// Tests `curr` after the calls in `seq`, looking `window - 1` calls back: the number of
+    /// filled positions whose pair is not in the table.
+    #[inline]
+    pub fn misses(&self, curr: Syscall, seq: &Sequence, window: u8) -> u32 {
+        let recent = &seq.recent()[..depth(seq, window)];
+        let Some(row) = self.rows[curr.index()].as_deref() else {
+            return recent.len() as u32;
+        };
+        let mut misses = 0;
+        for (i, prev) in recent.iter().enumerate() {
+            misses += u32::from((row[prev.index()] >> i) & 1 == 0);
+        }
+        misses
+    }
+
+    /// Learns `curr` after the calls in `seq`: sets every missing pair and returns how many
+    /// were missing (the misses of [`LookaheadTable::misses`] before learning).
+    #[inline]
+    pub fn learn(&mut self, curr: Syscall, seq: &Sequence, window: u8) -> u32 {
+        let misses = self.misses(curr, seq, window);
+        if misses > 0 {
+            let recent = &seq.recent()[..depth(seq, window)];
+            let row = self.row_mut(curr);
+            for (i, prev) in recent.iter().enumerate() {
+                row[prev.index()] |= 1 << i;
+            }
+        }
+        misses
+    }
+
+    /// Forgets every pair and frees every row.
+    pub fn clear(&mut self) {
+        self.rows.iter_mut().for_each(|row| *row = None);
+    }
+
+    /// Whether the table holds no pair.
+    pub fn is_empty(&self) -> bool {
+        self.entries().next().is_none()
+    }
+
+    /// The number of rows allocated.
+    pub fn rows_used(&self) -> usize {
+        self.rows.iter().filter(|row| row.is_some()).count()
+    }
+
+    /// The bytes the rows take.
+    pub fn memory_bytes(&self) -> usize {
+        self.rows_used() * std::mem::size_of::<Row>()
+    }
+
+    /// The number of distinct lookahead pairs `(curr, prev, distance)` learned: the number of
+    /// set bits.
+    pub fn lookahead_pairs(&self) -> u64 {
+        self.entries().map(|(_, _, f)| u64::from(f.count_ones())).sum()
+    }
+
+    /// Every `(curr, prev, flags)` with non-zero flags, by `curr` then `prev`.
+    pub fn entries(&self) -> impl Iterator<Item = (Syscall, Syscall, u8)> + '_ {
+        self.rows.iter().enumerate().flat_map(|(curr, row)| {
+            row.iter().flat_map(move |row| {
+                row.iter().enumerate().filter(|(_, &f)| f != 0).map(move |(prev, &f)| {
+                    (Syscall::new(curr as u16).unwrap(), Syscall::new(prev as u16).unwrap(), f)
+                })
+            })
+        })
+    }
+}
+
+impl PartialEq for LookaheadTable {
+    fn eq(&self, other: &LookaheadTable) -> bool {
+        self.entries().eq(other.entries())
+    }
+}
+
+impl Eq for LookaheadTable {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(n: u16) -> Syscall {
+        Syscall::new(n).unwrap()
+    }
+
+    fn seq_of(calls: &[u16]) -> Sequence {
+        let mut seq = Sequence::new();
+        calls.iter().for_each(|&c| seq.push(s(c)));
+        seq
+    }
+
+    #[test]
+    fn learning_sets_one_bit_per_distance() {
+        let mut t = LookaheadTable::new();
+        // Calls 1, 2, 3 then current 4: 3 is at distance 1, 2 at 2, 1 at 3.
+        let seq = seq_of(&[1, 2, 3]);
+        assert_eq!(t.misses(s(4), &seq, 9), 3);
+        assert_eq!(t.learn(s(4), &seq, 9), 3);
+        assert_eq!(t.get(s(4), s(3)), 0b001);
+        assert_eq!(t.get(s(4), s(2)), 0b010);
+        assert_eq!(t.get(s(4), s(1)), 0b100);
+        assert_eq!(t.misses(s(4), &seq, 9), 0);
+        assert_eq!(t.learn(s(4), &seq, 9), 0);
+        assert_eq!(t.lookahead_pairs(), 3);
+    }
+
+    #[test]
+    fn a_pair_at_another_distance_is_a_miss() {
+        let mut t = LookaheadTable::new();
+        t.learn(s(4), &seq_of(&[1, 2, 3]), 9);
+        // 5 unseen, and every other call one position further back than learned.
+        assert_eq!(t.misses(s(4), &seq_of(&[1, 2, 3, 5]), 9), 4);
+        // Swapped order: 2 at distance 1 and 3 at distance 2 were never seen.
+        assert_eq!(t.misses(s(4), &seq_of(&[3, 2]), 9), 2);
+        // A shorter window of the same calls is fully known.
+        assert_eq!(t.misses(s(4), &seq_of(&[2, 3]), 9), 0);
+    }
+
+    #[test]
+    fn the_same_call_may_follow_itself_at_several_distances() {
+        let mut t = LookaheadTable::new();
+        t.learn(s(0), &seq_of(&[0, 0, 0]), 9);
+        assert_eq!(t.get(s(0), s(0)), 0b111);
+        assert_eq!(t.lookahead_pairs(), 3);
+    }
+
+    #[test]
+    fn window_limits_the_distances_used() {
+        let mut t = LookaheadTable::new();
+        let seq = seq_of(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        assert_eq!(t.learn(s(11), &seq, 3), 2);
+        assert_eq!(t.get(s(11), s(10)), 1);
+        assert_eq!(t.get(s(11), s(9)), 2);
+        assert_eq!(t.get(s(11), s(8)), 0);
+        assert_eq!(t.learn(s(11), &seq, 9), 6);
+        assert_eq!(t.get(s(11), s(3)), 1 << 7);
+    }
+
+    #[test]
+    fn empty_sequence_learns_nothing_and_allocates_nothing() {
+        let mut t = LookaheadTable::new();
+        assert_eq!(t.learn(s(3), &Sequence::new(), 9), 0);
+        assert_eq!(t.rows_used(), 0);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn equality_ignores_empty_rows() {
+        let mut a = LookaheadTable::new();
+        let b = LookaheadTable::new();
+        a.set(s(5), s(6), 1);
+        assert_ne!(a, b);
+        a.set(s(5), s(6), 0);
+        assert_eq!(a.rows_used(), 1);
+        assert_eq!(a, b);
+        a.clear();
+        assert_eq!(a.rows_used(), 0);
+    }
+
+    #[test]
+    fn entries_are_ordered_and_complete() {
+        let mut t = LookaheadTable::new();
+        t.set(s(9), s(1), 0x80);
+        t.set(s(2), s(7), 0x03);
+        let entries: Vec<_> = t.entries().collect();
+        assert_eq!(entries, vec![(s(2), s(7), 0x03), (s(9), s(1), 0x80)]);
+        assert_eq!(t.lookahead_pairs(), 3);
+        assert_eq!(t.memory_bytes(), 2 * MAX_SYSCALLS);
+    }
+}

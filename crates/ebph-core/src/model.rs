@@ -1,0 +1,229 @@
+//! The whole system in miniature: many profiles, many tasks, and the events that join them.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::{Arch, CallOutcome, Profile, ProfileKey, Settings, Syscall, TaskState};
+
+/// A kernel task id (a thread id; the main thread's equals its process id).
+pub type Tid = u32;
+
+/// Something that happened to a task, in the order the kernel engine sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelEvent {
+    /// `tid` executed the program whose profile is `key`.
+    Exec {
+        /// The task.
+        tid: Tid,
+        /// The executable's profile.
+        key: ProfileKey,
+    },
+    /// `parent` created `child` (fork, vfork, clone or a new thread).
+    Fork {
+        /// The creating task.
+        parent: Tid,
+        /// The new task.
+        child: Tid,
+    },
+    /// A signal is being delivered to a user handler of `tid`.
+    Signal {
+        /// The task.
+        tid: Tid,
+    },
+    /// `tid` entered system call `call` at time `now`.
+    Syscall {
+        /// The task.
+        tid: Tid,
+        /// The call.
+        call: Syscall,
+        /// The time, on the clock of `normal_time` (nanoseconds).
+        now: u64,
+    },
+    /// `tid` exited.
+    Exit {
+        /// The task.
+        tid: Tid,
+    },
+}
+
+/// A tracked task: the profile it runs under and its pH state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Task {
+    profile: ProfileKey,
+    state: TaskState,
+}
+
+/// Every profile and tracked task of a system, driven by [`ModelEvent`]s.
+///
+/// A task is tracked from its first exec (or from a fork of a tracked task) until it exits;
+/// calls of untracked tasks are ignored, as the kernel engine ignores tasks it has not seen
+/// exec.
+#[derive(Clone, Debug, Default)]
+pub struct Model {
+    /// The settings every call uses.
+    pub settings: Settings,
+    /// The numbering of the calls (decides which call returns from a signal handler).
+    pub arch: Arch,
+    profiles: BTreeMap<ProfileKey, Profile>,
+    tasks: HashMap<Tid, Task>,
+}
+
+impl Model {
+    /// An empty system.
+    pub fn new(settings: Settings, arch: Arch) -> Model {
+        Model {
+            settings,
+            arch,
+            ..Model::default()
+        }
+    }
+
+    /// Applies one event. For a call of a tracked task, returns what the call did.
+    pub fn apply(&mut self, event: ModelEvent) -> Option<CallOutcome> {
+        match event {
+            ModelEvent::Exec { tid, key } => {
+                self.profiles.entry(key).or_default();
+                let task = self.tasks.entry(tid).or_insert(Task {
+                    profile: key,
+                    state: TaskState::new(),
+                });
+                task.profile = key;
+                task.state.exec();
+                None
+            }
+            ModelEvent::Fork { parent, child } => {
+                if let Some(&task) = self.tasks.get(&parent) {
+                    self.tasks.insert(
+                        child,
+                        Task {
+                            profile: task.profile,
+                            state: task.state.fork(),
+                        },
+                    );
+                }
+                None
+            }
+            ModelEvent::Signal { tid } => {
+                if let Some(task) = self.tasks.get_mut(&tid) {
+                    task.state.signal_delivered();
+                }
+                None
+            }
+            ModelEvent::Syscall { tid, call, now } => {
+                let task = self.tasks.get_mut(&tid)?;
+                let profile = self
+                    .profiles
+                    .get_mut(&task.profile)
+                    .expect("a tracked task's profile exists");
+                let outcome = profile.on_call(&mut task.state, call, now, &self.settings);
+                if self.arch.is_sigreturn(call) {
+                    task.state.signal_returned();
+                }
+                Some(outcome)
+            }
+            ModelEvent::Exit { tid } => {
+                self.tasks.remove(&tid);
+                None
+            }
+        }
+    }
+
+    /// The profile of `key`.
+    pub fn profile(&self, key: &ProfileKey) -> Option<&Profile> {
+        self.profiles.get(key)
+    }
+
+    /// The profile of `key`, to change (for the admin operations).
+    pub fn profile_mut(&mut self, key: &ProfileKey) -> Option<&mut Profile> {
+        self.profiles.get_mut(key)
+    }
+
+    /// Every profile, by key.
+    pub fn profiles(&self) -> impl Iterator<Item = (&ProfileKey, &Profile)> {
+        self.profiles.iter()
+    }
+
+    /// The profile key and state of a tracked task.
+    pub fn task(&self, tid: Tid) -> Option<(ProfileKey, &TaskState)> {
+        self.tasks.get(&tid).map(|t| (t.profile, &t.state))
+    }
+
+    /// How many tasks are tracked.
+    pub fn task_count(&self) -> usize {
+        self.tasks.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(n: u16) -> Syscall {
+        Syscall::new(n).unwrap()
+    }
+
+    fn call(tid: Tid, n: u16) -> ModelEvent {
+        ModelEvent::Syscall {
+            tid,
+            call: s(n),
+            now: 0,
+        }
+    }
+
+    const LS: ProfileKey = ProfileKey { dev: 1, ino: 10 };
+    const SH: ProfileKey = ProfileKey { dev: 1, ino: 20 };
+
+    #[test]
+    fn untracked_tasks_are_ignored() {
+        let mut m = Model::default();
+        assert_eq!(m.apply(call(5, 1)), None);
+        m.apply(ModelEvent::Fork { parent: 5, child: 6 });
+        assert_eq!(m.task_count(), 0);
+        assert_eq!(m.profiles().count(), 0);
+    }
+
+    #[test]
+    fn exec_creates_and_switches_profiles() {
+        let mut m = Model::default();
+        m.apply(ModelEvent::Exec { tid: 1, key: SH });
+        m.apply(call(1, 1));
+        m.apply(call(1, 2));
+        m.apply(ModelEvent::Exec { tid: 1, key: LS });
+        assert!(m.task(1).unwrap().1.sequence().is_empty());
+        m.apply(call(1, 3));
+        m.apply(call(1, 4));
+        assert_eq!(m.profile(&SH).unwrap().train_count, 2);
+        assert_eq!(m.profile(&LS).unwrap().train.get(s(4), s(3)), 1);
+        assert_eq!(m.profile(&LS).unwrap().train.get(s(3), s(2)), 0);
+    }
+
+    #[test]
+    fn children_share_the_profile_and_continue_the_sequence() {
+        let mut m = Model::default();
+        m.apply(ModelEvent::Exec { tid: 1, key: SH });
+        m.apply(call(1, 1));
+        m.apply(ModelEvent::Fork { parent: 1, child: 2 });
+        m.apply(call(2, 2));
+        assert_eq!(m.profile(&SH).unwrap().train.get(s(2), s(1)), 1);
+        m.apply(ModelEvent::Exit { tid: 2 });
+        assert!(m.task(2).is_none());
+        assert_eq!(m.task_count(), 1);
+    }
+
+    #[test]
+    fn sigreturn_pops_the_handler_frame() {
+        let mut m = Model::new(Settings::default(), Arch::X86_64);
+        let rt_sigreturn = Arch::X86_64.number("rt_sigreturn").unwrap().nr();
+        m.apply(ModelEvent::Exec { tid: 1, key: SH });
+        m.apply(call(1, 1));
+        m.apply(ModelEvent::Signal { tid: 1 });
+        m.apply(call(1, 2));
+        m.apply(call(1, rt_sigreturn));
+        m.apply(call(1, 3));
+        let p = m.profile(&SH).unwrap();
+        // In the handler, 2 started a fresh frame; rt_sigreturn followed 2 there.
+        assert_eq!(p.train.get(s(2), s(1)), 0);
+        assert_eq!(p.train.get(s(rt_sigreturn), s(2)), 1);
+        // After the handler, 3 follows 1 directly.
+        assert_eq!(p.train.get(s(3), s(1)), 1);
+    }
+}

@@ -1,0 +1,467 @@
+//! A profile: what ebph has learned about one executable, and the rules that change it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{LookaheadTable, Settings, Syscall, TaskState};
+
+/// Where a profile is in its life.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProfileStatus {
+    /// Learning; nothing is flagged.
+    #[default]
+    Training,
+    /// Stable for long enough; becomes normal at `normal_time` unless new behaviour appears.
+    Frozen,
+    /// Testing every call against the test table; anomalies are flagged.
+    Normal,
+}
+
+impl ProfileStatus {
+    /// The status as ebph prints it (`training`, `frozen`, `normal`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProfileStatus::Training => "training",
+            ProfileStatus::Frozen => "frozen",
+            ProfileStatus::Normal => "normal",
+        }
+    }
+}
+
+impl std::fmt::Display for ProfileStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What ebph knows about one executable: two lookahead tables and the counters of pH.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Profile {
+    /// What the program has been seen doing; always learning.
+    pub train: LookaheadTable,
+    /// What counts as normal: a copy of `train` taken when the profile became normal. Empty
+    /// unless the profile is normal.
+    pub test: LookaheadTable,
+    /// Calls seen while training (since the profile last became normal or forgot its data).
+    pub train_count: u64,
+    /// Calls since the train table last changed.
+    pub last_mod_count: u64,
+    /// Calls that taught the train table something new.
+    pub sequences: u64,
+    /// Anomalous calls since the profile became normal.
+    pub anomalies: u64,
+    /// Training, frozen or normal.
+    pub status: ProfileStatus,
+    /// When a frozen profile may become normal, on the caller's clock (nanoseconds).
+    pub normal_time: u64,
+}
+
+/// What one call did to its profile and task. Every flag is a state change the kernel
+/// engine reports as an event.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallOutcome {
+    /// Misses against the test table (0 unless the profile is normal). More than 0 makes the
+    /// call anomalous.
+    pub misses: u32,
+    /// The task's locality frame count after the call.
+    pub lfc: u32,
+    /// The call taught the train table something new.
+    pub learned: bool,
+    /// New behaviour unfroze a frozen profile.
+    pub thawed: bool,
+    /// The profile froze.
+    pub froze: bool,
+    /// The profile became normal (its normal time had come).
+    pub became_normal: bool,
+    /// The profile exceeded the anomaly limit and went back to training.
+    pub left_normal: bool,
+    /// The task's LFC rose above the tolerize limit with this call.
+    pub tolerize_limit_reached: bool,
+    /// The profile forgot its training data because the task's LFC is above the tolerize limit.
+    pub train_reset: bool,
+}
+
+impl CallOutcome {
+    /// Whether the call was anomalous.
+    pub fn is_anomalous(&self) -> bool {
+        self.misses > 0
+    }
+}
+
+impl Profile {
+    /// A new, empty, training profile.
+    pub fn new() -> Profile {
+        Profile::default()
+    }
+
+    /// Runs one call of `task` through pH: learn, freeze, become normal, detect, and respond
+    /// to the locality frame. `now` is the current time on the clock `normal_time` uses.
+    ///
+    /// The order within a call is fixed (it is what the kernel engine does too):
+    /// 1. `train_count += 1`; test against **train**. A miss learns the call (`sequences += 1`,
+    ///    `last_mod_count = 0`, frozen becomes training); otherwise `last_mod_count += 1` and a
+    ///    training profile whose table has been stable long enough freezes with
+    ///    `normal_time = now + normal_wait`.
+    /// 2. A frozen profile whose `normal_time` has come (`now >= normal_time`) becomes normal.
+    /// 3. A normal profile tests the call against **test**; the locality frame records whether
+    ///    it was anomalous. An anomaly counts once per call; more than `anomaly_limit` of them
+    ///    send the profile back to training.
+    /// 4. An LFC above `tolerize_limit` makes the profile forget its training data.
+    ///
+    /// Both tests look at the task's window as it was before this call; the call then joins
+    /// the window.
+    #[inline]
+    pub fn on_call(
+        &mut self,
+        task: &mut TaskState,
+        call: Syscall,
+        now: u64,
+        settings: &Settings,
+    ) -> CallOutcome {
+        let mut out = CallOutcome::default();
+        let window = settings.window;
+
+        // 1. Training.
+        self.train_count += 1;
+        if self.train.learn(call, task.sequence(), window) > 0 {
+            out.learned = true;
+            self.sequences += 1;
+            self.last_mod_count = 0;
+            if self.status == ProfileStatus::Frozen {
+                self.status = ProfileStatus::Training;
+                out.thawed = true;
+            }
+        } else {
+            self.last_mod_count += 1;
+            if self.status == ProfileStatus::Training && self.is_stable(settings) {
+                self.status = ProfileStatus::Frozen;
+                self.normal_time = now.saturating_add(settings.normal_wait_ns());
+                out.froze = true;
+            }
+        }
+
+        // 2. Frozen long enough: normal.
+        if self.status == ProfileStatus::Frozen && now >= self.normal_time {
+            self.start_normal();
+            out.became_normal = true;
+        }
+
+        // 3. Detection and the locality frame.
+        let lfc_before = task.lfc();
+        out.misses = self.detect(task, call, settings);
+        out.lfc = task.lfc();
+        if out.misses > 0 {
+            self.anomalies += 1;
+            if self.anomalies > u64::from(settings.anomaly_limit) {
+                self.stop_normal();
+                out.left_normal = true;
+            }
+        }
+
+        // 4. An attack in progress must not be learned as normal.
+        let limit = settings.tolerize_limit;
+        if out.lfc > limit {
+            out.tolerize_limit_reached = lfc_before <= limit;
+            self.reset_train();
+            out.train_reset = true;
+        }
+        out
+    }
+
+    /// Tests one call of `task` against the test table without changing the profile: the
+    /// detector's raw view, used by `ebph replay` and by [`Profile::on_call`].
+    ///
+    /// Returns the misses (0 unless the profile is normal), records the call in the task's
+    /// locality frame and window, and leaves every counter of the profile alone.
+    #[inline]
+    pub fn detect(&self, task: &mut TaskState, call: Syscall, settings: &Settings) -> u32 {
+        let misses = if self.status == ProfileStatus::Normal {
+            self.test.misses(call, task.sequence(), settings.window)
+        } else {
+            0
+        };
+        task.sequence_mut().push(call);
+        task.locality.record(misses > 0, settings.locality_frame);
+        misses
+    }
+
+    /// Whether the train table has been stable for long enough to freeze:
+    /// `train_count * normal_factor_den > normal_count * normal_factor`, with
+    /// `normal_count = train_count - last_mod_count > 0`.
+    fn is_stable(&self, settings: &Settings) -> bool {
+        let normal_count = self.train_count - self.last_mod_count;
+        normal_count > 0
+            && u128::from(self.train_count) * u128::from(settings.normal_factor_den)
+                > u128::from(normal_count) * u128::from(settings.normal_factor)
+    }
+
+    /// Becomes normal: the train table becomes the test table, and the anomaly and training
+    /// counts start again.
+    fn start_normal(&mut self) {
+        self.test = self.train.clone();
+        self.status = ProfileStatus::Normal;
+        self.anomalies = 0;
+        self.train_count = 0;
+        self.last_mod_count = 0;
+    }
+
+    /// Leaves normal: back to training, and the test table is dropped.
+    fn stop_normal(&mut self) {
+        self.test.clear();
+        self.status = ProfileStatus::Training;
+    }
+
+    /// Forgets the training data. A normal profile stays normal (its test table is kept); a
+    /// frozen one goes back to training.
+    fn reset_train(&mut self) {
+        self.train.clear();
+        self.train_count = 0;
+        self.last_mod_count = 0;
+        self.sequences = 0;
+        if self.status == ProfileStatus::Frozen {
+            self.status = ProfileStatus::Training;
+        }
+    }
+
+    /// Admin: make the profile normal now (train becomes test).
+    pub fn normalize(&mut self) {
+        self.start_normal();
+    }
+
+    /// Admin: forget recent behaviour (the training data), keeping what is normal.
+    pub fn sensitize(&mut self) {
+        self.reset_train();
+    }
+
+    /// Admin: accept recent behaviour: leave normal and go back to training, so that what the
+    /// train table has learned becomes normal in due course.
+    pub fn tolerize(&mut self) {
+        self.stop_normal();
+    }
+
+    /// The bytes the profile's lookahead rows take.
+    pub fn memory_bytes(&self) -> usize {
+        self.train.memory_bytes() + self.test.memory_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(n: u16) -> Syscall {
+        Syscall::new(n).unwrap()
+    }
+
+    fn settings() -> Settings {
+        Settings {
+            normal_wait: std::time::Duration::from_nanos(100),
+            ..Settings::default()
+        }
+    }
+
+    /// Runs `calls` as one fresh task at time `now`.
+    fn run(p: &mut Profile, calls: &[u16], now: u64, st: &Settings) -> Vec<CallOutcome> {
+        let mut task = TaskState::new();
+        calls.iter().map(|&c| p.on_call(&mut task, s(c), now, st)).collect()
+    }
+
+    #[test]
+    fn every_call_counts_and_new_pairs_are_learned() {
+        let st = settings();
+        let mut p = Profile::new();
+        let out = run(&mut p, &[1, 2, 3], 0, &st);
+        assert_eq!(p.train_count, 3);
+        // The first call after exec has no window: nothing to learn.
+        assert!(!out[0].learned && out[1].learned && out[2].learned);
+        assert_eq!(p.sequences, 2);
+        assert_eq!(p.last_mod_count, 0);
+        assert_eq!(p.train.get(s(3), s(1)), 0b10);
+        assert_eq!(p.status, ProfileStatus::Training);
+    }
+
+    #[test]
+    fn known_calls_count_towards_stability() {
+        let st = settings();
+        let mut p = Profile::new();
+        run(&mut p, &[1, 2, 3], 0, &st);
+        run(&mut p, &[1, 2], 0, &st);
+        assert_eq!(p.last_mod_count, 2);
+        assert_eq!(p.train_count, 5);
+    }
+
+    #[test]
+    fn freezes_once_three_quarters_of_calls_changed_nothing() {
+        let st = settings();
+        let mut p = Profile::new();
+        // Run 1 learns 2 pairs (normal_count = 3 from then on); every later run of 3 calls
+        // changes nothing. Freezing needs train_count * 32 > 3 * 128, i.e. 13 calls.
+        for _ in 0..4 {
+            let out = run(&mut p, &[1, 2, 3], 5, &st);
+            assert!(out.iter().all(|o| !o.froze));
+        }
+        assert_eq!((p.train_count, p.last_mod_count), (12, 9));
+        let out = run(&mut p, &[1, 2, 3], 5, &st);
+        assert_eq!(out.iter().map(|o| o.froze).collect::<Vec<_>>(), [true, false, false]);
+        assert_eq!(p.status, ProfileStatus::Frozen);
+        assert_eq!(p.normal_time, 105);
+    }
+
+    #[test]
+    fn no_freeze_without_any_learned_call() {
+        let st = settings();
+        let mut p = Profile::new();
+        // Single-call runs never fill a window: normal_count stays 0.
+        for _ in 0..10 {
+            run(&mut p, &[1], 0, &st);
+        }
+        assert_eq!(p.status, ProfileStatus::Training);
+        assert_eq!(p.train_count, 10);
+    }
+
+    fn frozen_profile(st: &Settings) -> Profile {
+        let mut p = Profile::new();
+        for _ in 0..5 {
+            run(&mut p, &[1, 2, 3], 0, st);
+        }
+        assert_eq!(p.status, ProfileStatus::Frozen);
+        p
+    }
+
+    #[test]
+    fn new_behaviour_thaws_a_frozen_profile() {
+        let st = settings();
+        let mut p = frozen_profile(&st);
+        let out = run(&mut p, &[1, 2, 4], 10, &st);
+        assert!(out[2].thawed && out[2].learned);
+        assert_eq!(p.status, ProfileStatus::Training);
+    }
+
+    #[test]
+    fn frozen_becomes_normal_when_its_time_comes() {
+        let st = settings();
+        let mut p = frozen_profile(&st);
+        assert_eq!(p.normal_time, 100);
+        let out = run(&mut p, &[1], 99, &st);
+        assert!(!out[0].became_normal);
+        let out = run(&mut p, &[1], 100, &st);
+        assert!(out[0].became_normal);
+        assert_eq!(p.status, ProfileStatus::Normal);
+        assert_eq!(p.test, p.train);
+        assert_eq!((p.train_count, p.last_mod_count, p.anomalies), (0, 0, 0));
+    }
+
+    #[test]
+    fn zero_normal_wait_freezes_and_normalizes_in_one_call() {
+        let st = Settings {
+            normal_wait: std::time::Duration::ZERO,
+            ..Settings::default()
+        };
+        let mut p = Profile::new();
+        for _ in 0..4 {
+            run(&mut p, &[1, 2, 3], 7, &st);
+        }
+        let out = run(&mut p, &[1, 2, 3], 7, &st);
+        assert!(out[0].froze && out[0].became_normal);
+        assert_eq!(p.status, ProfileStatus::Normal);
+    }
+
+    #[test]
+    fn normal_profiles_flag_anomalies_and_keep_training() {
+        let st = settings();
+        let mut p = Profile::new();
+        run(&mut p, &[1, 2, 3], 0, &st);
+        p.normalize();
+        let out = run(&mut p, &[1, 2, 5, 3], 0, &st);
+        assert_eq!(out.iter().map(|o| o.misses).collect::<Vec<_>>(), [0, 0, 2, 3]);
+        assert_eq!(out[3].lfc, 2);
+        assert_eq!(p.anomalies, 2, "one anomaly per anomalous call, not per miss");
+        assert_eq!(p.status, ProfileStatus::Normal);
+        assert_eq!(p.train.get(s(5), s(2)), 1, "training goes on while normal");
+        assert_eq!(p.test.get(s(5), s(2)), 0);
+    }
+
+    #[test]
+    fn normal_profiles_do_not_refreeze() {
+        let st = settings();
+        let mut p = Profile::new();
+        run(&mut p, &[1, 2, 3], 0, &st);
+        p.normalize();
+        let out = run(&mut p, &[1, 2, 3, 1, 2, 3, 1, 2, 3], 0, &st);
+        assert!(out.iter().all(|o| !o.froze));
+        assert_eq!(p.status, ProfileStatus::Normal);
+    }
+
+    #[test]
+    fn too_many_anomalies_leave_normal() {
+        let st = Settings {
+            anomaly_limit: 2,
+            ..settings()
+        };
+        let mut p = Profile::new();
+        run(&mut p, &[1, 2], 0, &st);
+        p.normalize();
+        let out = run(&mut p, &[7, 8, 9, 10], 0, &st);
+        // 7 has an empty window: no miss. 8, 9 are anomalies 1 and 2; 10 is the third.
+        assert_eq!(out.iter().map(|o| o.left_normal).collect::<Vec<_>>(), [false, false, false, true]);
+        assert_eq!(p.status, ProfileStatus::Training);
+        assert!(p.test.is_empty());
+        assert_eq!(p.anomalies, 3);
+    }
+
+    #[test]
+    fn lfc_above_the_tolerize_limit_forgets_training() {
+        let st = Settings {
+            tolerize_limit: 2,
+            ..settings()
+        };
+        let mut p = Profile::new();
+        run(&mut p, &[1, 2], 0, &st);
+        p.normalize();
+        let out = run(&mut p, &[7, 8, 9, 10, 1], 0, &st);
+        let lfcs: Vec<u32> = out.iter().map(|o| o.lfc).collect();
+        assert_eq!(lfcs, [0, 1, 2, 3, 4]);
+        assert!(!out[2].train_reset && out[3].train_reset && out[4].train_reset);
+        assert!(out[3].tolerize_limit_reached && !out[4].tolerize_limit_reached);
+        assert_eq!((p.train_count, p.sequences), (0, 0));
+        assert!(p.train.is_empty());
+        assert_eq!(p.status, ProfileStatus::Normal, "the test table is kept");
+    }
+
+    #[test]
+    fn admin_operations() {
+        let st = settings();
+        let mut p = Profile::new();
+        run(&mut p, &[1, 2, 3], 0, &st);
+        let learned = p.train.clone();
+        p.normalize();
+        assert_eq!(p.status, ProfileStatus::Normal);
+        assert_eq!(p.test, learned);
+        run(&mut p, &[4, 5], 0, &st);
+        p.sensitize();
+        assert!(p.train.is_empty());
+        assert_eq!(p.status, ProfileStatus::Normal);
+        assert_eq!(p.test, learned);
+        p.tolerize();
+        assert_eq!(p.status, ProfileStatus::Training);
+        assert!(p.test.is_empty());
+        // Sensitize on a frozen profile unfreezes it.
+        let mut f = frozen_profile(&st);
+        f.sensitize();
+        assert_eq!(f.status, ProfileStatus::Training);
+    }
+
+    #[test]
+    fn detect_changes_no_counter() {
+        let st = settings();
+        let mut p = Profile::new();
+        run(&mut p, &[1, 2, 3], 0, &st);
+        p.normalize();
+        let before = p.clone();
+        let mut task = TaskState::new();
+        let misses: Vec<u32> = [1, 3, 2].iter().map(|&c| p.detect(&mut task, s(c), &st)).collect();
+        assert_eq!(misses, [0, 1, 2]);
+        assert_eq!(task.lfc(), 2);
+        assert_eq!(p, before);
+    }
+}

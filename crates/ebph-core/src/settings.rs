@@ -1,0 +1,387 @@
+//! The tunable numbers of the pH algorithm, with their defaults and validation.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{LOCALITY_FRAME_MAX, WINDOW_MAX};
+
+/// Every number the pH algorithm uses. All of them may change at run time.
+///
+/// Setting names, as the command line and the configuration file spell them, are the field
+/// names in kebab-case (`normal-wait`, `anomaly-limit`, ...). Durations are written like `2s`,
+/// `500ms` or `7d`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Settings {
+    /// Calls per window: the current call and `window - 1` calls before it (2..=9).
+    pub window: u8,
+    /// Length of the locality frame, in calls (1..=128).
+    pub locality_frame: u8,
+    /// Numerator of the freezing ratio: a profile freezes when
+    /// `train_count * normal_factor_den > normal_count * normal_factor`.
+    pub normal_factor: u32,
+    /// Denominator of the freezing ratio.
+    pub normal_factor_den: u32,
+    /// How long a profile stays frozen before it becomes normal.
+    #[serde(with = "humantime_serde")]
+    pub normal_wait: Duration,
+    /// A normal profile with more anomalies than this goes back to training.
+    pub anomaly_limit: u32,
+    /// A task whose LFC exceeds this makes its profile forget its training data.
+    pub tolerize_limit: u32,
+    /// Unit of the response delay: a task with LFC `n > 0` is held `delay_factor * 2^n`.
+    #[serde(with = "humantime_serde")]
+    pub delay_factor: Duration,
+    /// The longest a single delay may be.
+    #[serde(with = "humantime_serde")]
+    pub max_delay: Duration,
+    /// A task whose LFC exceeds this may not execve (0 = never refuse).
+    pub suspend_execve: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            window: WINDOW_MAX as u8,
+            locality_frame: LOCALITY_FRAME_MAX as u8,
+            normal_factor: 128,
+            normal_factor_den: 32,
+            normal_wait: Duration::from_secs(7 * 24 * 60 * 60),
+            anomaly_limit: 30,
+            tolerize_limit: 12,
+            delay_factor: Duration::from_millis(1),
+            max_delay: Duration::from_secs(10),
+            suspend_execve: 10,
+        }
+    }
+}
+
+/// A setting's name and meaning, for help texts and `ebph get`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SettingInfo {
+    /// The name, in kebab-case.
+    pub name: &'static str,
+    /// What the setting does, in one line.
+    pub description: &'static str,
+}
+
+/// Every setting, in documentation order.
+pub const SETTINGS: &[SettingInfo] = &[
+    SettingInfo {
+        name: "window",
+        description: "calls per window: the current call and up to 8 before it (2..9)",
+    },
+    SettingInfo {
+        name: "locality-frame",
+        description: "length of the locality frame, in calls (1..128)",
+    },
+    SettingInfo {
+        name: "normal-factor",
+        description: "freezing ratio numerator: freeze when the table has not changed for (1 - den/factor) of all calls",
+    },
+    SettingInfo {
+        name: "normal-factor-den",
+        description: "freezing ratio denominator (less than normal-factor)",
+    },
+    SettingInfo {
+        name: "normal-wait",
+        description: "how long a profile stays frozen before it becomes normal (e.g. 7d, 30s)",
+    },
+    SettingInfo {
+        name: "anomaly-limit",
+        description: "a normal profile with more anomalies than this goes back to training",
+    },
+    SettingInfo {
+        name: "tolerize-limit",
+        description: "a task whose LFC exceeds this makes its profile forget its training data",
+    },
+    SettingInfo {
+        name: "delay-factor",
+        description: "response delay unit: a task with LFC n > 0 is held delay-factor * 2^n",
+    },
+    SettingInfo {
+        name: "max-delay",
+        description: "the longest single response delay",
+    },
+    SettingInfo {
+        name: "suspend-execve",
+        description: "a task whose LFC exceeds this may not execve (0 = off; 0..128)",
+    },
+];
+
+/// Why a setting could not be read or changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    /// No setting has that name.
+    #[error("unknown setting {0:?} (known settings: {known})", known = known_names())]
+    Unknown(String),
+    /// The text is not a value of the setting's type.
+    #[error("invalid value {value:?} for {name}: {reason}")]
+    Parse {
+        /// The setting.
+        name: &'static str,
+        /// The text given.
+        value: String,
+        /// What was expected.
+        reason: String,
+    },
+    /// The value is of the right type but not allowed.
+    #[error("invalid {name}: {reason}")]
+    Invalid {
+        /// The setting.
+        name: &'static str,
+        /// What is allowed.
+        reason: String,
+    },
+}
+
+fn known_names() -> String {
+    SETTINGS.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+}
+
+fn info(name: &str) -> Result<&'static SettingInfo, SettingsError> {
+    SETTINGS
+        .iter()
+        .find(|s| s.name == name || s.name.replace('-', "_") == name)
+        .ok_or_else(|| SettingsError::Unknown(name.to_owned()))
+}
+
+fn parse_number<T: std::str::FromStr>(name: &'static str, value: &str) -> Result<T, SettingsError>
+where
+    T::Err: std::fmt::Display,
+{
+    value.trim().parse().map_err(|e: T::Err| SettingsError::Parse {
+        name,
+        value: value.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+fn parse_duration(name: &'static str, value: &str) -> Result<Duration, SettingsError> {
+    let text = value.trim();
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(text).map_err(|e| SettingsError::Parse {
+        name,
+        value: value.to_owned(),
+        reason: format!("{e} (write durations like 500ms, 30s, 2h or 7d)"),
+    })
+}
+
+fn format_duration(d: Duration) -> String {
+    if d.is_zero() {
+        "0s".to_owned()
+    } else {
+        humantime::format_duration(d).to_string()
+    }
+}
+
+fn invalid(name: &'static str, reason: impl Into<String>) -> SettingsError {
+    SettingsError::Invalid {
+        name,
+        reason: reason.into(),
+    }
+}
+
+impl Settings {
+    /// Checks every rule a setting must follow.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if !(2..=WINDOW_MAX as u8).contains(&self.window) {
+            return Err(invalid("window", format!("must be 2..={WINDOW_MAX}, not {}", self.window)));
+        }
+        if !(1..=LOCALITY_FRAME_MAX as u8).contains(&self.locality_frame) {
+            return Err(invalid(
+                "locality-frame",
+                format!("must be 1..={LOCALITY_FRAME_MAX}, not {}", self.locality_frame),
+            ));
+        }
+        if self.normal_factor_den == 0 {
+            return Err(invalid("normal-factor-den", "must be at least 1"));
+        }
+        if self.normal_factor <= self.normal_factor_den {
+            return Err(invalid(
+                "normal-factor",
+                format!(
+                    "must be greater than normal-factor-den ({}), not {}",
+                    self.normal_factor_den, self.normal_factor
+                ),
+            ));
+        }
+        if self.normal_wait > Duration::from_secs(100 * 365 * 24 * 60 * 60) {
+            return Err(invalid("normal-wait", "must be at most 100 years"));
+        }
+        if self.tolerize_limit > LOCALITY_FRAME_MAX as u32 {
+            return Err(invalid(
+                "tolerize-limit",
+                format!("must be 0..={LOCALITY_FRAME_MAX}, not {}", self.tolerize_limit),
+            ));
+        }
+        if self.suspend_execve > LOCALITY_FRAME_MAX as u32 {
+            return Err(invalid(
+                "suspend-execve",
+                format!("must be 0..={LOCALITY_FRAME_MAX}, not {}", self.suspend_execve),
+            ));
+        }
+        if self.max_delay > Duration::from_secs(3600) {
+            return Err(invalid("max-delay", "must be at most 1h"));
+        }
+        if self.delay_factor > self.max_delay {
+            return Err(invalid(
+                "delay-factor",
+                format!(
+                    "must not exceed max-delay ({})",
+                    format_duration(self.max_delay)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The normal wait in nanoseconds, as the engine's clocks count.
+    pub fn normal_wait_ns(&self) -> u64 {
+        u64::try_from(self.normal_wait.as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// The value of setting `name` as text (`7days`, `30`, ...).
+    pub fn get(&self, name: &str) -> Result<String, SettingsError> {
+        Ok(match info(name)?.name {
+            "window" => self.window.to_string(),
+            "locality-frame" => self.locality_frame.to_string(),
+            "normal-factor" => self.normal_factor.to_string(),
+            "normal-factor-den" => self.normal_factor_den.to_string(),
+            "normal-wait" => format_duration(self.normal_wait),
+            "anomaly-limit" => self.anomaly_limit.to_string(),
+            "tolerize-limit" => self.tolerize_limit.to_string(),
+            "delay-factor" => format_duration(self.delay_factor),
+            "max-delay" => format_duration(self.max_delay),
+            "suspend-execve" => self.suspend_execve.to_string(),
+            other => unreachable!("setting {other} is listed but not readable"),
+        })
+    }
+
+    /// Sets `name` to the value written in `value`. On any error the settings are unchanged.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), SettingsError> {
+        let mut next = self.clone();
+        let name = info(name)?.name;
+        match name {
+            "window" => next.window = parse_number(name, value)?,
+            "locality-frame" => next.locality_frame = parse_number(name, value)?,
+            "normal-factor" => next.normal_factor = parse_number(name, value)?,
+            "normal-factor-den" => next.normal_factor_den = parse_number(name, value)?,
+            "normal-wait" => next.normal_wait = parse_duration(name, value)?,
+            "anomaly-limit" => next.anomaly_limit = parse_number(name, value)?,
+            "tolerize-limit" => next.tolerize_limit = parse_number(name, value)?,
+            "delay-factor" => next.delay_factor = parse_duration(name, value)?,
+            "max-delay" => next.max_delay = parse_duration(name, value)?,
+            "suspend-execve" => next.suspend_execve = parse_number(name, value)?,
+            other => unreachable!("setting {other} is listed but not writable"),
+        }
+        next.validate()?;
+        *self = next;
+        Ok(())
+    }
+
+    /// Every setting with its current value, in documentation order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static SettingInfo, String)> + '_ {
+        SETTINGS
+            .iter()
+            .map(move |info| (info, self.get(info.name).expect("listed settings are readable")))
+    }
+}
+
+/// Durations as human-readable text (`7days`, `1ms`) in serialized settings.
+mod humantime_serde {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format_duration(*d))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        super::parse_duration("duration", &text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_algorithms_and_valid() {
+        let s = Settings::default();
+        assert_eq!(s.window, 9);
+        assert_eq!(s.locality_frame, 128);
+        assert_eq!((s.normal_factor, s.normal_factor_den), (128, 32));
+        assert_eq!(s.normal_wait, Duration::from_secs(604_800));
+        assert_eq!((s.anomaly_limit, s.tolerize_limit), (30, 12));
+        s.validate().unwrap();
+    }
+
+    #[test]
+    fn every_listed_setting_round_trips_through_text() {
+        let mut s = Settings::default();
+        for (info, value) in Settings::default().iter() {
+            s.set(info.name, &value).unwrap();
+        }
+        assert_eq!(s, Settings::default());
+    }
+
+    #[test]
+    fn durations_accept_human_units() {
+        let mut s = Settings::default();
+        s.set("normal-wait", "2s").unwrap();
+        assert_eq!(s.normal_wait, Duration::from_secs(2));
+        s.set("normal_wait", "7d").unwrap();
+        assert_eq!(s.normal_wait, Duration::from_secs(7 * 86_400));
+        assert_eq!(s.get("normal-wait").unwrap(), "7days");
+        s.set("normal-wait", "0").unwrap();
+        assert_eq!(s.get("normal-wait").unwrap(), "0s");
+    }
+
+    #[test]
+    fn bad_values_are_refused_and_change_nothing() {
+        let mut s = Settings::default();
+        let cases = [
+            ("window", "1"),
+            ("window", "10"),
+            ("window", "nine"),
+            ("locality-frame", "0"),
+            ("locality-frame", "129"),
+            ("normal-factor", "32"),
+            ("normal-factor-den", "0"),
+            ("normal-wait", "soon"),
+            ("tolerize-limit", "129"),
+            ("suspend-execve", "-1"),
+            ("delay-factor", "20s"),
+            ("max-delay", "2h"),
+            ("anomaly-limit", "4294967296"),
+        ];
+        for (name, value) in cases {
+            let err = s.set(name, value).unwrap_err();
+            assert!(
+                matches!(err, SettingsError::Parse { .. } | SettingsError::Invalid { .. }),
+                "{name}={value}: {err}"
+            );
+            assert_eq!(s, Settings::default(), "{name}={value} changed the settings");
+        }
+        assert!(matches!(s.set("speed", "1"), Err(SettingsError::Unknown(_))));
+        assert!(s.get("speed").unwrap_err().to_string().contains("normal-wait"));
+    }
+
+    #[test]
+    fn serializes_with_kebab_case_names_and_text_durations() {
+        let json = serde_json::to_value(Settings::default()).unwrap();
+        assert_eq!(json["normal-wait"], "7days");
+        assert_eq!(json["anomaly-limit"], 30);
+        let back: Settings = serde_json::from_value(json).unwrap();
+        assert_eq!(back, Settings::default());
+        let partial: Settings = serde_json::from_str(r#"{"window": 6}"#).unwrap();
+        assert_eq!(partial.window, 6);
+        assert!(serde_json::from_str::<Settings>(r#"{"windw": 6}"#).is_err());
+    }
+}
