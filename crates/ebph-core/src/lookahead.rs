@@ -40,7 +40,9 @@ impl LookaheadTable {
     /// before `curr`.
     #[inline]
     pub fn get(&self, curr: Syscall, prev: Syscall) -> u8 {
-        self.rows[curr.index()].as_ref().map_or(0, |row| row[prev.index()])
+        self.rows[curr.index()]
+            .as_ref()
+            .map_or(0, |row| row[prev.index()])
     }
 
     /// Sets the flags of the pair `(curr, prev)` (used when loading a stored profile).
@@ -113,16 +115,25 @@ impl LookaheadTable {
     /// The number of distinct lookahead pairs `(curr, prev, distance)` learned: the number of
     /// set bits.
     pub fn lookahead_pairs(&self) -> u64 {
-        self.entries().map(|(_, _, f)| u64::from(f.count_ones())).sum()
+        self.entries()
+            .map(|(_, _, f)| u64::from(f.count_ones()))
+            .sum()
     }
 
     /// Every `(curr, prev, flags)` with non-zero flags, by `curr` then `prev`.
     pub fn entries(&self) -> impl Iterator<Item = (Syscall, Syscall, u8)> + '_ {
         self.rows.iter().enumerate().flat_map(|(curr, row)| {
             row.iter().flat_map(move |row| {
-                row.iter().enumerate().filter(|(_, &f)| f != 0).map(move |(prev, &f)| {
-                    (Syscall::new(curr as u16).unwrap(), Syscall::new(prev as u16).unwrap(), f)
-                })
+                row.iter()
+                    .enumerate()
+                    .filter(|(_, &f)| f != 0)
+                    .map(move |(prev, &f)| {
+                        (
+                            Syscall::new(curr as u16).unwrap(),
+                            Syscall::new(prev as u16).unwrap(),
+                            f,
+                        )
+                    })
             })
         })
     }

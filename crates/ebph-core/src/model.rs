@@ -176,7 +176,10 @@ mod tests {
     fn untracked_tasks_are_ignored() {
         let mut m = Model::default();
         assert_eq!(m.apply(call(5, 1)), None);
-        m.apply(ModelEvent::Fork { parent: 5, child: 6 });
+        m.apply(ModelEvent::Fork {
+            parent: 5,
+            child: 6,
+        });
         assert_eq!(m.task_count(), 0);
         assert_eq!(m.profiles().count(), 0);
     }
@@ -201,7 +204,10 @@ mod tests {
         let mut m = Model::default();
         m.apply(ModelEvent::Exec { tid: 1, key: SH });
         m.apply(call(1, 1));
-        m.apply(ModelEvent::Fork { parent: 1, child: 2 });
+        m.apply(ModelEvent::Fork {
+            parent: 1,
+            child: 2,
+        });
         m.apply(call(2, 2));
         assert_eq!(m.profile(&SH).unwrap().train.get(s(2), s(1)), 1);
         m.apply(ModelEvent::Exit { tid: 2 });

@@ -263,7 +263,10 @@ mod tests {
     /// Runs `calls` as one fresh task at time `now`.
     fn run(p: &mut Profile, calls: &[u16], now: u64, st: &Settings) -> Vec<CallOutcome> {
         let mut task = TaskState::new();
-        calls.iter().map(|&c| p.on_call(&mut task, s(c), now, st)).collect()
+        calls
+            .iter()
+            .map(|&c| p.on_call(&mut task, s(c), now, st))
+            .collect()
     }
 
     #[test]
@@ -302,7 +305,10 @@ mod tests {
         }
         assert_eq!((p.train_count, p.last_mod_count), (12, 9));
         let out = run(&mut p, &[1, 2, 3], 5, &st);
-        assert_eq!(out.iter().map(|o| o.froze).collect::<Vec<_>>(), [true, false, false]);
+        assert_eq!(
+            out.iter().map(|o| o.froze).collect::<Vec<_>>(),
+            [true, false, false]
+        );
         assert_eq!(p.status, ProfileStatus::Frozen);
         assert_eq!(p.normal_time, 105);
     }
@@ -373,9 +379,15 @@ mod tests {
         run(&mut p, &[1, 2, 3], 0, &st);
         p.normalize();
         let out = run(&mut p, &[1, 2, 5, 3], 0, &st);
-        assert_eq!(out.iter().map(|o| o.misses).collect::<Vec<_>>(), [0, 0, 2, 3]);
+        assert_eq!(
+            out.iter().map(|o| o.misses).collect::<Vec<_>>(),
+            [0, 0, 2, 3]
+        );
         assert_eq!(out[3].lfc, 2);
-        assert_eq!(p.anomalies, 2, "one anomaly per anomalous call, not per miss");
+        assert_eq!(
+            p.anomalies, 2,
+            "one anomaly per anomalous call, not per miss"
+        );
         assert_eq!(p.status, ProfileStatus::Normal);
         assert_eq!(p.train.get(s(5), s(2)), 1, "training goes on while normal");
         assert_eq!(p.test.get(s(5), s(2)), 0);
@@ -403,7 +415,10 @@ mod tests {
         p.normalize();
         let out = run(&mut p, &[7, 8, 9, 10], 0, &st);
         // 7 has an empty window: no miss. 8, 9 are anomalies 1 and 2; 10 is the third.
-        assert_eq!(out.iter().map(|o| o.left_normal).collect::<Vec<_>>(), [false, false, false, true]);
+        assert_eq!(
+            out.iter().map(|o| o.left_normal).collect::<Vec<_>>(),
+            [false, false, false, true]
+        );
         assert_eq!(p.status, ProfileStatus::Training);
         assert!(p.test.is_empty());
         assert_eq!(p.anomalies, 3);
@@ -459,7 +474,10 @@ mod tests {
         p.normalize();
         let before = p.clone();
         let mut task = TaskState::new();
-        let misses: Vec<u32> = [1, 3, 2].iter().map(|&c| p.detect(&mut task, s(c), &st)).collect();
+        let misses: Vec<u32> = [1, 3, 2]
+            .iter()
+            .map(|&c| p.detect(&mut task, s(c), &st))
+            .collect();
         assert_eq!(misses, [0, 1, 2]);
         assert_eq!(task.lfc(), 2);
         assert_eq!(p, before);

@@ -54,8 +54,10 @@ mod tests {
 
     #[test]
     fn execve_is_refused_only_above_a_nonzero_threshold() {
-        let mut s = Settings::default();
-        s.suspend_execve = 5;
+        let mut s = Settings {
+            suspend_execve: 5,
+            ..Settings::default()
+        };
         assert!(execve_allowed(5, &s));
         assert!(!execve_allowed(6, &s));
         s.suspend_execve = 0;

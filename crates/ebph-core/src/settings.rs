@@ -137,7 +137,11 @@ pub enum SettingsError {
 }
 
 fn known_names() -> String {
-    SETTINGS.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+    SETTINGS
+        .iter()
+        .map(|s| s.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn info(name: &str) -> Result<&'static SettingInfo, SettingsError> {
@@ -151,11 +155,14 @@ fn parse_number<T: std::str::FromStr>(name: &'static str, value: &str) -> Result
 where
     T::Err: std::fmt::Display,
 {
-    value.trim().parse().map_err(|e: T::Err| SettingsError::Parse {
-        name,
-        value: value.to_owned(),
-        reason: e.to_string(),
-    })
+    value
+        .trim()
+        .parse()
+        .map_err(|e: T::Err| SettingsError::Parse {
+            name,
+            value: value.to_owned(),
+            reason: e.to_string(),
+        })
 }
 
 fn parse_duration(name: &'static str, value: &str) -> Result<Duration, SettingsError> {
@@ -189,12 +196,18 @@ impl Settings {
     /// Checks every rule a setting must follow.
     pub fn validate(&self) -> Result<(), SettingsError> {
         if !(2..=WINDOW_MAX as u8).contains(&self.window) {
-            return Err(invalid("window", format!("must be 2..={WINDOW_MAX}, not {}", self.window)));
+            return Err(invalid(
+                "window",
+                format!("must be 2..={WINDOW_MAX}, not {}", self.window),
+            ));
         }
         if !(1..=LOCALITY_FRAME_MAX as u8).contains(&self.locality_frame) {
             return Err(invalid(
                 "locality-frame",
-                format!("must be 1..={LOCALITY_FRAME_MAX}, not {}", self.locality_frame),
+                format!(
+                    "must be 1..={LOCALITY_FRAME_MAX}, not {}",
+                    self.locality_frame
+                ),
             ));
         }
         if self.normal_factor_den == 0 {
@@ -215,13 +228,19 @@ impl Settings {
         if self.tolerize_limit > LOCALITY_FRAME_MAX as u32 {
             return Err(invalid(
                 "tolerize-limit",
-                format!("must be 0..={LOCALITY_FRAME_MAX}, not {}", self.tolerize_limit),
+                format!(
+                    "must be 0..={LOCALITY_FRAME_MAX}, not {}",
+                    self.tolerize_limit
+                ),
             ));
         }
         if self.suspend_execve > LOCALITY_FRAME_MAX as u32 {
             return Err(invalid(
                 "suspend-execve",
-                format!("must be 0..={LOCALITY_FRAME_MAX}, not {}", self.suspend_execve),
+                format!(
+                    "must be 0..={LOCALITY_FRAME_MAX}, not {}",
+                    self.suspend_execve
+                ),
             ));
         }
         if self.max_delay > Duration::from_secs(3600) {
@@ -285,9 +304,12 @@ impl Settings {
 
     /// Every setting with its current value, in documentation order.
     pub fn iter(&self) -> impl Iterator<Item = (&'static SettingInfo, String)> + '_ {
-        SETTINGS
-            .iter()
-            .map(move |info| (info, self.get(info.name).expect("listed settings are readable")))
+        SETTINGS.iter().map(move |info| {
+            (
+                info,
+                self.get(info.name).expect("listed settings are readable"),
+            )
+        })
     }
 }
 
@@ -364,13 +386,27 @@ mod tests {
         for (name, value) in cases {
             let err = s.set(name, value).unwrap_err();
             assert!(
-                matches!(err, SettingsError::Parse { .. } | SettingsError::Invalid { .. }),
+                matches!(
+                    err,
+                    SettingsError::Parse { .. } | SettingsError::Invalid { .. }
+                ),
                 "{name}={value}: {err}"
             );
-            assert_eq!(s, Settings::default(), "{name}={value} changed the settings");
+            assert_eq!(
+                s,
+                Settings::default(),
+                "{name}={value} changed the settings"
+            );
         }
-        assert!(matches!(s.set("speed", "1"), Err(SettingsError::Unknown(_))));
-        assert!(s.get("speed").unwrap_err().to_string().contains("normal-wait"));
+        assert!(matches!(
+            s.set("speed", "1"),
+            Err(SettingsError::Unknown(_))
+        ));
+        assert!(s
+            .get("speed")
+            .unwrap_err()
+            .to_string()
+            .contains("normal-wait"));
     }
 
     #[test]

@@ -1,0 +1,3 @@
+//! The subcommands of `ebph`.
+
+pub mod replay;

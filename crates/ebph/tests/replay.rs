@@ -1,0 +1,405 @@
+//! `ebph replay`, driven through the binary as a user would.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn ebph(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ebph"))
+        .args(args)
+        .output()
+        .expect("run ebph")
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "ebph failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn json_lines(out: &Output) -> Vec<Value> {
+    stdout(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(&path, text).unwrap();
+    path
+}
+
+/// `PID SYSCALL` lines for one process.
+fn unm(pid: u32, calls: &[u16]) -> String {
+    calls.iter().map(|c| format!("{pid} {c}\n")).collect()
+}
+
+#[test]
+fn json_reports_each_test_process_then_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let train = write(
+        d,
+        "train/a.int",
+        &(unm(1, &[1, 2, 3, 4]) + &unm(2, &[1, 2, 3, 5])),
+    );
+    let test = write(
+        d,
+        "test/b.int",
+        &(unm(7, &[1, 2, 3, 4]) + &unm(8, &[1, 3, 2, 4, 6])),
+    );
+    let out = ebph(&[
+        "replay",
+        "--format",
+        "unm",
+        "--train",
+        s(&train),
+        "--test",
+        s(&test),
+        "--json",
+    ]);
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 3);
+    let first = stdout(&out).lines().next().unwrap().to_owned();
+    assert!(
+        first.starts_with("{\"trace\":"),
+        "trace comes first: {first}"
+    );
+    let keys: Vec<&str> = lines[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["anomalous_calls", "calls", "max_lfc", "trace"]);
+    assert_eq!(lines[0]["trace"], format!("{}:7", test.display()));
+    assert_eq!(
+        (
+            lines[0]["calls"].as_u64(),
+            lines[0]["anomalous_calls"].as_u64()
+        ),
+        (Some(4), Some(0))
+    );
+    // 1 3 2 4 6: 3 after 1 (1 miss), 2 after 3 1 (2 misses), 4 after 2 3 1 (2), 6 new (4).
+    assert_eq!(lines[1]["trace"], format!("{}:8", test.display()));
+    assert_eq!(lines[1]["calls"], 5);
+    assert_eq!(lines[1]["anomalous_calls"], 4);
+    assert_eq!(lines[1]["max_lfc"], 4);
+    let summary = &lines[2]["summary"];
+    assert_eq!(summary["train_count"], 8);
+    assert_eq!(summary["sequences"], 4);
+    assert_eq!(summary["lookahead_pairs"], 9);
+    assert_eq!(summary["train_processes"], 2);
+    assert_eq!(summary["test_processes"], 2);
+    assert_eq!(summary["anomalous_processes"], 1);
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn results_do_not_depend_on_test_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let train = write(d, "train.int", &unm(1, &[5, 6, 7, 8, 5, 6, 7, 8, 9]));
+    let x = write(d, "x.int", &unm(2, &[5, 7, 6, 8, 9, 9, 1]));
+    let y = write(d, "y.int", &unm(3, &[5, 6, 7, 8, 1, 2, 3]));
+    let run = |first: &Path, second: &Path| {
+        let out = ebph(&[
+            "replay",
+            "-f",
+            "unm",
+            "--train",
+            s(&train),
+            "--test",
+            s(first),
+            s(second),
+            "--json",
+        ]);
+        let mut lines = json_lines(&out);
+        lines.pop();
+        lines.sort_by_key(|l| l["trace"].as_str().unwrap().to_owned());
+        lines
+    };
+    let forward = run(&x, &y);
+    assert_eq!(forward, run(&y, &x));
+    assert!(forward
+        .iter()
+        .all(|l| l["anomalous_calls"].as_u64().unwrap() > 0));
+}
+
+#[test]
+fn training_traces_test_clean_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        "adfa/UTD-0001.txt",
+        "6 6 63 6 42 120 6 195 120 6 6 114 162\n",
+    );
+    write(d, "adfa/UTD-0002.txt", "3 4 5 3 4 5 6 7\n8 9\n");
+    let out = ebph(&[
+        "replay",
+        "-f",
+        "adfa",
+        "--train",
+        s(&d.join("adfa")),
+        "--test",
+        s(&d.join("adfa")),
+        "--json",
+    ]);
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 3);
+    assert!(lines[0]["trace"]
+        .as_str()
+        .unwrap()
+        .ends_with("UTD-0001.txt"));
+    assert_eq!(lines[1]["calls"], 10);
+    assert!(lines[..2].iter().all(|l| l["anomalous_calls"] == 0));
+
+    let strace = write(
+        d,
+        "ls.strace",
+        "300   execve(\"/bin/ls\", [\"ls\"], 0x7ffc /* 9 vars */) = 0\n\
+         300   brk(NULL)                = 0x5581\n\
+         300   openat(AT_FDCWD, \"/etc/ld.so.cache\", O_RDONLY|O_CLOEXEC) = 3\n\
+         300   --- SIGCHLD {si_signo=SIGCHLD} ---\n\
+         300   close(3)                 = 0\n\
+         300   exit_group(0)            = ?\n\
+         300   +++ exited with 0 +++\n",
+    );
+    let out = ebph(&[
+        "replay",
+        "-f",
+        "strace",
+        "--train",
+        s(&strace),
+        "--test",
+        s(&strace),
+        "--json",
+    ]);
+    let lines = json_lines(&out);
+    assert_eq!(lines[0]["trace"], format!("{}:300", strace.display()));
+    assert_eq!(
+        (
+            lines[0]["calls"].as_u64(),
+            lines[0]["anomalous_calls"].as_u64()
+        ),
+        (Some(5), Some(0))
+    );
+}
+
+#[test]
+fn the_table_is_for_people() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = write(dir.path(), "t.int", &unm(1, &[1, 2, 3]));
+    let out = stdout(&ebph(&[
+        "replay",
+        "-f",
+        "unm",
+        "--train",
+        s(&train),
+        "--test",
+        s(&train),
+    ]));
+    let mut lines = out.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["TRACE", "CALLS", "ANOMALOUS", "MAX_LFC"]);
+    let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        row,
+        [format!("{}:1", train.display()).as_str(), "3", "0", "0"]
+    );
+    assert!(
+        out.contains("Trained on 1 processes (3 calls): 2 sequences learned, 3 lookahead pairs."),
+        "{out}"
+    );
+}
+
+#[test]
+fn malformed_input_is_a_clear_error_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let good_unm = write(d, "good.int", &unm(1, &[1, 2, 3]));
+    let good_adfa = write(d, "good.txt", "1 2 3\n");
+    let good_strace = write(d, "good.strace", "read(0) = 1\n");
+    let cases = [
+        (
+            "unm",
+            &good_unm,
+            write(d, "bad.int", "1 2\n1 2\n1 two\n"),
+            "bad.int:3: \"two\" is not a system-call number",
+        ),
+        (
+            "unm",
+            &good_unm,
+            write(d, "big.int", "1 2\n1 4096\n"),
+            "big.int:2: system-call number 4096 is out of range",
+        ),
+        (
+            "unm",
+            &good_unm,
+            write(d, "short.int", "1 2\n\n3\n"),
+            "short.int:3: expected \"PID SYSCALL\", found \"3\"",
+        ),
+        (
+            "adfa",
+            &good_adfa,
+            write(d, "bad.txt", "1 2 3\n4 5 x6\n"),
+            "bad.txt:2: \"x6\" is not a system-call number",
+        ),
+        (
+            "strace",
+            &good_strace,
+            write(d, "bad.strace", "read(0) = 1\nflurb(2) = 0\n"),
+            "bad.strace:2: unknown system call \"flurb\"",
+        ),
+        (
+            "strace",
+            &good_strace,
+            write(d, "junk.strace", "read(0) = 1\n\x00\x01junk\n"),
+            "junk.strace:2: expected a system call",
+        ),
+    ];
+    for (format, good, bad, message) in cases {
+        for (train, test) in [(&bad, good), (good, &bad)] {
+            let out = ebph(&[
+                "replay",
+                "-f",
+                format,
+                "--train",
+                s(train),
+                "--test",
+                s(test),
+            ]);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{err}");
+            assert!(err.contains(message), "expected {message:?} in {err:?}");
+            assert!(!err.contains("panicked"), "{err}");
+        }
+    }
+    let missing = d.join("missing");
+    let out = ebph(&["replay", "-f", "unm", "--train", s(&missing)]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No such file or directory"));
+}
+
+#[test]
+fn settings_can_be_changed_for_a_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = write(dir.path(), "t.int", &unm(1, &[1, 2, 3, 4, 5, 6]));
+    let pairs = |window: &str| {
+        let out = ebph(&[
+            "replay",
+            "-f",
+            "unm",
+            "--set",
+            &format!("window={window}"),
+            "--train",
+            s(&train),
+            "--json",
+        ]);
+        json_lines(&out)[0]["summary"]["lookahead_pairs"]
+            .as_u64()
+            .unwrap()
+    };
+    // 6 calls: distances 1..=w-1 give 5 + 4 + ... pairs.
+    assert_eq!(pairs("2"), 5);
+    assert_eq!(pairs("3"), 9);
+    assert_eq!(pairs("9"), 15);
+    let out = ebph(&[
+        "replay",
+        "-f",
+        "unm",
+        "--set",
+        "window=12",
+        "--train",
+        s(&train),
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid window: must be 2..=9, not 12"));
+    let out = ebph(&[
+        "replay",
+        "-f",
+        "unm",
+        "--set",
+        "windows=3",
+        "--train",
+        s(&train),
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown setting \"windows\""));
+}
+
+/// The public UNM data sets, when they are beside the repository (as in CI).
+fn unm_dataset(name: &str) -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/unm");
+    let archive = root.join(format!("{name}.tar.gz"));
+    if !archive.exists() {
+        let why = format!("the UNM data set {} is not there", archive.display());
+        if std::env::var_os("CI").is_some_and(|v| v == "true") {
+            panic!("{why}, and CI must run this test");
+        }
+        eprintln!("skipping: {why}");
+        return None;
+    }
+    let dir = std::env::temp_dir().join(format!("ebph-test-unm-{}-{name}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let status = Command::new("tar")
+        .arg("xzf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(&dir)
+        .status()
+        .expect("run tar");
+    assert!(status.success(), "could not extract {}", archive.display());
+    Some(dir.join(name))
+}
+
+#[test]
+fn unm_login_intrusions_stand_out_from_normal_logins() {
+    let Some(login) = unm_dataset("login") else {
+        return;
+    };
+    let (normal, abnormal) = (login.join("normal"), login.join("abnormal"));
+    let out = ebph(&[
+        "replay",
+        "-f",
+        "unm",
+        "--arch",
+        "i386",
+        "--train",
+        s(&normal),
+        "--test",
+        s(&normal),
+        s(&abnormal),
+        "--json",
+    ]);
+    let lines = json_lines(&out);
+    let summary = &lines.last().unwrap()["summary"];
+    // PROVENANCE.md: login normal has 24 processes and 8,906 calls.
+    assert_eq!(summary["train_processes"], 24);
+    assert_eq!(summary["train_count"], 8906);
+    let (normal_runs, attack_runs): (Vec<&Value>, Vec<&Value>) = lines[..lines.len() - 1]
+        .iter()
+        .partition(|l| l["trace"].as_str().unwrap().contains("/normal/"));
+    assert_eq!(normal_runs.len(), 24);
+    assert_eq!(attack_runs.len(), 13);
+    assert!(normal_runs.iter().all(|l| l["anomalous_calls"] == 0));
+    // Both recorded intrusions (one file each) have processes well outside the profile.
+    for file in ["login.trace_9809181501.int", "login.trace_9809221124.int"] {
+        let worst = attack_runs
+            .iter()
+            .filter(|l| l["trace"].as_str().unwrap().contains(file))
+            .map(|l| l["max_lfc"].as_u64().unwrap())
+            .max()
+            .unwrap();
+        assert!(worst > 12, "{file}: max LFC {worst}");
+    }
+    fs::remove_dir_all(login.parent().unwrap()).ok();
+}
