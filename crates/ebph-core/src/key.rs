@@ -5,20 +5,30 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// Identifies an executable file: its device (as userspace `st_dev`) and inode.
+/// Identifies an executable file: its device (as userspace `st_dev`) and inode, and for a
+/// `#!` script a hash of the script's path.
 ///
-/// The full pair is kept: packing both into 64 bits collides once inode numbers pass 2^32.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// The full device and inode are kept: packing both into 64 bits collides once inode numbers
+/// pass 2^32. By the time the kernel reports an exec, a script's own file has been replaced
+/// by its interpreter's; the script is told apart from its interpreter (and from other
+/// scripts) by the hash of the path it was run by.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct ProfileKey {
     /// The device, in glibc's `dev_t` encoding (what `stat(2)` returns).
     pub dev: u64,
     /// The inode number.
     pub ino: u64,
+    /// 0 for a program; for a script, a non-zero hash of its path (FNV-1a, see
+    /// [`ProfileKey::script_hash`]).
+    #[serde(default)]
+    pub script: u64,
 }
 
 /// The error of parsing a [`ProfileKey`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid profile key {0:?} (expected MAJOR:MINOR:INODE, e.g. 8:1:1234567)")]
+#[error("invalid profile key {0:?} (expected MAJOR:MINOR:INODE, e.g. 8:1:1234567, or MAJOR:MINOR:INODE:SCRIPT for a script)")]
 pub struct ProfileKeyError(pub String);
 
 impl ProfileKey {
@@ -29,7 +39,27 @@ impl ProfileKey {
             | ((major & 0x0000_0fff) << 8)
             | ((minor & 0xffff_ff00) << 12)
             | (minor & 0x0000_00ff);
-        ProfileKey { dev, ino }
+        ProfileKey {
+            dev,
+            ino,
+            script: 0,
+        }
+    }
+
+    /// The same key for the script run by `path` under this key's interpreter.
+    pub fn with_script(self, path: &[u8]) -> ProfileKey {
+        ProfileKey {
+            script: ProfileKey::script_hash(path),
+            ..self
+        }
+    }
+
+    /// The hash the kernel engine gives a script's path: 64-bit FNV-1a of its bytes, never 0.
+    pub fn script_hash(path: &[u8]) -> u64 {
+        let hash = path.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        hash.max(1)
     }
 
     /// The key from the kernel's view: `sb->s_dev` is `major << 20 | minor`.
@@ -55,7 +85,11 @@ impl ProfileKey {
 
 impl fmt::Display for ProfileKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.major(), self.minor(), self.ino)
+        write!(f, "{}:{}:{}", self.major(), self.minor(), self.ino)?;
+        if self.script != 0 {
+            write!(f, ":{:016x}", self.script)?;
+        }
+        Ok(())
     }
 }
 
@@ -65,16 +99,30 @@ impl FromStr for ProfileKey {
     fn from_str(s: &str) -> Result<ProfileKey, ProfileKeyError> {
         let err = || ProfileKeyError(s.to_owned());
         let mut parts = s.split(':');
-        let (Some(major), Some(minor), Some(ino), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(major), Some(minor), Some(ino), script, None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
             return Err(err());
         };
-        Ok(ProfileKey::new(
+        let key = ProfileKey::new(
             major.parse().map_err(|_| err())?,
             minor.parse().map_err(|_| err())?,
             ino.parse().map_err(|_| err())?,
-        ))
+        );
+        match script {
+            None => Ok(key),
+            Some(hex) => Ok(ProfileKey {
+                script: u64::from_str_radix(hex, 16)
+                    .ok()
+                    .filter(|&h| h != 0)
+                    .ok_or_else(err)?,
+                ..key
+            }),
+        }
     }
 }
 
@@ -92,6 +140,9 @@ mod tests {
             assert_eq!(ProfileKey::from_kernel(s_dev, 42), key);
             assert_eq!(key.kernel_dev(), s_dev);
         }
+        // FNV-1a test vectors.
+        assert_eq!(ProfileKey::script_hash(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(ProfileKey::script_hash(b"a"), 0xaf63_dc4c_8601_ec8c);
         // glibc's makedev(254, 1) is 0xfe01.
         assert_eq!(ProfileKey::new(254, 1, 0).dev, 0xfe01);
     }
@@ -102,7 +153,19 @@ mod tests {
         assert_eq!(key.to_string(), "259:2:1099511627781");
         assert_eq!(key.to_string().parse(), Ok(key));
         assert_ne!(ProfileKey::new(259, 2, 5), key);
-        for bad in ["", "1:2", "1:2:3:4", "a:b:c", "1:2:-3"] {
+        let script = key.with_script(b"/usr/local/bin/backup.sh");
+        assert_ne!(script, key);
+        assert_eq!(script.to_string().parse(), Ok(script));
+        assert!(script.to_string().starts_with("259:2:1099511627781:"));
+        for bad in [
+            "",
+            "1:2",
+            "1:2:3:0",
+            "1:2:3:x",
+            "1:2:3:4:5",
+            "a:b:c",
+            "1:2:-3",
+        ] {
             assert!(bad.parse::<ProfileKey>().is_err(), "{bad}");
         }
     }

@@ -11,7 +11,7 @@ pub type Row = [u8; MAX_SYSCALLS];
 /// made, none for the others.
 ///
 /// Two tables are equal when they hold the same pairs, however their rows were allocated.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct LookaheadTable {
     rows: Vec<Option<Box<Row>>>,
 }
@@ -139,6 +139,20 @@ impl LookaheadTable {
     }
 }
 
+impl std::fmt::Debug for LookaheadTable {
+    /// Shows the non-zero entries as `curr<-prev: flags`, not 512 empty rows.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut map = f.debug_map();
+        for (curr, prev, flags) in self.entries() {
+            map.entry(
+                &format_args!("{}<-{}", curr.nr(), prev.nr()),
+                &format_args!("{flags:#010b}"),
+            );
+        }
+        map.finish()
+    }
+}
+
 impl PartialEq for LookaheadTable {
     fn eq(&self, other: &LookaheadTable) -> bool {
         self.entries().eq(other.entries())
@@ -227,6 +241,13 @@ mod tests {
         assert_eq!(a, b);
         a.clear();
         assert_eq!(a.rows_used(), 0);
+    }
+
+    #[test]
+    fn debug_shows_only_entries() {
+        let mut t = LookaheadTable::new();
+        t.set(s(3), s(1), 0b101);
+        assert_eq!(format!("{t:?}"), "{3<-1: 0b00000101}");
     }
 
     #[test]

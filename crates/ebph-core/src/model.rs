@@ -169,8 +169,16 @@ mod tests {
         }
     }
 
-    const LS: ProfileKey = ProfileKey { dev: 1, ino: 10 };
-    const SH: ProfileKey = ProfileKey { dev: 1, ino: 20 };
+    const LS: ProfileKey = ProfileKey {
+        dev: 1,
+        ino: 10,
+        script: 0,
+    };
+    const SH: ProfileKey = ProfileKey {
+        dev: 1,
+        ino: 20,
+        script: 0,
+    };
 
     #[test]
     fn untracked_tasks_are_ignored() {

@@ -210,7 +210,7 @@ proptest! {
             .filter(|&c| c != rt_sigreturn)
             .chain([rt_sigreturn])
             .collect();
-        let key = ProfileKey { dev: 1, ino: 1 };
+        let key = ProfileKey { dev: 1, ino: 1, script: 0 };
 
         let mut model = Model::new(settings.clone(), arch);
         model.apply(ModelEvent::Exec { tid: 1, key });

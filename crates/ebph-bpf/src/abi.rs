@@ -1,0 +1,221 @@
+//! Decoding what the BPF program writes (`src/bpf/ebph.h`): events, records and statistics.
+
+use ebph_core::ProfileKey;
+
+use crate::EngineError;
+
+/// Reads little-endian integers at fixed offsets of a kernel struct.
+pub(crate) struct Bytes<'a>(pub &'a [u8]);
+
+impl Bytes<'_> {
+    pub fn u16(&self, at: usize) -> u16 {
+        u16::from_le_bytes(self.0[at..at + 2].try_into().expect("2 bytes"))
+    }
+    pub fn u32(&self, at: usize) -> u32 {
+        u32::from_le_bytes(self.0[at..at + 4].try_into().expect("4 bytes"))
+    }
+    pub fn u64(&self, at: usize) -> u64 {
+        u64::from_le_bytes(self.0[at..at + 8].try_into().expect("8 bytes"))
+    }
+    /// A `struct ebph_key` at `at` (24 bytes).
+    pub fn key(&self, at: usize) -> ProfileKey {
+        key_from_kernel(self.u64(at), self.u64(at + 8), self.u64(at + 16))
+    }
+}
+
+pub(crate) fn expect_len(what: &str, data: &[u8], len: usize) -> Result<(), EngineError> {
+    if data.len() < len {
+        return Err(EngineError::Layout(format!(
+            "{what} is {} bytes, expected {len}",
+            data.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The key of the kernel's `struct ebph_key` (device in the kernel's encoding).
+pub(crate) fn key_from_kernel(dev: u64, ino: u64, script: u64) -> ProfileKey {
+    ProfileKey {
+        script,
+        ..ProfileKey::from_kernel(dev as u32, ino)
+    }
+}
+
+/// The kernel's `struct ebph_key` bytes for `key`.
+pub(crate) fn key_to_kernel(key: &ProfileKey) -> [u8; 24] {
+    let mut out = [0u8; 24];
+    out[..8].copy_from_slice(&u64::from(key.kernel_dev()).to_le_bytes());
+    out[8..16].copy_from_slice(&key.ino.to_le_bytes());
+    out[16..].copy_from_slice(&key.script.to_le_bytes());
+    out
+}
+
+/// What an event reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// A program ran for the first time: a new profile.
+    ProfileCreated,
+    /// A task executed a program and is now tracked under its profile.
+    Exec,
+    /// A call of a normal profile's task did not match the profile.
+    Anomaly,
+    /// A profile froze (it will become normal at its normal time).
+    Frozen,
+    /// A profile became normal.
+    Normal,
+    /// A profile had more anomalies than the anomaly limit and went back to training.
+    LeftNormal,
+    /// A task's LFC rose above the tolerize limit: its profile forgets its training data.
+    TolerizeLimit,
+}
+
+/// An event of the engine (`struct ebph_event`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// What happened.
+    pub kind: EventKind,
+    /// The process (thread group) id.
+    pub pid: u32,
+    /// The thread id.
+    pub tid: u32,
+    /// The profile's slot in the engine.
+    pub profile: u32,
+    /// The profile's key.
+    pub key: ProfileKey,
+    /// When, on the boot-time clock (nanoseconds since boot, suspend included).
+    pub time_boot_ns: u64,
+    /// Anomaly: the call.
+    pub syscall: u16,
+    /// Anomaly: how many of the call's lookahead pairs were missing.
+    pub misses: u32,
+    /// The task's locality frame count.
+    pub lfc: u32,
+    /// Anomaly: the calls of the window, oldest first, the anomalous call last.
+    pub sequence: Vec<u16>,
+    /// The profile's anomaly count.
+    pub anomalies: u64,
+    /// ProfileCreated and Exec: the path the program was run by.
+    pub path: String,
+}
+
+pub(crate) const EVENT_SIZE: usize = 352;
+
+impl Event {
+    pub(crate) fn parse(data: &[u8]) -> Result<Event, EngineError> {
+        expect_len("an event", data, EVENT_SIZE)?;
+        let b = Bytes(data);
+        let kind = match b.u32(0) {
+            1 => EventKind::ProfileCreated,
+            2 => EventKind::Exec,
+            3 => EventKind::Anomaly,
+            4 => EventKind::Frozen,
+            5 => EventKind::Normal,
+            6 => EventKind::LeftNormal,
+            7 => EventKind::TolerizeLimit,
+            other => return Err(EngineError::Layout(format!("unknown event type {other}"))),
+        };
+        let seq_len = (b.u32(60) as usize).min(9);
+        // The kernel writes the newest call first.
+        let sequence = (0..seq_len).rev().map(|i| b.u16(64 + 2 * i)).collect();
+        let path = &data[96..96 + 256];
+        let path = &path[..path.iter().position(|&c| c == 0).unwrap_or(path.len())];
+        Ok(Event {
+            kind,
+            pid: b.u32(4),
+            tid: b.u32(8),
+            profile: b.u32(12),
+            time_boot_ns: b.u64(16),
+            key: b.key(24),
+            syscall: b.u32(48) as u16,
+            misses: b.u32(52),
+            lfc: b.u32(56),
+            sequence,
+            anomalies: b.u64(88),
+            path: String::from_utf8_lossy(path).into_owned(),
+        })
+    }
+}
+
+/// What a record (test-only recording of every task event) reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordKind {
+    /// The task executed the program of `key`.
+    Exec,
+    /// The task created task `arg`.
+    Fork,
+    /// A signal was delivered to a user handler of the task.
+    Signal,
+    /// The task entered call `arg`.
+    Call,
+    /// The task exited.
+    Exit,
+}
+
+/// One recorded task event (`struct ebph_record`), in the engine's order (`seq`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// Global order.
+    pub seq: u64,
+    /// The boot-time clock the engine used for this event (nanoseconds).
+    pub now: u64,
+    /// What happened.
+    pub kind: RecordKind,
+    /// The task.
+    pub tid: u32,
+    /// Call: the call; Fork: the child; Exec: the profile slot.
+    pub arg: u32,
+    /// Exec: the profile's key.
+    pub key: ProfileKey,
+}
+
+pub(crate) const RECORD_SIZE: usize = 56;
+
+impl Record {
+    pub(crate) fn parse(data: &[u8]) -> Result<Record, EngineError> {
+        expect_len("a record", data, RECORD_SIZE)?;
+        let b = Bytes(data);
+        let kind = match b.u32(16) {
+            1 => RecordKind::Exec,
+            2 => RecordKind::Fork,
+            3 => RecordKind::Signal,
+            4 => RecordKind::Call,
+            5 => RecordKind::Exit,
+            other => return Err(EngineError::Layout(format!("unknown record kind {other}"))),
+        };
+        Ok(Record {
+            seq: b.u64(0),
+            now: b.u64(8),
+            kind,
+            tid: b.u32(20),
+            arg: b.u32(24),
+            key: b.key(32),
+        })
+    }
+}
+
+/// The engine's counters (`struct ebph_stats`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Profiles created since load.
+    pub profiles_created: u64,
+    /// Programs not tracked because the profile table was full.
+    pub profiles_full: u64,
+    /// Lookahead rows that could not be allocated (pairs not learned).
+    pub rows_full: u64,
+    /// Index blocks that could not be allocated (tables not created).
+    pub indexes_full: u64,
+    /// Tasks not tracked because the task limit was reached.
+    pub tasks_full: u64,
+    /// Tasks tracked now.
+    pub tasks_tracked: u64,
+    /// Events dropped because the ring buffer was full.
+    pub events_lost: u64,
+    /// Records dropped because the recording ring buffer was full.
+    pub records_lost: u64,
+    /// Anomalous calls since load.
+    pub anomalies: u64,
+    /// Lookahead rows in use.
+    pub rows_used: u64,
+    /// Index blocks in use.
+    pub indexes_used: u64,
+}

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The layout shared by the BPF program and its Rust loader (crates/ebph-bpf/src/abi.rs).
+ * Every struct has explicit padding and a size the loader checks.
+ */
+#ifndef EBPH_H
+#define EBPH_H
+
+#define EBPH_MAX_SYSCALLS 512 /* table dimension: calls 0..511 */
+#define EBPH_LOOKAHEAD 8      /* distances 1..8 */
+#define EBPH_SIGNAL_FRAMES 4  /* base window + 3 nested handlers */
+#define EBPH_PATH_MAX 256
+
+enum ebph_status {
+	EBPH_TRAINING = 0,
+	EBPH_FROZEN = 1,
+	EBPH_NORMAL = 2,
+};
+
+/* Written by userspace at any time; read on every call. */
+struct ebph_settings {
+	__u32 window;
+	__u32 locality_frame;
+	__u32 normal_factor;
+	__u32 normal_factor_den;
+	__u64 normal_wait_ns;
+	__u32 anomaly_limit;
+	__u32 tolerize_limit;
+	__u32 daemon_tgid; /* never traced */
+	__u32 record;      /* test-only: send every task event to the records ring */
+	__u32 max_tasks;
+	__u32 _pad;
+};
+
+/* An executable: device (kernel encoding, major << 20 | minor) and inode; for a #! script,
+ * the interpreter's device and inode plus a hash of the script's path. */
+struct ebph_key {
+	__u64 dev;
+	__u64 ino;
+	__u64 script;
+};
+
+struct ebph_profile {
+	struct ebph_key key;
+	__u64 train_count;
+	__u64 last_mod_count;
+	__u64 sequences;
+	__u64 anomalies;
+	__u64 normal_time; /* boot-time clock, ns */
+	__u32 status;
+	__u32 train_index; /* slot in `indexes`, 0 = no table yet */
+	__u32 test_index;
+	__u32 _pad;
+};
+
+/* Which row of `rows` holds flags[curr][*], for each curr; 0 = none. */
+struct ebph_index {
+	__u32 row[EBPH_MAX_SYSCALLS];
+};
+
+struct ebph_row {
+	__u8 flags[EBPH_MAX_SYSCALLS];
+};
+
+/* Per task (thread), in task storage. */
+struct ebph_task {
+	__u32 profile;
+	__u8 depth; /* current signal frame */
+	__u8 lf_pos;
+	__u8 lf_count;
+	__u8 lf_size;
+	__u32 overflow;
+	__u8 len[EBPH_SIGNAL_FRAMES];
+	/* Per frame: the 8 previous calls, 16 bits each, most recent in the low bits of [0]. */
+	__u64 seq[EBPH_SIGNAL_FRAMES][2];
+	__u64 lf[2];
+};
+
+enum ebph_event_type {
+	EBPH_EV_PROFILE_CREATED = 1,
+	EBPH_EV_EXEC = 2,
+	EBPH_EV_ANOMALY = 3,
+	EBPH_EV_FROZEN = 4,
+	EBPH_EV_NORMAL = 5,
+	EBPH_EV_LEFT_NORMAL = 6,
+	EBPH_EV_TOLERIZE_LIMIT = 7,
+};
+
+struct ebph_event {
+	__u32 type;
+	__u32 pid;
+	__u32 tid;
+	__u32 profile;
+	__u64 time; /* boot-time clock, ns */
+	struct ebph_key key;
+	__u32 syscall;
+	__u32 misses;
+	__u32 lfc;
+	__u32 seq_len;
+	__u16 sequence[EBPH_LOOKAHEAD + 1]; /* newest (the call itself) first */
+	__u16 _pad16;
+	__u32 _pad32;
+	__u64 anomalies;
+	char path[EBPH_PATH_MAX];
+};
+
+enum ebph_record_kind {
+	EBPH_REC_EXEC = 1,
+	EBPH_REC_FORK = 2,
+	EBPH_REC_SIGNAL = 3,
+	EBPH_REC_CALL = 4,
+	EBPH_REC_EXIT = 5,
+};
+
+/* Test-only recording of what a task did, in the order the engine saw it. */
+struct ebph_record {
+	__u64 seq;
+	__u64 now;
+	__u32 kind;
+	__u32 tid;
+	__u32 arg; /* CALL: the call; FORK: the child; EXEC: the profile slot */
+	__u32 _pad;
+	struct ebph_key key;
+};
+
+struct ebph_stats {
+	__u64 profiles_created;
+	__u64 profiles_full;
+	__u64 rows_full;
+	__u64 indexes_full;
+	__u64 tasks_full;
+	__u64 tasks_tracked;
+	__u64 events_lost;
+	__u64 records_lost;
+	__u64 anomalies;
+	__u64 rows_used;
+	__u64 indexes_used;
+};
+
+enum ebph_admin_op {
+	EBPH_ADMIN_NORMALIZE = 1,
+	EBPH_ADMIN_SENSITIZE = 2,
+	EBPH_ADMIN_TOLERIZE = 3,
+};
+
+struct ebph_admin {
+	__u32 op;
+	__u32 profile;
+	__s32 result;
+	__u32 _pad;
+};
+
+#endif

@@ -1,0 +1,398 @@
+//! Loading, sizing, attaching and talking to the BPF program.
+
+use std::mem::MaybeUninit;
+use std::path::Path;
+use std::time::Duration;
+
+use ebph_core::{
+    LookaheadTable, Profile, ProfileKey, ProfileStatus, Settings, Syscall, MAX_SYSCALLS,
+};
+use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
+use libbpf_rs::{MapCore, MapFlags, OpenObject, RingBuffer, RingBufferBuilder};
+
+use crate::abi::{expect_len, key_to_kernel, Bytes};
+use crate::error::Context;
+use crate::skel::{EbphSkel, EbphSkelBuilder};
+use crate::{EngineError, Event, Record, Stats};
+
+/// How much the engine can hold. Every map is sized from this at load time; when one is full
+/// the engine counts it ([`Stats`]) and goes on with everything else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capacity {
+    /// Profiles (executables).
+    pub profiles: u32,
+    /// Index blocks (2 KiB each): a profile needs one to train and one more while normal.
+    pub indexes: u32,
+    /// Lookahead rows (512 bytes each): one per call a program makes, twice while normal.
+    pub rows: u32,
+    /// Tasks (threads) tracked at once.
+    pub tasks: u32,
+    /// Size of the test-only recording ring buffer in bytes (a power of two); 0 = no
+    /// recording.
+    pub record_bytes: u32,
+}
+
+impl Default for Capacity {
+    fn default() -> Capacity {
+        Capacity {
+            profiles: 16_384,
+            indexes: 4_096,
+            rows: 32_768,
+            tasks: 65_536,
+            record_bytes: 0,
+        }
+    }
+}
+
+/// An admin operation on one profile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdminOp {
+    /// Make the profile normal now.
+    Normalize = 1,
+    /// Forget the training data.
+    Sensitize = 2,
+    /// Leave normal, back to training.
+    Tolerize = 3,
+}
+
+/// The loaded BPF program and its maps.
+pub struct Engine {
+    skel: EbphSkel<'static>,
+    capacity: Capacity,
+    attached: bool,
+}
+
+const PAGE: u32 = 4096;
+
+fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+impl Engine {
+    /// Loads the program into the kernel (the verifier checks it here) without attaching it.
+    pub fn load(capacity: &Capacity) -> Result<Engine, EngineError> {
+        if effective_uid() != Some(0) {
+            return Err(EngineError::NotRoot);
+        }
+        if !Path::new("/sys/kernel/btf/vmlinux").exists() {
+            return Err(EngineError::NoBtf);
+        }
+        // The skeleton borrows its object for as long as it lives; an engine lives until the
+        // process ends or it is dropped, so the (small) object is given a static home.
+        let object: &'static mut MaybeUninit<OpenObject> =
+            Box::leak(Box::new(MaybeUninit::uninit()));
+        let mut open = EbphSkelBuilder::default()
+            .open(object)
+            .context("opening the BPF object")?;
+
+        let rodata = open
+            .maps
+            .rodata_data
+            .as_deref_mut()
+            .ok_or_else(|| EngineError::Layout("no .rodata in the BPF object".into()))?;
+        rodata.max_profiles = capacity.profiles;
+        rodata.max_indexes = capacity.indexes;
+        rodata.max_rows = capacity.rows;
+        let sizes = [
+            (&mut open.maps.profiles, capacity.profiles),
+            (&mut open.maps.profile_keys, capacity.profiles),
+            (&mut open.maps.indexes, capacity.indexes),
+            (&mut open.maps.free_indexes, capacity.indexes),
+            (&mut open.maps.rows, capacity.rows),
+            (&mut open.maps.free_rows, capacity.rows),
+        ];
+        for (map, size) in sizes {
+            map.set_max_entries(size.max(2)).context("sizing a map")?;
+        }
+        let record_bytes = if capacity.record_bytes == 0 {
+            PAGE
+        } else {
+            capacity.record_bytes.next_power_of_two().max(PAGE)
+        };
+        open.maps
+            .records
+            .set_max_entries(record_bytes)
+            .context("sizing the recording buffer")?;
+        // The admin program runs on demand, never attached.
+        let skel = open
+            .load()
+            .context("loading the BPF program (the verifier's log is above)")?;
+        let mut engine = Engine {
+            skel,
+            capacity: *capacity,
+            attached: false,
+        };
+        engine.set_settings(&Settings::default());
+        engine.data().settings.max_tasks = capacity.tasks;
+        Ok(engine)
+    }
+
+    fn data(&mut self) -> &mut crate::skel::types::data {
+        self.skel
+            .maps
+            .data_data
+            .as_deref_mut()
+            .expect("the BPF object has a .data section")
+    }
+
+    fn bss(&self) -> &crate::skel::types::bss {
+        self.skel
+            .maps
+            .bss_data
+            .as_deref()
+            .expect("the BPF object has a .bss section")
+    }
+
+    /// Attaches every program: from now on every exec is tracked.
+    pub fn attach(&mut self) -> Result<(), EngineError> {
+        self.skel.attach().context("attaching to the tracepoints")?;
+        self.attached = true;
+        Ok(())
+    }
+
+    /// Whether the programs are attached.
+    pub fn is_attached(&self) -> bool {
+        self.attached
+    }
+
+    /// The capacity the engine was loaded with.
+    pub fn capacity(&self) -> Capacity {
+        self.capacity
+    }
+
+    /// Writes the settings the engine uses from its next call on. The caller validates them
+    /// (`Settings::validate`).
+    pub fn set_settings(&mut self, settings: &Settings) {
+        let s = &mut self.data().settings;
+        s.window = settings.window.into();
+        s.locality_frame = settings.locality_frame.into();
+        s.normal_factor = settings.normal_factor;
+        s.normal_factor_den = settings.normal_factor_den;
+        s.normal_wait_ns = settings.normal_wait_ns();
+        s.anomaly_limit = settings.anomaly_limit;
+        s.tolerize_limit = settings.tolerize_limit;
+    }
+
+    /// The process whose tasks the engine never tracks (the daemon's own).
+    pub fn set_daemon_pid(&mut self, pid: u32) {
+        self.data().settings.daemon_tgid = pid;
+    }
+
+    /// Test-only: send every exec, fork, signal, call and exit of a tracked task to the
+    /// records ring buffer (which must have been given space in [`Capacity::record_bytes`]).
+    pub fn set_recording(&mut self, on: bool) {
+        self.data().settings.record = u32::from(on);
+    }
+
+    /// The engine's counters.
+    pub fn stats(&self) -> Stats {
+        let s = &self.bss().stats;
+        Stats {
+            profiles_created: s.profiles_created,
+            profiles_full: s.profiles_full,
+            rows_full: s.rows_full,
+            indexes_full: s.indexes_full,
+            tasks_full: s.tasks_full,
+            tasks_tracked: s.tasks_tracked,
+            events_lost: s.events_lost,
+            records_lost: s.records_lost,
+            anomalies: s.anomalies,
+            rows_used: s.rows_used,
+            indexes_used: s.indexes_used,
+        }
+    }
+
+    /// Every profile: its key and slot.
+    pub fn profile_slots(&self) -> Result<Vec<(ProfileKey, u32)>, EngineError> {
+        let map = &self.skel.maps.profile_keys;
+        let mut out = Vec::new();
+        for key in map.keys() {
+            let Some(slot) = map
+                .lookup(&key, MapFlags::ANY)
+                .context("reading profile keys")?
+            else {
+                continue;
+            };
+            expect_len("a profile key", &key, 24)?;
+            expect_len("a profile slot", &slot, 4)?;
+            out.push((Bytes(&key).key(0), Bytes(&slot).u32(0)));
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// The slot of the profile of `key`.
+    pub fn slot_of(&self, key: &ProfileKey) -> Result<Option<u32>, EngineError> {
+        let found = self
+            .skel
+            .maps
+            .profile_keys
+            .lookup(&key_to_kernel(key), MapFlags::ANY)
+            .context("looking up a profile")?;
+        Ok(found.map(|v| Bytes(&v).u32(0)))
+    }
+
+    /// Reads the profile in `slot` back, tables and counters, as the model's type.
+    pub fn profile(&self, slot: u32) -> Result<Profile, EngineError> {
+        let value = self
+            .skel
+            .maps
+            .profiles
+            .lookup(&slot.to_le_bytes(), MapFlags::ANY)
+            .context("reading a profile")?
+            .ok_or(EngineError::NoSuchProfile(slot))?;
+        expect_len("a profile", &value, 80)?;
+        let b = Bytes(&value);
+        let status = match b.u32(64) {
+            0 => ProfileStatus::Training,
+            1 => ProfileStatus::Frozen,
+            2 => ProfileStatus::Normal,
+            other => return Err(EngineError::Layout(format!("profile status {other}"))),
+        };
+        Ok(Profile {
+            train: self.table(b.u32(68))?,
+            test: self.table(b.u32(72))?,
+            train_count: b.u64(24),
+            last_mod_count: b.u64(32),
+            sequences: b.u64(40),
+            anomalies: b.u64(48),
+            status,
+            normal_time: b.u64(56),
+        })
+    }
+
+    /// The bytes of kernel memory the profile in `slot` takes: its profile entry, its index
+    /// blocks and its rows.
+    pub fn profile_memory(&self, slot: u32) -> Result<usize, EngineError> {
+        let p = self.profile(slot)?;
+        let value = self
+            .skel
+            .maps
+            .profiles
+            .lookup(&slot.to_le_bytes(), MapFlags::ANY)
+            .context("reading a profile")?
+            .ok_or(EngineError::NoSuchProfile(slot))?;
+        let b = Bytes(&value);
+        let indexes = [b.u32(68), b.u32(72)].iter().filter(|&&i| i != 0).count();
+        Ok(80 + indexes * 4 * MAX_SYSCALLS + p.memory_bytes())
+    }
+
+    fn table(&self, index: u32) -> Result<LookaheadTable, EngineError> {
+        let mut table = LookaheadTable::new();
+        if index == 0 {
+            return Ok(table);
+        }
+        let ix = self
+            .skel
+            .maps
+            .indexes
+            .lookup(&index.to_le_bytes(), MapFlags::ANY)
+            .context("reading an index block")?
+            .ok_or_else(|| EngineError::Layout(format!("index block {index} missing")))?;
+        expect_len("an index block", &ix, 4 * MAX_SYSCALLS)?;
+        let ix = Bytes(&ix);
+        for curr in 0..MAX_SYSCALLS {
+            let row_id = ix.u32(4 * curr);
+            if row_id == 0 {
+                continue;
+            }
+            let row = self
+                .skel
+                .maps
+                .rows
+                .lookup(&row_id.to_le_bytes(), MapFlags::ANY)
+                .context("reading a row")?
+                .ok_or_else(|| EngineError::Layout(format!("row {row_id} missing")))?;
+            expect_len("a row", &row, MAX_SYSCALLS)?;
+            let curr = Syscall::new(curr as u16).expect("index is below MAX_SYSCALLS");
+            for (prev, &flags) in row.iter().enumerate().take(MAX_SYSCALLS) {
+                if flags != 0 {
+                    let prev = Syscall::new(prev as u16).expect("row is MAX_SYSCALLS long");
+                    table.set(curr, prev, flags);
+                }
+            }
+        }
+        Ok(table)
+    }
+
+    /// Runs an admin operation on the profile in `slot`.
+    pub fn admin(&self, op: AdminOp, slot: u32) -> Result<(), EngineError> {
+        let mut ctx = [0u8; 16];
+        ctx[..4].copy_from_slice(&(op as u32).to_le_bytes());
+        ctx[4..8].copy_from_slice(&slot.to_le_bytes());
+        let input = libbpf_rs::ProgramInput {
+            context_in: Some(&mut ctx),
+            ..Default::default()
+        };
+        self.skel
+            .progs
+            .ebph_admin
+            .test_run(input)
+            .context("running an admin operation")?;
+        match Bytes(&ctx).u32(8) as i32 {
+            0 => Ok(()),
+            -2 => Err(EngineError::NoSuchProfile(slot)),
+            other => Err(EngineError::Layout(format!(
+                "admin operation failed: {other}"
+            ))),
+        }
+    }
+
+    /// Subscribes to the engine's events; `handle` is called for each from
+    /// [`Subscription::poll`].
+    pub fn subscribe<'a>(
+        &'a self,
+        mut handle: impl FnMut(Event) + 'a,
+    ) -> Result<Subscription<'a>, EngineError> {
+        let mut builder = RingBufferBuilder::new();
+        builder
+            .add(&self.skel.maps.events, move |data: &[u8]| {
+                if let Ok(event) = Event::parse(data) {
+                    handle(event);
+                }
+                0
+            })
+            .context("subscribing to events")?;
+        Ok(Subscription {
+            ring: builder.build().context("subscribing to events")?,
+        })
+    }
+
+    /// Test-only: subscribes to the records (see [`Engine::set_recording`]).
+    pub fn subscribe_records<'a>(
+        &'a self,
+        mut handle: impl FnMut(Record) + 'a,
+    ) -> Result<Subscription<'a>, EngineError> {
+        let mut builder = RingBufferBuilder::new();
+        builder
+            .add(&self.skel.maps.records, move |data: &[u8]| {
+                if let Ok(record) = Record::parse(data) {
+                    handle(record);
+                }
+                0
+            })
+            .context("subscribing to records")?;
+        Ok(Subscription {
+            ring: builder.build().context("subscribing to records")?,
+        })
+    }
+}
+
+/// A subscription to one of the engine's ring buffers.
+pub struct Subscription<'a> {
+    ring: RingBuffer<'a>,
+}
+
+impl Subscription<'_> {
+    /// Waits up to `timeout` for data and handles all that is there.
+    pub fn poll(&self, timeout: Duration) -> Result<(), EngineError> {
+        self.ring.poll(timeout).context("reading a ring buffer")
+    }
+
+    /// Handles all data that is there now, without waiting.
+    pub fn consume(&self) -> Result<(), EngineError> {
+        self.ring.consume().context("reading a ring buffer")
+    }
+}

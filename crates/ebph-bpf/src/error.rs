@@ -1,0 +1,39 @@
+//! What can go wrong loading or talking to the engine.
+
+/// An error of the kernel engine.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Not running as root (or without CAP_BPF and CAP_PERFMON).
+    #[error("loading the eBPF engine needs root (CAP_BPF and CAP_PERFMON); run ebph as root")]
+    NotRoot,
+    /// The kernel has no BTF, which CO-RE and tp_btf programs need.
+    #[error("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing); ebph needs a kernel built with CONFIG_DEBUG_INFO_BTF=y")]
+    NoBtf,
+    /// libbpf or the kernel refused something.
+    #[error("{what}: {source}")]
+    Bpf {
+        /// What was being done.
+        what: String,
+        /// libbpf's error (the verifier log goes to stderr).
+        source: libbpf_rs::Error,
+    },
+    /// A profile slot that does not exist.
+    #[error("no profile in slot {0}")]
+    NoSuchProfile(u32),
+    /// A value read from the kernel did not have the expected layout.
+    #[error("unexpected data from the kernel: {0}")]
+    Layout(String),
+}
+
+pub(crate) trait Context<T> {
+    fn context(self, what: impl Into<String>) -> Result<T, EngineError>;
+}
+
+impl<T> Context<T> for Result<T, libbpf_rs::Error> {
+    fn context(self, what: impl Into<String>) -> Result<T, EngineError> {
+        self.map_err(|source| EngineError::Bpf {
+            what: what.into(),
+            source,
+        })
+    }
+}

@@ -1,0 +1,23 @@
+//! The in-kernel pH engine of ebph, and its safe Rust loader.
+//!
+//! The BPF program (`src/bpf/ebph.bpf.c`, CO-RE, built by `build.rs`) runs pH on
+//! `tp_btf/sys_enter` for every task that exec'd after it was attached (and their children),
+//! keeps profiles in array maps and per-task state in task storage, and reports rare events
+//! through a ring buffer. [`Engine`] loads it, sizes its maps ([`Capacity`]), attaches it,
+//! writes its [`Settings`](ebph_core::Settings), reads its profiles back as
+//! [`ebph_core::Profile`]s and runs the admin operations.
+//!
+//! Everything here needs root (CAP_BPF and CAP_PERFMON) and a kernel with BTF.
+
+mod abi;
+mod engine;
+mod error;
+
+pub use abi::{Event, EventKind, Record, RecordKind, Stats};
+pub use engine::{AdminOp, Capacity, Engine, Subscription};
+pub use error::EngineError;
+
+#[allow(unsafe_code, clippy::all, missing_docs, unused, non_camel_case_types)]
+mod skel {
+    include!(concat!(env!("OUT_DIR"), "/ebph.skel.rs"));
+}

@@ -1,0 +1,293 @@
+//! Shared by the engine's tests: a lab of uniquely-copied programs, an engine that records
+//! what it sees, and the model fed the same records.
+
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::rc::Rc;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use ebph_bpf::{Capacity, Engine, EngineError, Record, RecordKind};
+use ebph_core::{Arch, Model, ModelEvent, Profile, ProfileKey, Settings, Syscall};
+
+/// One engine at a time: each is attached system-wide.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+pub fn serial() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Skips the test outside CI, saying why; fails it in CI, where BPF must work.
+pub fn skip_or_fail(why: &str) {
+    if std::env::var_os("CI").is_some_and(|v| v == "true") {
+        panic!("{why}: CI must run this test");
+    }
+    eprintln!("skipping: {why}");
+}
+
+/// Capacity small enough for tests, with room to record.
+pub fn test_capacity() -> Capacity {
+    Capacity {
+        profiles: 2048,
+        indexes: 2048,
+        rows: 16_384,
+        tasks: 8192,
+        record_bytes: 32 << 20,
+    }
+}
+
+/// A loaded, attached engine with `settings`, or None (after [`skip_or_fail`]).
+pub fn engine(settings: &Settings, recording: bool) -> Option<Engine> {
+    let capacity = Capacity {
+        record_bytes: if recording {
+            test_capacity().record_bytes
+        } else {
+            0
+        },
+        ..test_capacity()
+    };
+    let mut engine = match Engine::load(&capacity) {
+        Ok(engine) => engine,
+        Err(e @ (EngineError::NotRoot | EngineError::NoBtf)) => {
+            skip_or_fail(&e.to_string());
+            return None;
+        }
+        Err(e) => panic!("the engine failed to load: {e}"),
+    };
+    engine.set_settings(settings);
+    engine.set_recording(recording);
+    engine.attach().expect("attach");
+    Some(engine)
+}
+
+/// A directory of programs with inodes of their own, so their profiles are theirs alone.
+pub struct Lab {
+    dir: tempfile::TempDir,
+}
+
+impl Lab {
+    pub fn new() -> Lab {
+        let dir = tempfile::Builder::new()
+            .prefix("ebph-lab")
+            .tempdir()
+            .unwrap();
+        let lab = Lab { dir };
+        for (name, from) in [
+            ("ls", "/bin/ls"),
+            ("sh", "/bin/sh"),
+            ("tr", "/usr/bin/tr"),
+            ("wc", "/usr/bin/wc"),
+            ("cat", "/bin/cat"),
+            ("true", "/bin/true"),
+        ] {
+            let from = std::fs::canonicalize(from).unwrap();
+            std::fs::copy(&from, lab.path(name)).unwrap();
+        }
+        let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs");
+        for name in ["threads", "chain", "signals", "anomaly"] {
+            let out = Command::new("cc")
+                .args(["-O1", "-pthread", "-o"])
+                .arg(lab.path(name))
+                .arg(sources.join(format!("{name}.c")))
+                .output()
+                .expect("run cc (scripts/install-deps installs gcc)");
+            assert!(
+                out.status.success(),
+                "cc {name}.c: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        lab
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes an executable script run by the lab's `sh`.
+    pub fn script(&self, name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.path(name);
+        std::fs::write(&path, format!("#!{}\n{body}", self.path("sh").display())).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    /// Runs `program` pinned to CPU 0, so that the engine sees its calls in one total order,
+    /// with the lab first on PATH.
+    pub fn run(&self, program: &Path, args: &[&str]) -> Output {
+        let path = format!("{}:/usr/bin:/bin", self.dir.path().display());
+        let out = Command::new("taskset")
+            .args(["-c", "0"])
+            .arg(program)
+            .args(args)
+            .env("PATH", path)
+            .env("CHAIN_LAST", self.path("true"))
+            .output()
+            .expect("run taskset");
+        assert!(
+            out.status.success(),
+            "{} {args:?}: {}",
+            program.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// The profile key of a program of the lab.
+    pub fn key(&self, name: &str) -> ProfileKey {
+        key_of(&self.path(name))
+    }
+
+    /// The profile key of a script of the lab, run by its full path.
+    pub fn script_key(&self, name: &str) -> ProfileKey {
+        let path = self.path(name);
+        self.key("sh")
+            .with_script(path.to_str().unwrap().as_bytes())
+    }
+}
+
+pub fn key_of(path: &Path) -> ProfileKey {
+    let meta = std::fs::metadata(path).unwrap();
+    ProfileKey {
+        dev: meta.dev(),
+        ino: meta.ino(),
+        script: 0,
+    }
+}
+
+/// Collects the engine's records while workloads run.
+pub struct Recorder<'a> {
+    records: Rc<RefCell<Vec<Record>>>,
+    sub: ebph_bpf::Subscription<'a>,
+    engine: &'a Engine,
+}
+
+impl<'a> Recorder<'a> {
+    pub fn new(engine: &'a Engine) -> Recorder<'a> {
+        let records = Rc::new(RefCell::new(Vec::new()));
+        let sink = records.clone();
+        let sub = engine
+            .subscribe_records(move |r| sink.borrow_mut().push(r))
+            .unwrap();
+        Recorder {
+            records,
+            sub,
+            engine,
+        }
+    }
+
+    /// Reads everything recorded so far.
+    pub fn drain(&self) {
+        self.sub.consume().unwrap();
+    }
+
+    /// Every record, in the engine's order; fails if any was lost.
+    pub fn finish(self) -> Vec<Record> {
+        std::thread::sleep(Duration::from_millis(20));
+        self.drain();
+        assert_eq!(self.engine.stats().records_lost, 0, "records were lost");
+        let mut records = self.records.take();
+        records.sort_by_key(|r| r.seq);
+        records
+    }
+}
+
+/// The model, fed every record.
+pub fn model_of(records: &[Record], settings: &Settings) -> Model {
+    let mut model = Model::new(settings.clone(), Arch::X86_64);
+    for r in records {
+        let event = match r.kind {
+            RecordKind::Exec => ModelEvent::Exec {
+                tid: r.tid,
+                key: r.key,
+            },
+            RecordKind::Fork => ModelEvent::Fork {
+                parent: r.tid,
+                child: r.arg,
+            },
+            RecordKind::Signal => ModelEvent::Signal { tid: r.tid },
+            RecordKind::Exit => ModelEvent::Exit { tid: r.tid },
+            RecordKind::Call => ModelEvent::Syscall {
+                tid: r.tid,
+                call: Syscall::new(r.arg as u16).expect("the engine records calls below 512"),
+                now: r.now,
+            },
+        };
+        model.apply(event);
+    }
+    model
+}
+
+/// Describes how two profiles differ (empty when equal), briefly.
+pub fn differences(kernel: &Profile, model: &Profile) -> Vec<String> {
+    let mut out = Vec::new();
+    let fields = [
+        ("train_count", kernel.train_count, model.train_count),
+        (
+            "last_mod_count",
+            kernel.last_mod_count,
+            model.last_mod_count,
+        ),
+        ("sequences", kernel.sequences, model.sequences),
+        ("anomalies", kernel.anomalies, model.anomalies),
+        ("normal_time", kernel.normal_time, model.normal_time),
+    ];
+    for (name, k, m) in fields {
+        if k != m {
+            out.push(format!("{name}: kernel {k}, model {m}"));
+        }
+    }
+    if kernel.status != model.status {
+        out.push(format!(
+            "status: kernel {}, model {}",
+            kernel.status, model.status
+        ));
+    }
+    for (name, k, m) in [
+        ("train", &kernel.train, &model.train),
+        ("test", &kernel.test, &model.test),
+    ] {
+        let ke: Vec<_> = k.entries().collect();
+        let me: Vec<_> = m.entries().collect();
+        let only_k: Vec<_> = ke.iter().filter(|e| !me.contains(e)).take(5).collect();
+        let only_m: Vec<_> = me.iter().filter(|e| !ke.contains(e)).take(5).collect();
+        if !only_k.is_empty() || !only_m.is_empty() {
+            out.push(format!(
+                "{name} table: {} entries in the kernel, {} in the model; only in kernel {only_k:?}; only in model {only_m:?}",
+                ke.len(),
+                me.len()
+            ));
+        }
+    }
+    out
+}
+
+/// Requires the kernel's profile of `key` to equal the model's, bit for bit.
+pub fn assert_same_profile(
+    engine: &Engine,
+    model: &Model,
+    key: &ProfileKey,
+    what: &str,
+) -> Profile {
+    let slot = engine
+        .slot_of(key)
+        .unwrap()
+        .unwrap_or_else(|| panic!("{what}: the engine has no profile {key}"));
+    let kernel = engine.profile(slot).unwrap();
+    let expected = model
+        .profile(key)
+        .unwrap_or_else(|| panic!("{what}: the model has no profile {key}"));
+    let diff = differences(&kernel, expected);
+    assert!(
+        diff.is_empty(),
+        "{what} ({key}) differs:\n  {}",
+        diff.join("\n  ")
+    );
+    assert_eq!(&kernel, expected);
+    kernel
+}

@@ -1,0 +1,180 @@
+//! The kernel engine and the model, fed the same calls of real workloads, must build the same
+//! profiles bit for bit.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{assert_same_profile, engine, model_of, serial, Lab, Recorder};
+use ebph_bpf::AdminOp;
+use ebph_core::{ProfileStatus, Settings};
+
+#[test]
+fn ls_and_shell_pipelines_match_the_model() {
+    let _one = serial();
+    let settings = Settings::default();
+    let lab = Lab::new();
+    let Some(engine) = engine(&settings, true) else {
+        return;
+    };
+    let recorder = Recorder::new(&engine);
+    lab.run(&lab.path("ls"), &["/etc"]);
+    lab.run(&lab.path("ls"), &["-la", "/usr"]);
+    for text in ["a b c", "hello world", "ebph"] {
+        let out = lab.run(
+            &lab.path("sh"),
+            &["-c", &format!("echo {text} | tr a-z A-Z | wc -c")],
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            (text.len() + 1).to_string()
+        );
+        recorder.drain();
+    }
+    let records = recorder.finish();
+    let model = model_of(&records, &settings);
+    for name in ["ls", "sh", "tr", "wc"] {
+        let p = assert_same_profile(&engine, &model, &lab.key(name), name);
+        assert!(
+            p.train_count > 20 && p.train.lookahead_pairs() > 20,
+            "{name} learned little: {p:?}"
+        );
+    }
+    let stats = engine.stats();
+    assert_eq!(
+        (stats.rows_full, stats.indexes_full, stats.events_lost),
+        (0, 0, 0)
+    );
+}
+
+#[test]
+fn scripts_get_profiles_of_their_own() {
+    let _one = serial();
+    let settings = Settings::default();
+    let lab = Lab::new();
+    let first = lab.script("first.sh", "for i in 1 2 3; do echo $i; done | wc -l\n");
+    let second = lab.script(
+        "second.sh",
+        "cat /etc/hostname > /dev/null\nls / | tr a-z A-Z > /dev/null\n",
+    );
+    let Some(engine) = engine(&settings, true) else {
+        return;
+    };
+    let recorder = Recorder::new(&engine);
+    lab.run(&first, &[]);
+    lab.run(&second, &[]);
+    lab.run(&lab.path("sh"), &["-c", "true"]);
+    let records = recorder.finish();
+    let model = model_of(&records, &settings);
+    let keys = [
+        lab.script_key("first.sh"),
+        lab.script_key("second.sh"),
+        lab.key("sh"),
+    ];
+    assert!(keys[0] != keys[1] && keys[0] != keys[2] && keys[1] != keys[2]);
+    for (key, what) in keys.iter().zip(["first.sh", "second.sh", "sh"]) {
+        assert_same_profile(&engine, &model, key, what);
+    }
+    for name in ["wc", "cat", "ls", "tr"] {
+        assert_same_profile(&engine, &model, &lab.key(name), name);
+    }
+}
+
+#[test]
+fn threads_fork_exec_chains_and_signal_handlers_match_the_model() {
+    let _one = serial();
+    let settings = Settings::default();
+    let lab = Lab::new();
+    let Some(engine) = engine(&settings, true) else {
+        return;
+    };
+    let recorder = Recorder::new(&engine);
+    lab.run(&lab.path("threads"), &[]);
+    lab.run(&lab.path("chain"), &["3"]);
+    lab.run(&lab.path("signals"), &[]);
+    lab.run(&lab.path("signals"), &[]);
+    let records = recorder.finish();
+    let model = model_of(&records, &settings);
+    for name in ["threads", "chain", "true", "signals"] {
+        assert_same_profile(&engine, &model, &lab.key(name), name);
+    }
+    // The signal handlers' calls were learned in frames of their own: getuid (in the
+    // SIGUSR2 handler) never directly follows kill in the main program's window... but it
+    // does inside the handler after getppid.
+    let signals = model.profile(&lab.key("signals")).unwrap();
+    let nr = |name| ebph_core::Arch::X86_64.number(name).unwrap();
+    assert_eq!(signals.train.get(nr("getuid"), nr("getppid")) & 1, 1);
+    assert_eq!(signals.train.get(nr("getuid"), nr("kill")) & 1, 0);
+}
+
+#[test]
+fn normal_anomalies_and_the_tolerize_limit_match_the_model() {
+    let _one = serial();
+    // Normal as soon as frozen; low limits, so every transition happens in a short run.
+    let settings = Settings {
+        normal_wait: Duration::ZERO,
+        anomaly_limit: 3,
+        tolerize_limit: 2,
+        ..Settings::default()
+    };
+    let lab = Lab::new();
+    let Some(engine) = engine(&settings, true) else {
+        return;
+    };
+    let recorder = Recorder::new(&engine);
+    for _ in 0..12 {
+        lab.run(&lab.path("anomaly"), &[]);
+    }
+    lab.run(&lab.path("anomaly"), &["x"]);
+    lab.run(&lab.path("ls"), &["/"]);
+    for _ in 0..3 {
+        lab.run(&lab.path("ls"), &["-l", "/usr"]);
+    }
+    recorder.drain();
+    let anomaly = lab.key("anomaly");
+    let records = recorder.finish();
+    let model = model_of(&records, &settings);
+    let p = assert_same_profile(&engine, &model, &anomaly, "anomaly");
+    assert!(p.anomalies > 0, "the extra line was an anomaly: {p:?}");
+    // More anomalies than the limit send the profile back to training.
+    assert_eq!(p.status == ProfileStatus::Normal, p.anomalies <= 3, "{p:?}");
+    assert_same_profile(&engine, &model, &lab.key("ls"), "ls");
+}
+
+#[test]
+fn admin_operations_match_the_model() {
+    let _one = serial();
+    let settings = Settings::default();
+    let lab = Lab::new();
+    let Some(engine) = engine(&settings, true) else {
+        return;
+    };
+    let recorder = Recorder::new(&engine);
+    lab.run(&lab.path("ls"), &["/etc"]);
+    let key = lab.key("ls");
+    let slot = engine.slot_of(&key).unwrap().unwrap();
+    let records = recorder.finish();
+    let mut model = model_of(&records, &settings);
+
+    engine.admin(AdminOp::Normalize, slot).unwrap();
+    model.profile_mut(&key).unwrap().normalize();
+    let p = assert_same_profile(&engine, &model, &key, "normalized ls");
+    assert_eq!(p.status, ProfileStatus::Normal);
+    assert!(!p.test.is_empty());
+
+    engine.admin(AdminOp::Sensitize, slot).unwrap();
+    model.profile_mut(&key).unwrap().sensitize();
+    let p = assert_same_profile(&engine, &model, &key, "sensitized ls");
+    assert!(p.train.is_empty() && !p.test.is_empty());
+
+    engine.admin(AdminOp::Tolerize, slot).unwrap();
+    model.profile_mut(&key).unwrap().tolerize();
+    let p = assert_same_profile(&engine, &model, &key, "tolerized ls");
+    assert_eq!(p.status, ProfileStatus::Training);
+    assert!(p.test.is_empty());
+
+    // Pools get their rows back: only what the engine still holds is in use.
+    let stats = engine.stats();
+    assert!(stats.rows_used > 0);
+    assert!(engine.admin(AdminOp::Normalize, 99_999).is_err());
+}
