@@ -70,15 +70,21 @@ fn effective_uid() -> Option<u32> {
     line.split_whitespace().nth(2)?.parse().ok()
 }
 
+/// Refuses clearly when BPF cannot work here: not root, or no kernel BTF.
+pub(crate) fn check_privileges() -> Result<(), EngineError> {
+    if effective_uid() != Some(0) {
+        return Err(EngineError::NotRoot);
+    }
+    if !Path::new("/sys/kernel/btf/vmlinux").exists() {
+        return Err(EngineError::NoBtf);
+    }
+    Ok(())
+}
+
 impl Engine {
     /// Loads the program into the kernel (the verifier checks it here) without attaching it.
     pub fn load(capacity: &Capacity) -> Result<Engine, EngineError> {
-        if effective_uid() != Some(0) {
-            return Err(EngineError::NotRoot);
-        }
-        if !Path::new("/sys/kernel/btf/vmlinux").exists() {
-            return Err(EngineError::NoBtf);
-        }
+        check_privileges()?;
         // The skeleton borrows its object for as long as it lives; an engine lives until the
         // process ends or it is dropped, so the (small) object is given a static home.
         let object: &'static mut MaybeUninit<OpenObject> =
@@ -95,6 +101,7 @@ impl Engine {
         rodata.max_profiles = capacity.profiles;
         rodata.max_indexes = capacity.indexes;
         rodata.max_rows = capacity.rows;
+        rodata.max_tasks = capacity.tasks;
         let sizes = [
             (&mut open.maps.profiles, capacity.profiles),
             (&mut open.maps.profile_keys, capacity.profiles),
@@ -102,6 +109,8 @@ impl Engine {
             (&mut open.maps.free_indexes, capacity.indexes),
             (&mut open.maps.rows, capacity.rows),
             (&mut open.maps.free_rows, capacity.rows),
+            (&mut open.maps.task_states, capacity.tasks),
+            (&mut open.maps.free_tasks, capacity.tasks),
         ];
         for (map, size) in sizes {
             map.set_max_entries(size.max(2)).context("sizing a map")?;
@@ -173,6 +182,11 @@ impl Engine {
         s.normal_wait_ns = settings.normal_wait_ns();
         s.anomaly_limit = settings.anomaly_limit;
         s.tolerize_limit = settings.tolerize_limit;
+    }
+
+    #[doc(hidden)]
+    pub fn debug_stage(&mut self, stage: u32) {
+        self.data().settings._pad = stage;
     }
 
     /// The process whose tasks the engine never tracks (the daemon's own).
@@ -264,9 +278,8 @@ impl Engine {
     }
 
     /// The bytes of kernel memory the profile in `slot` takes: its profile entry, its index
-    /// blocks and its rows.
+    /// blocks and its rows (a row the train and test tables share counts once).
     pub fn profile_memory(&self, slot: u32) -> Result<usize, EngineError> {
-        let p = self.profile(slot)?;
         let value = self
             .skel
             .maps
@@ -274,16 +287,22 @@ impl Engine {
             .lookup(&slot.to_le_bytes(), MapFlags::ANY)
             .context("reading a profile")?
             .ok_or(EngineError::NoSuchProfile(slot))?;
+        expect_len("a profile", &value, 80)?;
         let b = Bytes(&value);
-        let indexes = [b.u32(68), b.u32(72)].iter().filter(|&&i| i != 0).count();
-        Ok(80 + indexes * 4 * MAX_SYSCALLS + p.memory_bytes())
+        let mut rows = std::collections::BTreeSet::new();
+        let mut indexes = 0;
+        for index in [b.u32(68), b.u32(72)] {
+            if index == 0 {
+                continue;
+            }
+            indexes += 1;
+            rows.extend(self.row_ids(index)?.into_iter().map(|(_, row)| row));
+        }
+        Ok(value.len() + indexes * 4 * MAX_SYSCALLS + rows.len() * MAX_SYSCALLS)
     }
 
-    fn table(&self, index: u32) -> Result<LookaheadTable, EngineError> {
-        let mut table = LookaheadTable::new();
-        if index == 0 {
-            return Ok(table);
-        }
+    /// The `(curr, row)` pairs of an index block.
+    fn row_ids(&self, index: u32) -> Result<Vec<(usize, u32)>, EngineError> {
         let ix = self
             .skel
             .maps
@@ -293,11 +312,18 @@ impl Engine {
             .ok_or_else(|| EngineError::Layout(format!("index block {index} missing")))?;
         expect_len("an index block", &ix, 4 * MAX_SYSCALLS)?;
         let ix = Bytes(&ix);
-        for curr in 0..MAX_SYSCALLS {
-            let row_id = ix.u32(4 * curr);
-            if row_id == 0 {
-                continue;
-            }
+        Ok((0..MAX_SYSCALLS)
+            .map(|curr| (curr, ix.u32(4 * curr)))
+            .filter(|&(_, row)| row != 0)
+            .collect())
+    }
+
+    fn table(&self, index: u32) -> Result<LookaheadTable, EngineError> {
+        let mut table = LookaheadTable::new();
+        if index == 0 {
+            return Ok(table);
+        }
+        for (curr, row_id) in self.row_ids(index)? {
             let row = self
                 .skel
                 .maps

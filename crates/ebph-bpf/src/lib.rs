@@ -12,12 +12,19 @@
 mod abi;
 mod engine;
 mod error;
+mod floor;
 
 pub use abi::{Event, EventKind, Record, RecordKind, Stats};
 pub use engine::{AdminOp, Capacity, Engine, Subscription};
 pub use error::EngineError;
+pub use floor::Floor;
 
 #[allow(unsafe_code, clippy::all, missing_docs, unused, non_camel_case_types)]
 mod skel {
     include!(concat!(env!("OUT_DIR"), "/ebph.skel.rs"));
+}
+
+#[allow(unsafe_code, clippy::all, missing_docs, unused, non_camel_case_types)]
+mod floor_skel {
+    include!(concat!(env!("OUT_DIR"), "/floor.skel.rs"));
 }

@@ -48,7 +48,7 @@ pub use key::{ProfileKey, ProfileKeyError};
 pub use locality::{LocalityFrame, LOCALITY_FRAME_MAX};
 pub use lookahead::{LookaheadTable, Row};
 pub use model::{Model, ModelEvent, Tid};
-pub use profile::{CallOutcome, Profile, ProfileStatus};
+pub use profile::{CallOutcome, Profile, ProfileStatus, NORMAL_CHECK_INTERVAL};
 pub use response::{delay_for, execve_allowed};
 pub use sequence::{Sequence, LOOKAHEAD, WINDOW_MAX};
 pub use settings::{SettingInfo, Settings, SettingsError, SETTINGS};

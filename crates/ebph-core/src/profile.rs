@@ -4,6 +4,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::{LookaheadTable, Settings, Syscall, TaskState};
 
+/// A frozen profile looks at the clock on the call that freezes it and then once every this
+/// many unchanged calls (`last_mod_count` a multiple of it), not on every call: reading the
+/// clock costs the kernel engine more than the rest of a call's work, and normal times are
+/// days away.
+pub const NORMAL_CHECK_INTERVAL: u64 = 64;
+
 /// Where a profile is in its life.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -103,6 +109,8 @@ impl Profile {
     ///    training profile whose table has been stable long enough freezes with
     ///    `normal_time = now + normal_wait`.
     /// 2. A frozen profile whose `normal_time` has come (`now >= normal_time`) becomes normal.
+    ///    It looks at the clock on the call that freezes it and on every
+    ///    [`NORMAL_CHECK_INTERVAL`]th unchanged call after that.
     /// 3. A normal profile tests the call against **test**; the locality frame records whether
     ///    it was anomalous. An anomaly counts once per call; more than `anomaly_limit` of them
     ///    send the profile back to training.
@@ -140,8 +148,12 @@ impl Profile {
             }
         }
 
-        // 2. Frozen long enough: normal.
-        if self.status == ProfileStatus::Frozen && now >= self.normal_time {
+        // 2. Frozen long enough: normal (looked at when freezing, then every
+        //    NORMAL_CHECK_INTERVAL unchanged calls).
+        if self.status == ProfileStatus::Frozen
+            && (out.froze || self.last_mod_count % NORMAL_CHECK_INTERVAL == 0)
+            && now >= self.normal_time
+        {
             self.start_normal();
             out.became_normal = true;
         }
@@ -348,10 +360,23 @@ mod tests {
         let st = settings();
         let mut p = frozen_profile(&st);
         assert_eq!(p.normal_time, 100);
-        let out = run(&mut p, &[1], 99, &st);
-        assert!(!out[0].became_normal);
-        let out = run(&mut p, &[1], 100, &st);
-        assert!(out[0].became_normal);
+        // The clock is looked at every NORMAL_CHECK_INTERVAL unchanged calls. Single-call
+        // runs change nothing (an empty window), so each one counts.
+        let mut calls = |p: &mut Profile, n: u64, now: u64| -> Vec<bool> {
+            (0..n)
+                .map(|_| run(p, &[1], now, &st)[0].became_normal)
+                .collect()
+        };
+        let to_check = NORMAL_CHECK_INTERVAL - p.last_mod_count % NORMAL_CHECK_INTERVAL;
+        assert!(calls(&mut p, to_check, 99).iter().all(|&n| !n), "too early");
+        assert_eq!(p.status, ProfileStatus::Frozen);
+        let out = calls(&mut p, NORMAL_CHECK_INTERVAL, 100);
+        let when: Vec<usize> = (0..out.len()).filter(|&i| out[i]).collect();
+        assert_eq!(
+            when,
+            [NORMAL_CHECK_INTERVAL as usize - 1],
+            "on the next check, not before"
+        );
         assert_eq!(p.status, ProfileStatus::Normal);
         assert_eq!(p.test, p.train);
         assert_eq!((p.train_count, p.last_mod_count, p.anomalies), (0, 0, 0));

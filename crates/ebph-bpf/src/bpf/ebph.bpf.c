@@ -5,9 +5,11 @@
  * Every rule here mirrors crates/ebph-core (the model) and docs/model.md; the differential
  * tests require both to produce the same profiles bit for bit.
  *
- * Hot path (tp_btf/sys_enter): one task-storage lookup, then array lookups only (inlined by
- * the verifier): the task's profile slot -> profile -> index block -> row. Rows are handed
- * out from a pool as a profile first uses a call, and written only when a bit is new.
+ * Hot path (tp_btf/sys_enter): array lookups only, which the verifier inlines: a per-CPU
+ * cache says which task-state slot the current task has (task storage, which costs more than
+ * all the rest together here, is read only when the task changes on this CPU); then the
+ * slot -> profile -> index block -> row. Rows are handed out from a pool as a profile first
+ * uses a call, and written only when a bit is new.
  */
 #include "vmlinux_min.h"
 #include <bpf/bpf_helpers.h>
@@ -24,6 +26,7 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 max_profiles = 16384;
 const volatile __u32 max_indexes = 4096;
 const volatile __u32 max_rows = 32768;
+const volatile __u32 max_tasks = 65536;
 
 struct ebph_settings settings = {
 	.window = 9,
@@ -35,18 +38,42 @@ struct ebph_settings settings = {
 	.tolerize_limit = 12,
 	.max_tasks = 65536,
 };
+/* Changes whenever a task starts being tracked: invalidates cached "not tracked" answers. */
+__u32 track_gen;
 struct ebph_stats stats;
 __u64 next_profile;
 __u64 next_index = 1; /* slot 0 means "none" */
 __u64 next_row = 1;
+__u64 next_task;
 __u64 record_seq;
 
+/* The slot of each tracked task. */
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, struct ebph_task);
+	__type(value, __u32);
 } tasks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct ebph_task);
+} task_states SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 65536);
+	__type(value, __u32);
+} free_tasks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ebph_cpu_cache);
+} cpu_cache SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -195,7 +222,19 @@ static __always_inline __u32 count_misses(struct ebph_row *row, __u64 lo, __u64 
 	return misses;
 }
 
-/* Sets every pair of `curr` after the window in the train table. */
+/* Whether the table of `other_index` uses row `r` for `curr` too. */
+static __always_inline bool row_shared(__u32 other_index, __u32 curr, __u32 r)
+{
+	struct ebph_index *other;
+
+	if (!other_index)
+		return false;
+	other = bpf_map_lookup_elem(&indexes, &other_index);
+	return other && other->row[curr & (EBPH_MAX_SYSCALLS - 1)] == r;
+}
+
+/* Sets every pair of `curr` after the window in the train table. Rows that the test table
+ * shares are copied first. */
 static __always_inline void learn(struct ebph_profile *p, __u32 curr, __u64 lo, __u64 hi,
 				  __u32 depth)
 {
@@ -231,6 +270,25 @@ static __always_inline void learn(struct ebph_profile *p, __u32 curr, __u64 lo, 
 			fresh = old;
 		}
 		r = fresh;
+	} else if (row_shared(p->test_index, curr, r)) {
+		/* The test table still uses this row: learn into a copy. */
+		struct ebph_row *shared = bpf_map_lookup_elem(&rows, &r), *copy;
+
+		fresh = alloc_row();
+		if (!fresh)
+			return;
+		copy = bpf_map_lookup_elem(&rows, &fresh);
+		if (!shared || !copy) {
+			free_row(fresh);
+			return;
+		}
+		__builtin_memcpy(copy, shared, sizeof(*copy));
+		old = __sync_val_compare_and_swap(&ix->row[curr], r, fresh);
+		if (old != r) {
+			free_row(fresh);
+			fresh = old;
+		}
+		r = fresh;
 	}
 	row = bpf_map_lookup_elem(&rows, &r);
 	if (!row)
@@ -248,7 +306,7 @@ static __always_inline void learn(struct ebph_profile *p, __u32 curr, __u64 lo, 
 
 struct table_ctx {
 	__u32 from;
-	__u32 to;
+	__u32 to; /* clear: the other table of the profile; copy: the destination */
 };
 
 static long clear_entry(__u64 i, struct table_ctx *c)
@@ -261,41 +319,30 @@ static long clear_entry(__u64 i, struct table_ctx *c)
 	r = ix->row[i & (EBPH_MAX_SYSCALLS - 1)];
 	if (r) {
 		ix->row[i & (EBPH_MAX_SYSCALLS - 1)] = 0;
-		free_row(r);
+		if (!row_shared(c->to, i, r))
+			free_row(r);
 	}
 	return 0;
 }
 
-/* Empties a table, returning its rows to the pool. */
-static __always_inline void clear_table(__u32 index_id)
+/* Empties a table, returning to the pool the rows the profile's other table does not use. */
+static __always_inline void clear_table(__u32 index_id, __u32 other_index)
 {
-	struct table_ctx c = { .from = index_id };
+	struct table_ctx c = { .from = index_id, .to = other_index };
 
 	if (index_id)
 		bpf_loop(EBPH_MAX_SYSCALLS, clear_entry, &c, 0);
 }
 
-static long copy_entry(__u64 i, struct table_ctx *c)
+/* Shares a row of the train table with the test table (copied when training changes it). */
+static long share_entry(__u64 i, struct table_ctx *c)
 {
 	struct ebph_index *src = bpf_map_lookup_elem(&indexes, &c->from);
 	struct ebph_index *dst = bpf_map_lookup_elem(&indexes, &c->to);
-	struct ebph_row *a, *b;
-	__u32 r, copy;
 
 	if (!src || !dst)
 		return 1;
-	r = src->row[i & (EBPH_MAX_SYSCALLS - 1)];
-	if (!r)
-		return 0;
-	copy = alloc_row();
-	if (!copy)
-		return 0;
-	a = bpf_map_lookup_elem(&rows, &r);
-	b = bpf_map_lookup_elem(&rows, &copy);
-	if (!a || !b)
-		return 0;
-	__builtin_memcpy(b, a, sizeof(*b));
-	dst->row[i & (EBPH_MAX_SYSCALLS - 1)] = copy;
+	dst->row[i & (EBPH_MAX_SYSCALLS - 1)] = src->row[i & (EBPH_MAX_SYSCALLS - 1)];
 	return 0;
 }
 
@@ -308,7 +355,7 @@ static __always_inline void stop_normal(struct ebph_profile *p)
 
 	p->status = EBPH_TRAINING;
 	if (test) {
-		clear_table(test);
+		clear_table(test, p->train_index);
 		p->test_index = 0;
 		bpf_map_push_elem(&free_indexes, &test, BPF_ANY);
 		__sync_fetch_and_sub(&stats.indexes_used, 1);
@@ -333,14 +380,14 @@ static __always_inline void start_normal(struct ebph_profile *p)
 		return;
 	c.from = p->train_index;
 	c.to = test;
-	bpf_loop(EBPH_MAX_SYSCALLS, copy_entry, &c, 0);
+	bpf_loop(EBPH_MAX_SYSCALLS, share_entry, &c, 0);
 	p->test_index = test;
 }
 
 /* Forgets the training data; a frozen profile goes back to training. */
 static __always_inline void reset_train(struct ebph_profile *p)
 {
-	clear_table(p->train_index);
+	clear_table(p->train_index, p->test_index);
 	p->train_count = 0;
 	p->last_mod_count = 0;
 	p->sequences = 0;
@@ -408,11 +455,54 @@ static __always_inline void record(__u32 kind, __u32 tid, __u32 arg, __u64 now,
 
 /* ---- per task ------------------------------------------------------------------------------ */
 
-static __always_inline void reset_task(struct ebph_task *t, __u32 slot)
+static __always_inline void reset_task(struct ebph_task *t, __u64 owner, __u32 profile)
 {
 	__builtin_memset(t, 0, sizeof(*t));
-	t->profile = slot;
+	t->owner = owner;
+	t->profile = profile;
 	t->lf_size = settings.locality_frame;
+}
+
+/* Gives `task` a state slot and records it in task storage; NULL when full. */
+static __always_inline struct ebph_task *track(struct task_struct *task)
+{
+	struct ebph_task *t;
+	__u32 slot, *stored;
+
+	if (stats.tasks_tracked >= settings.max_tasks)
+		goto full;
+	if (bpf_map_pop_elem(&free_tasks, &slot)) {
+		slot = __sync_fetch_and_add(&next_task, 1);
+		if (slot >= max_tasks)
+			goto full;
+	}
+	t = bpf_map_lookup_elem(&task_states, &slot);
+	stored = bpf_task_storage_get(&tasks, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!t || !stored) {
+		bpf_map_push_elem(&free_tasks, &slot, BPF_ANY);
+		goto full;
+	}
+	*stored = slot;
+	t->regs = 0;
+	t->owner = (__u64)task;
+	__sync_fetch_and_add(&stats.tasks_tracked, 1);
+	__sync_fetch_and_add(&track_gen, 1);
+	return t;
+full:
+	__sync_fetch_and_add(&stats.tasks_full, 1);
+	return NULL;
+}
+
+/* The state of a tracked `task` (any task, not only the current one). */
+static __always_inline struct ebph_task *task_state(struct task_struct *task)
+{
+	struct ebph_task *t;
+	__u32 *slot = bpf_task_storage_get(&tasks, task, 0, 0);
+
+	if (!slot)
+		return NULL;
+	t = bpf_map_lookup_elem(&task_states, slot);
+	return t && t->owner == (__u64)task ? t : NULL;
 }
 
 /* Records one call in the locality frame (ebph_core::LocalityFrame::record). */
@@ -443,6 +533,7 @@ static __always_inline __u32 locality_record(struct ebph_task *t, bool anomalous
 	return t->lf_count;
 }
 
+/* The boot-time clock, read once per call at most, and only when a rule needs it. */
 static __always_inline __u64 now_ns(__u64 *cached)
 {
 	if (!*cached)
@@ -455,6 +546,7 @@ static __always_inline void on_call(struct ebph_task *t, __u32 curr, __u64 now)
 {
 	struct ebph_profile *p;
 	struct ebph_event *ev;
+	bool froze = false;
 	__u32 slot = t->profile, d = t->depth & (EBPH_SIGNAL_FRAMES - 1);
 	__u64 lo = t->seq[d][0], hi = t->seq[d][1];
 	__u32 len = t->len[d], window = settings.window, depth, misses, lfc, lfc_before;
@@ -485,6 +577,7 @@ static __always_inline void on_call(struct ebph_task *t, __u32 curr, __u64 now)
 						normal_count * settings.normal_factor) {
 				__u64 at = now_ns(&now) + settings.normal_wait_ns;
 
+				froze = true;
 				p->status = EBPH_FROZEN;
 				p->normal_time = at < settings.normal_wait_ns ? ~0ULL : at;
 				profile_event(EBPH_EV_FROZEN, slot, p, t->lf_count);
@@ -492,8 +585,11 @@ static __always_inline void on_call(struct ebph_task *t, __u32 curr, __u64 now)
 		}
 	}
 
-	/* 2. Frozen long enough: normal. */
-	if (p->status == EBPH_FROZEN && now_ns(&now) >= p->normal_time) {
+	/* 2. Frozen long enough: normal (looked at when freezing, then every
+	 *    EBPH_NORMAL_CHECK_INTERVAL unchanged calls). */
+	if (p->status == EBPH_FROZEN &&
+	    (froze || p->last_mod_count % EBPH_NORMAL_CHECK_INTERVAL == 0) &&
+	    now_ns(&now) >= p->normal_time) {
 		start_normal(p);
 		profile_event(EBPH_EV_NORMAL, slot, p, t->lf_count);
 	}
@@ -537,15 +633,63 @@ static __always_inline void on_call(struct ebph_task *t, __u32 curr, __u64 now)
 	}
 }
 
+static __always_inline struct ebph_cpu_cache *this_cpu(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&cpu_cache, &zero);
+}
+
+/* The state of the current task, or NULL when it is not tracked. `regs` (the task's saved
+ * user registers) tells tasks apart without a helper call: on this hot path, every helper
+ * call costs more than the rest of the work. */
+static __always_inline struct ebph_task *current_task_state(struct ebph_cpu_cache *c, __u64 regs)
+{
+	struct task_struct *current;
+	struct ebph_task *t;
+	__u32 slot, *found;
+
+	if (c->regs == regs) {
+		slot = c->slot;
+		if (slot == EBPH_NO_SLOT) {
+			if (c->gen == track_gen)
+				return NULL;
+		} else {
+			t = bpf_map_lookup_elem(&task_states, &slot);
+			if (t && t->regs == regs && t->owner)
+				return t;
+		}
+	}
+	/* Another task ran here last, or the answer is stale: ask task storage. */
+	current = bpf_get_current_task_btf();
+	c->regs = regs;
+	c->gen = track_gen;
+	c->slot = EBPH_NO_SLOT;
+	found = bpf_task_storage_get(&tasks, current, 0, 0);
+	if (!found)
+		return NULL;
+	slot = *found;
+	t = bpf_map_lookup_elem(&task_states, &slot);
+	if (!t || t->owner != (__u64)current)
+		return NULL;
+	t->regs = regs;
+	c->slot = slot;
+	return t;
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(ebph_sys_enter, struct pt_regs *regs, long id)
 {
+	struct ebph_cpu_cache *c;
 	struct ebph_task *t;
 	__u64 now = 0;
 
 	if ((unsigned long)id >= EBPH_MAX_SYSCALLS)
 		return 0;
-	t = bpf_task_storage_get(&tasks, bpf_get_current_task_btf(), 0, 0);
+	c = this_cpu();
+	if (!c)
+		return 0;
+	t = current_task_state(c, (__u64)regs);
 	if (!t)
 		return 0;
 	if (settings.record) {
@@ -645,20 +789,12 @@ int BPF_PROG(ebph_exec, struct task_struct *p, pid_t old_pid, struct linux_binpr
 	slot = profile_slot(&key, buf->path);
 	if (slot < 0)
 		return 0;
-	t = bpf_task_storage_get(&tasks, p, 0, 0);
-	if (!t) {
-		if (stats.tasks_tracked >= settings.max_tasks) {
-			__sync_fetch_and_add(&stats.tasks_full, 1);
-			return 0;
-		}
-		t = bpf_task_storage_get(&tasks, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-		if (!t) {
-			__sync_fetch_and_add(&stats.tasks_full, 1);
-			return 0;
-		}
-		__sync_fetch_and_add(&stats.tasks_tracked, 1);
-	}
-	reset_task(t, slot);
+	t = task_state(p);
+	if (!t)
+		t = track(p);
+	if (!t)
+		return 0;
+	reset_task(t, (__u64)p, slot);
 	tid = BPF_CORE_READ(p, pid);
 	if (settings.record)
 		record(EBPH_REC_EXEC, tid, slot, bpf_ktime_get_boot_ns(), &key);
@@ -675,22 +811,17 @@ int BPF_PROG(ebph_fork, struct task_struct *parent, struct task_struct *child)
 {
 	struct ebph_task *pt, *ct;
 
-	pt = bpf_task_storage_get(&tasks, parent, 0, 0);
+	pt = task_state(parent);
 	if (!pt)
 		return 0;
 	if (settings.daemon_tgid && BPF_CORE_READ(parent, tgid) == settings.daemon_tgid)
 		return 0;
-	if (stats.tasks_tracked >= settings.max_tasks) {
-		__sync_fetch_and_add(&stats.tasks_full, 1);
+	ct = track(child);
+	if (!ct)
 		return 0;
-	}
-	ct = bpf_task_storage_get(&tasks, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!ct) {
-		__sync_fetch_and_add(&stats.tasks_full, 1);
-		return 0;
-	}
 	__builtin_memcpy(ct, pt, sizeof(*ct));
-	__sync_fetch_and_add(&stats.tasks_tracked, 1);
+	ct->owner = (__u64)child;
+	ct->regs = 0;
 	if (settings.record)
 		record(EBPH_REC_FORK, BPF_CORE_READ(parent, pid), BPF_CORE_READ(child, pid),
 		       bpf_ktime_get_boot_ns(), NULL);
@@ -700,11 +831,23 @@ int BPF_PROG(ebph_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(ebph_exit, struct task_struct *p)
 {
-	if (bpf_task_storage_delete(&tasks, p) == 0) {
+	struct ebph_task *t;
+	__u32 *found, slot;
+
+	found = bpf_task_storage_get(&tasks, p, 0, 0);
+	if (!found)
+		return 0;
+	slot = *found;
+	t = bpf_map_lookup_elem(&task_states, &slot);
+	if (t && t->owner == (__u64)p) {
+		t->owner = 0;
+		t->regs = 0;
+		bpf_map_push_elem(&free_tasks, &slot, BPF_ANY);
 		__sync_fetch_and_sub(&stats.tasks_tracked, 1);
-		if (settings.record)
-			record(EBPH_REC_EXIT, BPF_CORE_READ(p, pid), 0, bpf_ktime_get_boot_ns(), NULL);
 	}
+	bpf_task_storage_delete(&tasks, p);
+	if (settings.record)
+		record(EBPH_REC_EXIT, BPF_CORE_READ(p, pid), 0, bpf_ktime_get_boot_ns(), NULL);
 	return 0;
 }
 
@@ -716,7 +859,7 @@ int BPF_PROG(ebph_signal, int sig, struct kernel_siginfo *info, struct k_sigacti
 
 	if ((unsigned long)BPF_CORE_READ(ka, sa.sa_handler) <= SIG_IGN_VALUE)
 		return 0; /* default action or ignored: no handler runs */
-	t = bpf_task_storage_get(&tasks, bpf_get_current_task_btf(), 0, 0);
+	t = task_state(bpf_get_current_task_btf());
 	if (!t)
 		return 0;
 	/* ebph_core::TaskState::signal_delivered */

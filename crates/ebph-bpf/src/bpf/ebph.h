@@ -62,8 +62,10 @@ struct ebph_row {
 	__u8 flags[EBPH_MAX_SYSCALLS];
 };
 
-/* Per task (thread), in task storage. */
+/* Per task (thread): a slot of the `task_states` array; task storage holds the slot. */
 struct ebph_task {
+	__u64 owner; /* the task_struct this slot belongs to; 0 = free */
+	__u64 regs;  /* its saved user registers (sys_enter's `regs`), once seen; 0 = not yet */
 	__u32 profile;
 	__u8 depth; /* current signal frame */
 	__u8 lf_pos;
@@ -121,6 +123,17 @@ struct ebph_record {
 	__u32 arg; /* CALL: the call; FORK: the child; EXEC: the profile slot */
 	__u32 _pad;
 	struct ebph_key key;
+};
+
+/* Per CPU: the task that last entered a call here, known by its saved user registers (each
+ * task's are at the top of its own kernel stack), and its slot (or EBPH_NO_SLOT, valid while
+ * `track_gen` is unchanged). */
+#define EBPH_NO_SLOT 0xffffffffU
+#define EBPH_NORMAL_CHECK_INTERVAL 64 /* ebph_core::NORMAL_CHECK_INTERVAL */
+struct ebph_cpu_cache {
+	__u64 regs;
+	__u32 slot;
+	__u32 gen;
 };
 
 struct ebph_stats {
