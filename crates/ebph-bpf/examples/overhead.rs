@@ -24,17 +24,11 @@ enum Mode {
 
 const MODES: [Mode; 4] = [Mode::Nothing, Mode::Floor, Mode::Training, Mode::Normal];
 
-/// What is attached during one measurement.
-enum Attached {
-    Nothing,
-    Floor(#[allow(dead_code)] Floor),
-    Engine(#[allow(dead_code)] Engine),
-}
-
-fn attach(mode: Mode) -> Attached {
+/// Attaches what `mode` measures; it stays attached while the returned value lives.
+fn attach(mode: Mode) -> Option<Box<dyn std::any::Any>> {
     match mode {
-        Mode::Nothing => Attached::Nothing,
-        Mode::Floor => Attached::Floor(Floor::attach().expect("attach the floor")),
+        Mode::Nothing => None,
+        Mode::Floor => Some(Box::new(Floor::attach().expect("attach the floor"))),
         Mode::Training | Mode::Normal => {
             let mut engine = Engine::load(&Capacity::default()).expect("load ebph");
             let settings = Settings {
@@ -48,7 +42,7 @@ fn attach(mode: Mode) -> Attached {
             };
             engine.set_settings(&settings);
             engine.attach().expect("attach ebph");
-            Attached::Engine(engine)
+            Some(Box::new(engine))
         }
     }
 }

@@ -101,6 +101,11 @@ pub struct Event {
 pub(crate) const EVENT_SIZE: usize = 352;
 
 impl Event {
+    /// When the event happened, in wall-clock time.
+    pub fn time(&self) -> std::time::SystemTime {
+        crate::wall_time(self.time_boot_ns)
+    }
+
     pub(crate) fn parse(data: &[u8]) -> Result<Event, EngineError> {
         expect_len("an event", data, EVENT_SIZE)?;
         let b = Bytes(data);
@@ -218,4 +223,61 @@ pub struct Stats {
     pub rows_used: u64,
     /// Index blocks in use.
     pub indexes_used: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(buf: &mut [u8], at: usize, bytes: &[u8]) {
+        buf[at..at + bytes.len()].copy_from_slice(bytes);
+    }
+
+    #[test]
+    fn anomaly_events_decode_with_the_sequence_oldest_first() {
+        let mut b = vec![0u8; EVENT_SIZE];
+        put(&mut b, 0, &3u32.to_le_bytes());
+        put(&mut b, 4, &100u32.to_le_bytes());
+        put(&mut b, 8, &101u32.to_le_bytes());
+        put(&mut b, 16, &5_000u64.to_le_bytes());
+        put(&mut b, 24, &((254u64 << 20) | 1).to_le_bytes());
+        put(&mut b, 32, &42u64.to_le_bytes());
+        put(&mut b, 48, &1u32.to_le_bytes());
+        put(&mut b, 52, &2u32.to_le_bytes());
+        put(&mut b, 56, &3u32.to_le_bytes());
+        put(&mut b, 60, &3u32.to_le_bytes());
+        // Newest first in the kernel: write(1), read(0), openat(257).
+        for (i, nr) in [1u16, 0, 257].iter().enumerate() {
+            put(&mut b, 64 + 2 * i, &nr.to_le_bytes());
+        }
+        put(&mut b, 96, b"/bin/x\0junk");
+        let e = Event::parse(&b).unwrap();
+        assert_eq!(e.kind, EventKind::Anomaly);
+        assert_eq!(
+            (e.pid, e.tid, e.syscall, e.misses, e.lfc),
+            (100, 101, 1, 2, 3)
+        );
+        assert_eq!(e.sequence, [257, 0, 1]);
+        assert_eq!(e.key, ProfileKey::new(254, 1, 42));
+        assert_eq!(e.path, "/bin/x");
+    }
+
+    #[test]
+    fn short_or_unknown_data_is_an_error() {
+        assert!(Event::parse(&[0u8; 10]).is_err());
+        let mut b = vec![0u8; EVENT_SIZE];
+        put(&mut b, 0, &99u32.to_le_bytes());
+        assert!(Event::parse(&b).is_err());
+        assert!(
+            Record::parse(&[0u8; RECORD_SIZE]).is_err(),
+            "kind 0 is not a record"
+        );
+    }
+
+    #[test]
+    fn keys_round_trip_through_the_kernel_layout() {
+        let key = ProfileKey::new(259, 3, 1 << 40).with_script(b"/x.sh");
+        let bytes = key_to_kernel(&key);
+        assert_eq!(Bytes(&bytes).key(0), key);
+    }
 }

@@ -10,11 +10,13 @@
 //! Everything here needs root (CAP_BPF and CAP_PERFMON) and a kernel with BTF.
 
 mod abi;
+mod clock;
 mod engine;
 mod error;
 mod floor;
 
 pub use abi::{Event, EventKind, Record, RecordKind, Stats};
+pub use clock::{boot_now_ns, wall_time};
 pub use engine::{AdminOp, Capacity, Engine, Subscription};
 pub use error::EngineError;
 pub use floor::Floor;

@@ -362,7 +362,7 @@ mod tests {
         assert_eq!(p.normal_time, 100);
         // The clock is looked at every NORMAL_CHECK_INTERVAL unchanged calls. Single-call
         // runs change nothing (an empty window), so each one counts.
-        let mut calls = |p: &mut Profile, n: u64, now: u64| -> Vec<bool> {
+        let calls = |p: &mut Profile, n: u64, now: u64| -> Vec<bool> {
             (0..n)
                 .map(|_| run(p, &[1], now, &st)[0].became_normal)
                 .collect()

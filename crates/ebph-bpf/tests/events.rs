@@ -1,0 +1,212 @@
+//! What the engine reports, end to end: the thesis's anomaly, the daemon left alone, and full
+//! maps counted while everything else goes on.
+
+mod common;
+
+use std::cell::RefCell;
+use std::process::Command;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use common::{engine, serial, skip_or_fail, Lab};
+use ebph_bpf::{Capacity, Engine, EngineError, Event, EventKind};
+use ebph_core::{Arch, ProfileStatus, Settings};
+
+/// Collects events while `f` runs, then a little longer.
+fn events_during(engine: &Engine, f: impl FnOnce()) -> Vec<Event> {
+    let events = Rc::new(RefCell::new(Vec::new()));
+    let sink = events.clone();
+    let sub = engine
+        .subscribe(move |e| sink.borrow_mut().push(e))
+        .unwrap();
+    f();
+    sub.poll(Duration::from_millis(50)).unwrap();
+    sub.consume().unwrap();
+    drop(sub);
+    events.take()
+}
+
+#[test]
+fn the_thesis_anomaly_is_detected_end_to_end() {
+    let _one = serial();
+    let settings = Settings {
+        normal_wait: Duration::from_secs(1),
+        ..Settings::default()
+    };
+    let lab = Lab::new();
+    let Some(engine) = engine(&settings, false) else {
+        return;
+    };
+    let anomaly = lab.path("anomaly");
+    let key = lab.key("anomaly");
+
+    // Train until the profile freezes.
+    let events = events_during(&engine, || {
+        for _ in 0..200 {
+            lab.run(&anomaly, &[]);
+            let slot = engine.slot_of(&key).unwrap().unwrap();
+            if engine.profile(slot).unwrap().status == ProfileStatus::Frozen {
+                break;
+            }
+        }
+    });
+    let slot = engine
+        .slot_of(&key)
+        .unwrap()
+        .expect("a profile for anomaly");
+    assert_eq!(engine.profile(slot).unwrap().status, ProfileStatus::Frozen);
+    let mine = |e: &&Event| e.key == key;
+    assert!(events
+        .iter()
+        .filter(mine)
+        .any(|e| e.kind == EventKind::ProfileCreated && e.path == anomaly.to_str().unwrap()));
+    assert!(events
+        .iter()
+        .filter(mine)
+        .any(|e| e.kind == EventKind::Exec));
+    assert!(events
+        .iter()
+        .filter(mine)
+        .any(|e| e.kind == EventKind::Frozen));
+
+    // Once normal_wait has passed, ordinary runs make it normal, with no anomaly.
+    std::thread::sleep(Duration::from_millis(1100));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let events = events_during(&engine, || {
+        while engine.profile(slot).unwrap().status != ProfileStatus::Normal {
+            assert!(Instant::now() < deadline, "anomaly never became normal");
+            lab.run(&anomaly, &[]);
+        }
+        lab.run(&anomaly, &[]);
+    });
+    assert!(events
+        .iter()
+        .filter(mine)
+        .any(|e| e.kind == EventKind::Normal));
+    assert!(!events
+        .iter()
+        .filter(mine)
+        .any(|e| e.kind == EventKind::Anomaly));
+
+    // With an argument it prints one more line: an anomaly ending in writes.
+    let events = events_during(&engine, || {
+        let out = lab.run(&anomaly, &["x"]);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "Oops!\nHello world!\n"
+        );
+    });
+    let anomalies: Vec<&Event> = events
+        .iter()
+        .filter(mine)
+        .filter(|e| e.kind == EventKind::Anomaly)
+        .collect();
+    assert!(!anomalies.is_empty(), "no anomaly event: {events:?}");
+    let write = Arch::X86_64.number("write").unwrap().nr();
+    let first = anomalies[0];
+    assert!(first.misses > 0 && first.lfc >= 1, "{first:?}");
+    assert_eq!(first.sequence.len(), 9, "a full window: {first:?}");
+    assert_eq!(first.sequence.last(), Some(&first.syscall));
+    assert!(
+        anomalies
+            .iter()
+            .any(|e| e.sequence.ends_with(&[write, write])),
+        "no anomaly's sequence ends in write calls: {anomalies:?}"
+    );
+    let named: Vec<String> = first
+        .sequence
+        .iter()
+        .map(|&n| Arch::X86_64.display_name(ebph_core::Syscall::new(n).unwrap()))
+        .collect();
+    eprintln!(
+        "anomaly: {} misses, LFC {}, sequence {}",
+        first.misses,
+        first.lfc,
+        named.join(" ")
+    );
+    assert!(engine.profile(slot).unwrap().anomalies >= anomalies.len() as u64);
+    assert!(engine.stats().anomalies >= anomalies.len() as u64);
+}
+
+#[test]
+fn the_daemon_is_never_traced() {
+    let _one = serial();
+    let lab = Lab::new();
+    let Some(mut engine) = engine(&Settings::default(), false) else {
+        return;
+    };
+    // A stand-in daemon: a shell that waits, then execs ls in the same process.
+    let mut child = Command::new(lab.path("sh"))
+        .args([
+            "-c",
+            &format!("read x; exec {} /", lab.path("ls").display()),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    engine.set_daemon_pid(child.id());
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(
+        engine.slot_of(&lab.key("ls")).unwrap(),
+        None,
+        "the daemon's exec was tracked"
+    );
+    // Anyone else running the same program is.
+    lab.run(&lab.path("ls"), &["/"]);
+    assert!(engine.slot_of(&lab.key("ls")).unwrap().is_some());
+}
+
+#[test]
+fn full_maps_are_counted_and_the_rest_keeps_working() {
+    let _one = serial();
+    let lab = Lab::new();
+    let capacity = Capacity {
+        profiles: 3,
+        indexes: 2,
+        rows: 8,
+        tasks: 4,
+        record_bytes: 0,
+    };
+    let mut engine = match Engine::load(&capacity) {
+        Ok(engine) => engine,
+        Err(e @ (EngineError::NotRoot | EngineError::NoBtf)) => {
+            return skip_or_fail(&e.to_string())
+        }
+        Err(e) => panic!("{e}"),
+    };
+    engine.attach().unwrap();
+    // Six tasks at once: more than the engine may track.
+    let out = Command::new(lab.path("sh"))
+        .args(["-c", "for i in 1 2 3 4 5; do sleep 0.3 & done; wait"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    for name in ["threads", "ls", "cat", "wc", "tr", "true"] {
+        let program = lab.path(name);
+        let args: &[&str] = match name {
+            "ls" | "cat" => &["/etc/hostname"],
+            "tr" => &["a", "b"],
+            _ => &[],
+        };
+        // Every program still runs normally.
+        let out = Command::new(&program)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name} failed under a full engine");
+    }
+    let stats = engine.stats();
+    assert!(stats.profiles_full > 0, "{stats:?}");
+    assert!(stats.rows_full > 0, "{stats:?}");
+    assert!(stats.tasks_full > 0, "{stats:?}");
+    assert!(stats.profiles_created <= 3, "{stats:?}");
+    let slots = engine.profile_slots().unwrap();
+    assert!(!slots.is_empty() && slots.len() <= 3);
+    for (_, slot) in slots {
+        engine.profile(slot).unwrap();
+    }
+}
