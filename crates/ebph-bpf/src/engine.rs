@@ -55,6 +55,27 @@ pub enum AdminOp {
     Tolerize = 3,
 }
 
+/// A task the engine tracks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TaskInfo {
+    /// The thread id.
+    pub tid: u32,
+    /// The process (thread group) id.
+    pub pid: u32,
+    /// The slot of its profile.
+    pub profile: u32,
+    /// Its locality frame count.
+    pub lfc: u32,
+    /// Signal handlers running (frames pushed).
+    pub signal_depth: u32,
+}
+
+#[derive(Clone, Copy)]
+enum AllocKind {
+    Index,
+    Row,
+}
+
 /// The loaded BPF program and its maps.
 pub struct Engine {
     skel: EbphSkel<'static>,
@@ -341,6 +362,174 @@ impl Engine {
             }
         }
         Ok(table)
+    }
+
+    /// Every task the engine tracks now.
+    pub fn tasks(&self) -> Result<Vec<TaskInfo>, EngineError> {
+        let used = self.bss().next_task.min(u64::from(self.capacity.tasks)) as u32;
+        let mut tasks = Vec::new();
+        for slot in 0..used {
+            let Some(value) = self
+                .skel
+                .maps
+                .task_states
+                .lookup(&slot.to_le_bytes(), MapFlags::ANY)
+                .context("reading task states")?
+            else {
+                continue;
+            };
+            expect_len("a task state", &value, 120)?;
+            let b = Bytes(&value);
+            if b.u64(0) == 0 {
+                continue;
+            }
+            tasks.push(TaskInfo {
+                tid: b.u32(16),
+                pid: b.u32(20),
+                profile: b.u32(24),
+                lfc: u32::from(value[30]),
+                signal_depth: u32::from(value[28]) + b.u32(32),
+            });
+        }
+        tasks.sort_by_key(|t| (t.pid, t.tid));
+        Ok(tasks)
+    }
+
+    /// Loads a saved profile into the engine, before it is attached; returns its slot.
+    pub fn insert_profile(
+        &mut self,
+        key: &ProfileKey,
+        profile: &Profile,
+    ) -> Result<u32, EngineError> {
+        if self.attached {
+            return Err(EngineError::Attached);
+        }
+        if self.slot_of(key)?.is_some() {
+            return Err(EngineError::Duplicate(*key));
+        }
+        let slot = self.bss().next_profile;
+        if slot >= u64::from(self.capacity.profiles) {
+            return Err(EngineError::Full("profiles"));
+        }
+        let slot = slot as u32;
+        let train = self.write_table(&profile.train, None)?;
+        let test = if profile.status == ProfileStatus::Normal {
+            self.write_table(&profile.test, Some(&train))?
+        } else {
+            (0, Vec::new())
+        };
+        let mut value = [0u8; 80];
+        value[..24].copy_from_slice(&key_to_kernel(key));
+        for (at, v) in [
+            (24, profile.train_count),
+            (32, profile.last_mod_count),
+            (40, profile.sequences),
+            (48, profile.anomalies),
+            (56, profile.normal_time),
+        ] {
+            value[at..at + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        let status: u32 = match profile.status {
+            ProfileStatus::Training => 0,
+            ProfileStatus::Frozen => 1,
+            ProfileStatus::Normal => 2,
+        };
+        value[64..68].copy_from_slice(&status.to_le_bytes());
+        value[68..72].copy_from_slice(&train.0.to_le_bytes());
+        value[72..76].copy_from_slice(&test.0.to_le_bytes());
+        self.skel
+            .maps
+            .profiles
+            .update(&slot.to_le_bytes(), &value, MapFlags::ANY)
+            .context("writing a profile")?;
+        self.skel
+            .maps
+            .profile_keys
+            .update(&key_to_kernel(key), &slot.to_le_bytes(), MapFlags::NO_EXIST)
+            .context("writing a profile key")?;
+        let bss = self
+            .skel
+            .maps
+            .bss_data
+            .as_deref_mut()
+            .expect("the BPF object has a .bss section");
+        bss.next_profile += 1;
+        bss.stats.profiles_created += 1;
+        Ok(slot)
+    }
+
+    /// Writes a table into newly allocated index and rows; returns the index block (0 for an
+    /// empty table) and the row of each call. Rows equal to `share`'s for the same call are
+    /// shared, as the engine shares them between a normal profile's tables.
+    fn write_table(
+        &mut self,
+        table: &LookaheadTable,
+        share: Option<&(u32, Vec<(usize, u32, Vec<u8>)>)>,
+    ) -> Result<(u32, Vec<(usize, u32, Vec<u8>)>), EngineError> {
+        let mut rows: Vec<(usize, Vec<u8>)> = Vec::new();
+        for (curr, prev, flags) in table.entries() {
+            if rows.last().map(|(c, _)| *c) != Some(curr.index()) {
+                rows.push((curr.index(), vec![0u8; MAX_SYSCALLS]));
+            }
+            rows.last_mut().expect("pushed above").1[prev.index()] = flags;
+        }
+        if rows.is_empty() {
+            return Ok((0, Vec::new()));
+        }
+        let index = self.allocate(AllocKind::Index)?;
+        let mut ix = vec![0u8; 4 * MAX_SYSCALLS];
+        let mut written = Vec::new();
+        for (curr, row) in rows {
+            let shared =
+                share.and_then(|(_, s)| s.iter().find(|(c, _, r)| *c == curr && *r == row));
+            let id = match shared {
+                Some((_, id, _)) => *id,
+                None => {
+                    let id = self.allocate(AllocKind::Row)?;
+                    self.skel
+                        .maps
+                        .rows
+                        .update(&id.to_le_bytes(), &row, MapFlags::ANY)
+                        .context("writing a row")?;
+                    id
+                }
+            };
+            ix[4 * curr..4 * curr + 4].copy_from_slice(&id.to_le_bytes());
+            written.push((curr, id, row));
+        }
+        self.skel
+            .maps
+            .indexes
+            .update(&index.to_le_bytes(), &ix, MapFlags::ANY)
+            .context("writing an index block")?;
+        Ok((index, written))
+    }
+
+    /// Takes the next free index block or row (before attaching, nothing else allocates).
+    fn allocate(&mut self, kind: AllocKind) -> Result<u32, EngineError> {
+        let capacity = self.capacity;
+        let data = self.data();
+        let (next, limit, what) = match kind {
+            AllocKind::Index => (&mut data.next_index, capacity.indexes, "index blocks"),
+            AllocKind::Row => (&mut data.next_row, capacity.rows, "lookahead rows"),
+        };
+        if *next >= u64::from(limit) {
+            return Err(EngineError::Full(what));
+        }
+        let id = *next as u32;
+        *next += 1;
+        let stats = &mut self
+            .skel
+            .maps
+            .bss_data
+            .as_deref_mut()
+            .expect("the BPF object has a .bss section")
+            .stats;
+        match kind {
+            AllocKind::Index => stats.indexes_used += 1,
+            AllocKind::Row => stats.rows_used += 1,
+        }
+        Ok(id)
     }
 
     /// Runs an admin operation on the profile in `slot`.

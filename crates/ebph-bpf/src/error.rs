@@ -20,6 +20,15 @@ pub enum EngineError {
     /// A profile slot that does not exist.
     #[error("no profile in slot {0}")]
     NoSuchProfile(u32),
+    /// Profiles can only be loaded into the engine before it is attached.
+    #[error("profiles can only be loaded before the engine is attached")]
+    Attached,
+    /// A map has no room for what is being loaded.
+    #[error("the engine has no room for more {0} (raise its capacity)")]
+    Full(&'static str),
+    /// A profile of that key is already in the engine.
+    #[error("the engine already has a profile for {0}")]
+    Duplicate(ebph_core::ProfileKey),
     /// A value read from the kernel did not have the expected layout.
     #[error("unexpected data from the kernel: {0}")]
     Layout(String),

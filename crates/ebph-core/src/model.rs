@@ -127,6 +127,11 @@ impl Model {
         }
     }
 
+    /// Adds a saved profile (replacing any of the same key).
+    pub fn insert_profile(&mut self, key: ProfileKey, profile: Profile) {
+        self.profiles.insert(key, profile);
+    }
+
     /// The profile of `key`.
     pub fn profile(&self, key: &ProfileKey) -> Option<&Profile> {
         self.profiles.get(key)

@@ -484,6 +484,8 @@ static __always_inline struct ebph_task *track(struct task_struct *task)
 	}
 	*stored = slot;
 	t->regs = 0;
+	t->tid = BPF_CORE_READ(task, pid);
+	t->pid = BPF_CORE_READ(task, tgid);
 	t->owner = (__u64)task;
 	__sync_fetch_and_add(&stats.tasks_tracked, 1);
 	__sync_fetch_and_add(&track_gen, 1);
@@ -795,6 +797,8 @@ int BPF_PROG(ebph_exec, struct task_struct *p, pid_t old_pid, struct linux_binpr
 	if (!t)
 		return 0;
 	reset_task(t, (__u64)p, slot);
+	t->tid = BPF_CORE_READ(p, pid);
+	t->pid = BPF_CORE_READ(p, tgid);
 	tid = BPF_CORE_READ(p, pid);
 	if (settings.record)
 		record(EBPH_REC_EXEC, tid, slot, bpf_ktime_get_boot_ns(), &key);
@@ -822,6 +826,8 @@ int BPF_PROG(ebph_fork, struct task_struct *parent, struct task_struct *child)
 	__builtin_memcpy(ct, pt, sizeof(*ct));
 	ct->owner = (__u64)child;
 	ct->regs = 0;
+	ct->tid = BPF_CORE_READ(child, pid);
+	ct->pid = BPF_CORE_READ(child, tgid);
 	if (settings.record)
 		record(EBPH_REC_FORK, BPF_CORE_READ(parent, pid), BPF_CORE_READ(child, pid),
 		       bpf_ktime_get_boot_ns(), NULL);

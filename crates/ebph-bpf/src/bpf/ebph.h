@@ -66,6 +66,8 @@ struct ebph_row {
 struct ebph_task {
 	__u64 owner; /* the task_struct this slot belongs to; 0 = free */
 	__u64 regs;  /* its saved user registers (sys_enter's `regs`), once seen; 0 = not yet */
+	__u32 tid;
+	__u32 pid;
 	__u32 profile;
 	__u8 depth; /* current signal frame */
 	__u8 lf_pos;

@@ -201,6 +201,14 @@ impl<'a> Recorder<'a> {
 pub fn model_of(records: &[Record], settings: &Settings) -> Model {
     let mut model = Model::new(settings.clone(), Arch::X86_64);
     for r in records {
+        apply_record(&mut model, r);
+    }
+    model
+}
+
+/// Feeds one record to the model.
+pub fn apply_record(model: &mut Model, r: &Record) {
+    {
         let event = match r.kind {
             RecordKind::Exec => ModelEvent::Exec {
                 tid: r.tid,
@@ -220,7 +228,6 @@ pub fn model_of(records: &[Record], settings: &Settings) -> Model {
         };
         model.apply(event);
     }
-    model
 }
 
 /// Describes how two profiles differ (empty when equal), briefly.

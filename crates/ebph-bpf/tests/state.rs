@@ -1,0 +1,115 @@
+//! Profiles loaded into a fresh engine, and the tasks an engine tracks.
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+use common::{assert_same_profile, engine, serial, skip_or_fail, test_capacity, Lab, Recorder};
+use ebph_bpf::{AdminOp, Capacity, Engine, EngineError};
+use ebph_core::{ProfileStatus, Settings};
+
+#[test]
+fn a_saved_profile_loads_back_bit_for_bit_and_keeps_learning_like_the_model() {
+    let _one = serial();
+    // Limits that let the profile stay normal through new behaviour.
+    let settings = Settings {
+        anomaly_limit: 1_000_000,
+        tolerize_limit: 128,
+        ..Settings::default()
+    };
+    let lab = Lab::new();
+    let key = lab.key("ls");
+
+    // Learn, normalize, learn some more: train and test differ, and share some rows.
+    let saved = {
+        let Some(first) = engine(&settings, false) else {
+            return;
+        };
+        lab.run(&lab.path("ls"), &["/etc"]);
+        let slot = first.slot_of(&key).unwrap().unwrap();
+        first.admin(AdminOp::Normalize, slot).unwrap();
+        lab.run(&lab.path("ls"), &["-la", "/usr"]);
+        let saved = first.profile(slot).unwrap();
+        assert_eq!(saved.status, ProfileStatus::Normal);
+        assert_ne!(saved.train, saved.test);
+        (saved, first.profile_memory(slot).unwrap())
+    };
+    let (saved, memory) = saved;
+
+    let capacity = Capacity {
+        record_bytes: 32 << 20,
+        ..test_capacity()
+    };
+    let mut second = match Engine::load(&capacity) {
+        Ok(e) => e,
+        Err(e @ (EngineError::NotRoot | EngineError::NoBtf)) => {
+            return skip_or_fail(&e.to_string())
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let slot = second.insert_profile(&key, &saved).unwrap();
+    assert!(matches!(
+        second.insert_profile(&key, &saved),
+        Err(EngineError::Duplicate(_))
+    ));
+    assert_eq!(second.profile(slot).unwrap(), saved, "loaded bit for bit");
+    assert_eq!(
+        second.profile_memory(slot).unwrap(),
+        memory,
+        "rows shared as before"
+    );
+
+    second.set_settings(&settings);
+    second.set_recording(true);
+    second.attach().unwrap();
+    assert!(matches!(
+        second.insert_profile(&lab.key("cat"), &saved),
+        Err(EngineError::Attached)
+    ));
+    let recorder = Recorder::new(&second);
+    lab.run(&lab.path("ls"), &["-R", "/etc/apt"]);
+    let records = recorder.finish();
+    let mut model = ebph_core::Model::new(settings.clone(), ebph_core::Arch::X86_64);
+    model.insert_profile(key, saved.clone());
+    for r in &records {
+        common::apply_record(&mut model, r);
+    }
+    assert_same_profile(&second, &model, &key, "ls after loading");
+}
+
+#[test]
+fn tracked_tasks_are_listed_with_their_profile_and_lfc() {
+    let _one = serial();
+    let lab = Lab::new();
+    let Some(engine) = engine(&Settings::default(), false) else {
+        return;
+    };
+    let mut child = Command::new(lab.path("sh"))
+        .args(["-c", "read x"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Wait until the engine has seen the exec.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let task = loop {
+        if let Some(t) = engine.tasks().unwrap().into_iter().find(|t| t.pid == pid) {
+            break t;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pid {pid} never listed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(task.tid, pid);
+    assert_eq!(Some(task.profile), engine.slot_of(&lab.key("sh")).unwrap());
+    assert_eq!(task.lfc, 0);
+    drop(child.stdin.take());
+    child.wait().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(
+        engine.tasks().unwrap().iter().all(|t| t.pid != pid),
+        "an exited task is still listed"
+    );
+}
