@@ -70,6 +70,13 @@ pub struct TaskInfo {
     pub signal_depth: u32,
 }
 
+/// A table written into the maps: its index block (0 = empty) and each call's row.
+#[derive(Default)]
+struct WrittenTable {
+    index: u32,
+    rows: Vec<(usize, u32, Vec<u8>)>,
+}
+
 #[derive(Clone, Copy)]
 enum AllocKind {
     Index,
@@ -416,7 +423,7 @@ impl Engine {
         let test = if profile.status == ProfileStatus::Normal {
             self.write_table(&profile.test, Some(&train))?
         } else {
-            (0, Vec::new())
+            WrittenTable::default()
         };
         let mut value = [0u8; 80];
         value[..24].copy_from_slice(&key_to_kernel(key));
@@ -435,8 +442,8 @@ impl Engine {
             ProfileStatus::Normal => 2,
         };
         value[64..68].copy_from_slice(&status.to_le_bytes());
-        value[68..72].copy_from_slice(&train.0.to_le_bytes());
-        value[72..76].copy_from_slice(&test.0.to_le_bytes());
+        value[68..72].copy_from_slice(&train.index.to_le_bytes());
+        value[72..76].copy_from_slice(&test.index.to_le_bytes());
         self.skel
             .maps
             .profiles
@@ -464,8 +471,8 @@ impl Engine {
     fn write_table(
         &mut self,
         table: &LookaheadTable,
-        share: Option<&(u32, Vec<(usize, u32, Vec<u8>)>)>,
-    ) -> Result<(u32, Vec<(usize, u32, Vec<u8>)>), EngineError> {
+        share: Option<&WrittenTable>,
+    ) -> Result<WrittenTable, EngineError> {
         let mut rows: Vec<(usize, Vec<u8>)> = Vec::new();
         for (curr, prev, flags) in table.entries() {
             if rows.last().map(|(c, _)| *c) != Some(curr.index()) {
@@ -474,14 +481,14 @@ impl Engine {
             rows.last_mut().expect("pushed above").1[prev.index()] = flags;
         }
         if rows.is_empty() {
-            return Ok((0, Vec::new()));
+            return Ok(WrittenTable::default());
         }
         let index = self.allocate(AllocKind::Index)?;
         let mut ix = vec![0u8; 4 * MAX_SYSCALLS];
         let mut written = Vec::new();
         for (curr, row) in rows {
             let shared =
-                share.and_then(|(_, s)| s.iter().find(|(c, _, r)| *c == curr && *r == row));
+                share.and_then(|s| s.rows.iter().find(|(c, _, r)| *c == curr && *r == row));
             let id = match shared {
                 Some((_, id, _)) => *id,
                 None => {
@@ -502,7 +509,10 @@ impl Engine {
             .indexes
             .update(&index.to_le_bytes(), &ix, MapFlags::ANY)
             .context("writing an index block")?;
-        Ok((index, written))
+        Ok(WrittenTable {
+            index,
+            rows: written,
+        })
     }
 
     /// Takes the next free index block or row (before attaching, nothing else allocates).
