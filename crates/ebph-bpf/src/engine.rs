@@ -569,20 +569,17 @@ impl Engine {
     /// [`Subscription::poll`].
     pub fn subscribe<'a>(
         &'a self,
-        mut handle: impl FnMut(Event) + 'a,
+        handle: impl FnMut(Event) + 'a,
     ) -> Result<Subscription<'a>, EngineError> {
-        let mut builder = RingBufferBuilder::new();
-        builder
-            .add(&self.skel.maps.events, move |data: &[u8]| {
-                if let Ok(event) = Event::parse(data) {
-                    handle(event);
-                }
-                0
-            })
-            .context("subscribing to events")?;
-        Ok(Subscription {
-            ring: builder.build().context("subscribing to events")?,
-        })
+        subscribe_events(&self.skel.maps.events, handle)
+    }
+
+    /// The engine's event ring buffer as a value of its own, so that events can be read
+    /// while the engine itself is changed (settings, admin operations).
+    pub fn event_source(&self) -> Result<EventSource, EngineError> {
+        let handle = libbpf_rs::MapHandle::try_from(&self.skel.maps.events)
+            .context("opening the event ring buffer")?;
+        Ok(EventSource { handle })
     }
 
     /// Test-only: subscribes to the records (see [`Engine::set_recording`]).
@@ -602,6 +599,39 @@ impl Engine {
         Ok(Subscription {
             ring: builder.build().context("subscribing to records")?,
         })
+    }
+}
+
+fn subscribe_events<'a>(
+    map: &'a dyn MapCore,
+    mut handle: impl FnMut(Event) + 'a,
+) -> Result<Subscription<'a>, EngineError> {
+    let mut builder = RingBufferBuilder::new();
+    builder
+        .add(map, move |data: &[u8]| {
+            if let Ok(event) = Event::parse(data) {
+                handle(event);
+            }
+            0
+        })
+        .context("subscribing to events")?;
+    Ok(Subscription {
+        ring: builder.build().context("subscribing to events")?,
+    })
+}
+
+/// The engine's event ring buffer, held apart from the engine.
+pub struct EventSource {
+    handle: libbpf_rs::MapHandle,
+}
+
+impl EventSource {
+    /// Subscribes to the events; `handle` is called for each from [`Subscription::poll`].
+    pub fn subscribe<'a>(
+        &'a self,
+        handle: impl FnMut(Event) + 'a,
+    ) -> Result<Subscription<'a>, EngineError> {
+        subscribe_events(&self.handle, handle)
     }
 }
 

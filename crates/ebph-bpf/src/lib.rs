@@ -17,7 +17,7 @@ mod floor;
 
 pub use abi::{Event, EventKind, Record, RecordKind, Stats};
 pub use clock::{boot_now_ns, wall_time};
-pub use engine::{AdminOp, Capacity, Engine, Subscription, TaskInfo};
+pub use engine::{AdminOp, Capacity, Engine, EventSource, Subscription, TaskInfo};
 pub use error::EngineError;
 pub use floor::Floor;
 

@@ -7,27 +7,73 @@ mod cmd;
 mod table;
 
 use std::io;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use ebph_daemon::client::Client;
 
 /// ebph: learns what every program on this machine normally does, one system call at a time,
 /// and flags what breaks the pattern.
 #[derive(Debug, Parser)]
 #[command(name = "ebph", version, about, propagate_version = true)]
 struct Cli {
+    /// The daemon's API socket.
+    #[arg(long, global = true, env = "EBPH_SOCKET", value_name = "PATH")]
+    socket: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    Daemon(cmd::daemon::Args),
+    Status(cmd::status::Args),
+    Ps(cmd::ps::Args),
+    /// List every profile.
+    Profiles(cmd::profiles::ListArgs),
+    /// Look at one profile.
+    #[command(subcommand)]
+    Profile(cmd::profiles::ProfileCommand),
+    /// Show the settings, or one of them.
+    Get(cmd::settings::GetArgs),
+    /// Change a setting now (durations like 2s or 7d); it is kept across restarts.
+    Set(cmd::settings::SetArgs),
+    /// Make a profile normal now: what it learned becomes what is expected.
+    Normalize(cmd::admin::Args),
+    /// Make a profile forget its training data (keeps what is normal).
+    Sensitize(cmd::admin::Args),
+    /// Accept a profile's recent behaviour: it leaves normal and trains again.
+    Tolerize(cmd::admin::Args),
+    /// Save every profile to the database now.
+    Save,
+    Logs(cmd::logs::Args),
     Replay(cmd::replay::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let socket = cli.socket.clone();
+    let client = || {
+        Client::new(
+            socket
+                .as_deref()
+                .unwrap_or(ebph_daemon::config::DEFAULT_SOCKET.as_ref()),
+        )
+    };
     let result = match cli.command {
+        Command::Daemon(args) => cmd::daemon::run(args, cli.socket),
+        Command::Status(args) => cmd::status::run(&client(), args),
+        Command::Ps(args) => cmd::ps::run(&client(), args),
+        Command::Profiles(args) => cmd::profiles::list(&client(), args),
+        Command::Profile(command) => cmd::profiles::run(&client(), command),
+        Command::Get(args) => cmd::settings::get(&client(), args),
+        Command::Set(args) => cmd::settings::set(&client(), args),
+        Command::Normalize(args) => cmd::admin::run(&client(), "normalize", args),
+        Command::Sensitize(args) => cmd::admin::run(&client(), "sensitize", args),
+        Command::Tolerize(args) => cmd::admin::run(&client(), "tolerize", args),
+        Command::Save => cmd::save::run(&client()),
+        Command::Logs(args) => cmd::logs::run(&client(), args),
         Command::Replay(args) => cmd::replay::run(args),
     };
     match result {

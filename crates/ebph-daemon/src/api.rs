@@ -1,0 +1,185 @@
+//! The HTTP/JSON API on the daemon's Unix socket. Only root may use it: the socket is mode
+//! 0600, and every request's peer credentials are checked too.
+
+use std::convert::Infallible;
+
+use axum::body::{Body, Bytes};
+use axum::extract::connect_info::{ConnectInfo, Connected};
+use axum::extract::{Query, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::serve::IncomingStream;
+use axum::{Json, Router};
+use ebph_bpf::AdminOp;
+use futures_util::StreamExt;
+use serde::Deserialize;
+use tokio::net::UnixListener;
+use tokio::sync::oneshot;
+use tokio_stream::wrappers::BroadcastStream;
+
+use crate::protocol::{AdminRequest, ErrorReply, SetSetting, Target};
+use crate::worker::{ApiError, Command, Handle};
+
+/// Who is on the other end of a connection.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    /// Their user id, if the kernel told.
+    pub uid: Option<u32>,
+}
+
+impl Connected<IncomingStream<'_, UnixListener>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, UnixListener>) -> Peer {
+        Peer {
+            uid: stream.io().peer_cred().ok().map(|c| c.uid()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (
+            status,
+            Json(ErrorReply {
+                error: self.message,
+            }),
+        )
+            .into_response()
+    }
+}
+
+async fn root_only(ConnectInfo(peer): ConnectInfo<Peer>, request: Request, next: Next) -> Response {
+    if peer.uid != Some(0) {
+        return ApiError {
+            status: 403,
+            message: "permission denied: the ebph API is for root only".into(),
+        }
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// Sends a command to the engine's thread and waits for its answer.
+async fn ask<T>(
+    handle: &Handle,
+    make: impl FnOnce(oneshot::Sender<Result<T, ApiError>>) -> Command,
+) -> Result<Json<T>, ApiError> {
+    let (tx, rx) = oneshot::channel();
+    handle.commands.send(make(tx)).map_err(|_| ApiError {
+        status: 503,
+        message: "the daemon is shutting down".into(),
+    })?;
+    let answer = rx.await.map_err(|_| ApiError {
+        status: 503,
+        message: "the daemon is shutting down".into(),
+    })?;
+    answer.map(Json)
+}
+
+#[derive(Deserialize)]
+struct ThreadsQuery {
+    #[serde(default)]
+    threads: bool,
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    #[serde(default)]
+    follow: bool,
+}
+
+fn admin_op(name: &str) -> Result<AdminOp, ApiError> {
+    match name {
+        "normalize" => Ok(AdminOp::Normalize),
+        "sensitize" => Ok(AdminOp::Sensitize),
+        "tolerize" => Ok(AdminOp::Tolerize),
+        other => Err(ApiError {
+            status: 400,
+            message: format!("unknown operation {other:?} (normalize, sensitize or tolerize)"),
+        }),
+    }
+}
+
+/// The API's routes.
+pub fn router(handle: Handle) -> Router {
+    Router::new()
+        .route(
+            "/v1/status",
+            get(|State(h): State<Handle>| async move { ask(&h, Command::Status).await }),
+        )
+        .route(
+            "/v1/profiles",
+            get(|State(h): State<Handle>| async move { ask(&h, Command::Profiles).await }),
+        )
+        .route(
+            "/v1/profile",
+            get(
+                |State(h): State<Handle>, Query(t): Query<Target>| async move {
+                    ask(&h, |tx| Command::Profile(t, tx)).await
+                },
+            ),
+        )
+        .route(
+            "/v1/processes",
+            get(
+                |State(h): State<Handle>, Query(q): Query<ThreadsQuery>| async move {
+                    ask(&h, |tx| Command::Processes(q.threads, tx)).await
+                },
+            ),
+        )
+        .route(
+            "/v1/settings",
+            get(|State(h): State<Handle>| async move { ask(&h, Command::GetSettings).await }).put(
+                |State(h): State<Handle>, Json(s): Json<SetSetting>| async move {
+                    ask(&h, |tx| Command::SetSetting(s.name, s.value, tx)).await
+                },
+            ),
+        )
+        .route(
+            "/v1/admin",
+            post(
+                |State(h): State<Handle>, Json(r): Json<AdminRequest>| async move {
+                    let op = admin_op(&r.op)?;
+                    ask(&h, |tx| Command::Admin(op, r.target, tx)).await
+                },
+            ),
+        )
+        .route(
+            "/v1/save",
+            post(|State(h): State<Handle>| async move { ask(&h, Command::Save).await }),
+        )
+        .route("/v1/events", get(events))
+        .layer(middleware::from_fn(root_only))
+        .with_state(handle)
+}
+
+/// The latest events as JSON lines; with `follow`, then every new one as it happens.
+async fn events(State(h): State<Handle>, Query(q): Query<EventsQuery>) -> Response {
+    let live = q.follow.then(|| h.outputs.events.subscribe());
+    let recent: Vec<String> = h
+        .outputs
+        .recent
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter_map(|e| serde_json::to_string(e).ok())
+        .collect();
+    let head = futures_util::stream::iter(
+        recent
+            .into_iter()
+            .map(|l| Ok::<_, Infallible>(Bytes::from(l + "\n"))),
+    );
+    match live {
+        None => Body::from_stream(head).into_response(),
+        Some(rx) => {
+            let tail = BroadcastStream::new(rx).filter_map(|e| async move {
+                e.ok()
+                    .and_then(|e| serde_json::to_string(&e).ok())
+                    .map(|l| Ok::<_, Infallible>(Bytes::from(l + "\n")))
+            });
+            Body::from_stream(head.chain(tail)).into_response()
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! The client side of the API, for the `ebph` command line.
+
+use std::path::{Path, PathBuf};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+pub use hyper::Method;
+use hyper::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::protocol::ErrorReply;
+
+/// Why a request failed, in terms a person can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Nothing listens on the socket.
+    #[error("the ebph daemon is not running (nothing at {0}); start it with: sudo ebph daemon")]
+    NotRunning(PathBuf),
+    /// The socket is root's.
+    #[error("permission denied on {0}: the ebph API is for root; run this with sudo")]
+    PermissionDenied(PathBuf),
+    /// The daemon refused the request.
+    #[error("{0}")]
+    Api(String),
+    /// Anything else.
+    #[error("talking to the daemon at {path}: {why}")]
+    Other {
+        /// The socket.
+        path: PathBuf,
+        /// What happened.
+        why: String,
+    },
+}
+
+/// A connection-per-request client of the daemon's socket.
+pub struct Client {
+    socket: PathBuf,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Client {
+    /// A client of the daemon listening on `socket`.
+    pub fn new(socket: &Path) -> Client {
+        Client {
+            socket: socket.to_owned(),
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a tokio runtime"),
+        }
+    }
+
+    fn other(&self, why: impl std::fmt::Display) -> ClientError {
+        ClientError::Other {
+            path: self.socket.clone(),
+            why: why.to_string(),
+        }
+    }
+
+    async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
+        let stream = tokio::net::UnixStream::connect(&self.socket)
+            .await
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+                    ClientError::NotRunning(self.socket.clone())
+                }
+                std::io::ErrorKind::PermissionDenied => {
+                    ClientError::PermissionDenied(self.socket.clone())
+                }
+                _ => self.other(e),
+            })?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| self.other(e))?;
+        tokio::spawn(connection);
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "ebph")
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| self.other(e))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| self.other(e))?;
+        if response.status() == StatusCode::OK {
+            return Ok(response);
+        }
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| self.other(e))?
+            .to_bytes();
+        let message = serde_json::from_slice::<ErrorReply>(&bytes)
+            .map(|e| e.error)
+            .unwrap_or_else(|_| format!("the daemon answered {status}"));
+        if status == StatusCode::FORBIDDEN {
+            return Err(ClientError::PermissionDenied(self.socket.clone()));
+        }
+        Err(ClientError::Api(message))
+    }
+
+    fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<T, ClientError> {
+        self.runtime.block_on(async {
+            let response = self.request(method, path, body).await?;
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| self.other(e))?
+                .to_bytes();
+            serde_json::from_slice(&bytes)
+                .map_err(|e| self.other(format!("unexpected answer: {e}")))
+        })
+    }
+
+    /// `GET path`.
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.call(Method::GET, path, Vec::new())
+    }
+
+    /// `method path` with a JSON body.
+    pub fn send<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        let body = serde_json::to_vec(body).map_err(|e| self.other(e))?;
+        self.call(method, path, body)
+    }
+
+    /// `GET path`, handing each line of the answer to `line` as it arrives, until the daemon
+    /// ends it or `line` returns false.
+    pub fn stream_lines(
+        &self,
+        path: &str,
+        mut line: impl FnMut(&str) -> bool,
+    ) -> Result<(), ClientError> {
+        self.runtime.block_on(async {
+            let mut body = self
+                .request(Method::GET, path, Vec::new())
+                .await?
+                .into_body();
+            let mut buffer = Vec::new();
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|e| self.other(e))?;
+                let Some(data) = frame.data_ref() else {
+                    continue;
+                };
+                buffer.extend_from_slice(data);
+                while let Some(end) = buffer.iter().position(|&b| b == b'\n') {
+                    let text = String::from_utf8_lossy(&buffer[..end]).into_owned();
+                    buffer.drain(..=end);
+                    if !line(&text) {
+                        return Ok(());
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+}

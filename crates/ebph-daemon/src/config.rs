@@ -1,0 +1,176 @@
+//! The daemon's configuration: `/etc/ebph/ebph.toml` (optional), overridden by flags.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use ebph_bpf::Capacity;
+use ebph_core::Settings;
+use serde::Deserialize;
+
+/// Where the configuration file is looked for by default.
+pub const DEFAULT_CONFIG: &str = "/etc/ebph/ebph.toml";
+/// Where profiles and logs live by default.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/ebph";
+/// Where the API listens by default.
+pub const DEFAULT_SOCKET: &str = "/run/ebph/ebph.sock";
+
+/// Everything the daemon needs to start.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Holds `ebph.db` (profiles, anomalies, settings) and `events.jsonl`.
+    pub state_dir: PathBuf,
+    /// The API's Unix socket.
+    pub socket: PathBuf,
+    /// How often profiles are saved.
+    pub save_interval: Duration,
+    /// The pH settings to start with.
+    pub settings: Settings,
+    /// Which settings the configuration file gave (they win over saved ones).
+    pub settings_from_file: Vec<String>,
+    /// How much the engine holds.
+    pub capacity: Capacity,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            state_dir: DEFAULT_STATE_DIR.into(),
+            socket: DEFAULT_SOCKET.into(),
+            save_interval: Duration::from_secs(300),
+            settings: Settings::default(),
+            settings_from_file: Vec::new(),
+            capacity: Capacity::default(),
+        }
+    }
+}
+
+/// The file's layout.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+struct File {
+    state_dir: Option<PathBuf>,
+    socket: Option<PathBuf>,
+    save_interval: Option<String>,
+    settings: toml::Table,
+    capacity: CapacityFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+struct CapacityFile {
+    profiles: Option<u32>,
+    tasks: Option<u32>,
+    rows: Option<u32>,
+    indexes: Option<u32>,
+}
+
+/// Parses a duration written like `30s`, `5m` or `7d`.
+pub fn parse_duration(text: &str) -> Result<Duration> {
+    humantime::parse_duration(text.trim())
+        .with_context(|| format!("invalid duration {text:?} (write it like 30s, 5m or 7d)"))
+}
+
+impl Config {
+    /// Reads the configuration file at `path`; a missing file is fine when `required` is
+    /// false (the default path).
+    pub fn load(path: &Path, required: bool) -> Result<Config> {
+        let mut config = Config::default();
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(config),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        let file: File = toml::from_str(&text)
+            .with_context(|| format!("{} is not a valid ebph configuration", path.display()))?;
+        if let Some(dir) = file.state_dir {
+            config.state_dir = dir;
+        }
+        if let Some(socket) = file.socket {
+            config.socket = socket;
+        }
+        if let Some(interval) = file.save_interval {
+            config.save_interval = parse_duration(&interval)
+                .with_context(|| format!("{}: save-interval", path.display()))?;
+        }
+        for (name, value) in &file.settings {
+            let text = match value {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(i) => i.to_string(),
+                other => bail!(
+                    "{}: setting {name} has an invalid value {other}",
+                    path.display()
+                ),
+            };
+            config
+                .settings
+                .set(name, &text)
+                .with_context(|| format!("{}: [settings]", path.display()))?;
+            config.settings_from_file.push(name.replace('_', "-"));
+        }
+        let c = &mut config.capacity;
+        let f = file.capacity;
+        c.profiles = f.profiles.unwrap_or(c.profiles);
+        c.tasks = f.tasks.unwrap_or(c.tasks);
+        c.rows = f.rows.unwrap_or(c.rows);
+        c.indexes = f.indexes.unwrap_or(c.indexes);
+        Ok(config)
+    }
+
+    /// The database of profiles, anomalies and settings.
+    pub fn database(&self) -> PathBuf {
+        self.state_dir.join("ebph.db")
+    }
+
+    /// The event log, one JSON object a line.
+    pub fn event_log(&self) -> PathBuf {
+        self.state_dir.join("events.jsonl")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_default_file_gives_the_defaults() {
+        let config = Config::load(Path::new("/nonexistent/ebph.toml"), false).unwrap();
+        assert_eq!(config.state_dir, Path::new(DEFAULT_STATE_DIR));
+        assert!(Config::load(Path::new("/nonexistent/ebph.toml"), true).is_err());
+    }
+
+    #[test]
+    fn the_file_sets_paths_settings_and_capacity() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ebph.toml");
+        std::fs::write(
+            &path,
+            "state-dir = \"/srv/ebph\"\nsave-interval = \"30s\"\n[settings]\nnormal-wait = \"2d\"\nanomaly-limit = 10\n[capacity]\nprofiles = 100\n",
+        )
+        .unwrap();
+        let config = Config::load(&path, true).unwrap();
+        assert_eq!(config.state_dir, Path::new("/srv/ebph"));
+        assert_eq!(config.save_interval, Duration::from_secs(30));
+        assert_eq!(config.settings.normal_wait, Duration::from_secs(2 * 86_400));
+        assert_eq!(config.settings.anomaly_limit, 10);
+        assert_eq!(config.capacity.profiles, 100);
+        assert_eq!(config.settings_from_file, ["anomaly-limit", "normal-wait"]);
+    }
+
+    #[test]
+    fn bad_files_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ebph.toml");
+        for (text, expect) in [
+            ("[settings]\nwindow = 12\n", "invalid window"),
+            ("[settings]\nspeed = 1\n", "unknown setting"),
+            ("colour = \"red\"\n", "unknown field"),
+            ("save-interval = \"soon\"\n", "save-interval"),
+            ("[[[", "not a valid ebph configuration"),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let err = format!("{:#}", Config::load(&path, true).unwrap_err());
+            assert!(err.contains(expect), "{text:?}: {err}");
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! `ebph daemon`: start-up checks, the engine's thread, the API, and an orderly shutdown.
+
+use std::collections::VecDeque;
+use std::fs;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{bail, Context, Result};
+use tokio::sync::broadcast;
+
+use crate::api::{self, Peer};
+use crate::config::Config;
+use crate::store::Store;
+use crate::worker::{self, Handle, Outputs};
+
+/// Runs the daemon in the foreground until SIGTERM or SIGINT; saves before it returns.
+pub fn run(config: Config) -> Result<()> {
+    if !rustix::process::geteuid().is_root() {
+        bail!("ebph daemon must run as root: it loads eBPF programs (try: sudo ebph daemon)");
+    }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&config.state_dir)
+        .with_context(|| format!("creating {}", config.state_dir.display()))?;
+
+    // One daemon per state directory...
+    let lock_path = config.state_dir.join("ebph.lock");
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("opening {}", lock_path.display()))?;
+    if rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+        bail!(
+            "another ebph daemon is using {}",
+            config.state_dir.display()
+        );
+    }
+    // ...and per socket.
+    if config.socket.exists() {
+        if std::os::unix::net::UnixStream::connect(&config.socket).is_ok() {
+            bail!(
+                "another ebph daemon is listening on {}",
+                config.socket.display()
+            );
+        }
+        fs::remove_file(&config.socket)
+            .with_context(|| format!("removing the stale socket {}", config.socket.display()))?;
+    }
+    if let Some(dir) = config.socket.parent() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
+    }
+
+    let store = Store::open(&config.database())?;
+    let (commands, receiver) = std::sync::mpsc::channel();
+    let (events, _) = broadcast::channel(4096);
+    let outputs = Outputs {
+        events,
+        recent: Arc::new(Mutex::new(VecDeque::new())),
+    };
+    let handle = Handle {
+        commands,
+        outputs: outputs.clone(),
+    };
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let worker = {
+        let config = config.clone();
+        std::thread::Builder::new()
+            .name("ebph-engine".into())
+            .spawn(move || worker::run(config, store, receiver, outputs, ready_tx))?
+    };
+    match ready_rx.recv() {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            let _ = worker.join();
+            bail!("{e}");
+        }
+        Err(_) => bail!("the engine's thread stopped while starting"),
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let served = runtime.block_on(serve(&config, handle));
+    // The worker saves and stops once every sender is gone.
+    drop(runtime);
+    let finished = worker
+        .join()
+        .map_err(|_| anyhow::anyhow!("the engine's thread panicked"))?;
+    let _ = fs::remove_file(&config.socket);
+    served?;
+    finished
+}
+
+async fn serve(config: &Config, handle: Handle) -> Result<()> {
+    let listener = tokio::net::UnixListener::bind(&config.socket)
+        .with_context(|| format!("listening on {}", config.socket.display()))?;
+    fs::set_permissions(&config.socket, fs::Permissions::from_mode(0o600))?;
+    tracing::info!("listening on {}", config.socket.display());
+    let app = api::router(handle).into_make_service_with_connect_info::<Peer>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("a SIGTERM handler");
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM: saving and stopping"),
+                _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: saving and stopping"),
+            }
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,207 @@
+//! What the API exchanges, as JSON: shared by the daemon and the client.
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /v1/status`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Status {
+    /// ebph's version.
+    pub version: String,
+    /// The daemon's process id.
+    pub pid: u32,
+    /// Seconds since the daemon started.
+    pub uptime_seconds: u64,
+    /// Profiles in the engine.
+    pub profiles: u64,
+    /// Of which normal.
+    pub normal_profiles: u64,
+    /// Tasks tracked now.
+    pub tasks: u64,
+    /// The engine's counters.
+    pub engine: EngineStats,
+    /// Where profiles are saved.
+    pub database: String,
+    /// When they were last saved (RFC 3339), if they have been.
+    pub last_save: Option<String>,
+    /// How often they are saved, e.g. `5m`.
+    pub save_interval: String,
+}
+
+/// The engine's counters.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct EngineStats {
+    /// Profiles created since the engine was loaded (loaded ones included).
+    pub profiles_created: u64,
+    /// Programs left untracked because the profile table was full.
+    pub profiles_full: u64,
+    /// Pairs not learned because the row pool was full.
+    pub rows_full: u64,
+    /// Tables not created because the index pool was full.
+    pub indexes_full: u64,
+    /// Tasks left untracked because the task table was full.
+    pub tasks_full: u64,
+    /// Events dropped because the ring buffer was full.
+    pub events_lost: u64,
+    /// Anomalous calls since the engine was loaded.
+    pub anomalies: u64,
+    /// Lookahead rows in use.
+    pub rows_used: u64,
+    /// Index blocks in use.
+    pub indexes_used: u64,
+}
+
+/// One profile, without its tables.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProfileSummary {
+    /// `MAJOR:MINOR:INODE` (and `:SCRIPT` for a script).
+    pub key: String,
+    /// The executable's path, as it was run.
+    pub path: String,
+    /// `training`, `frozen` or `normal`.
+    pub status: String,
+    /// Calls seen while training.
+    pub train_count: u64,
+    /// Calls since the train table last changed.
+    pub last_mod_count: u64,
+    /// Calls that taught the profile something new.
+    pub sequences: u64,
+    /// Anomalies since it became normal.
+    pub anomalies: u64,
+    /// When a frozen profile becomes normal (RFC 3339).
+    pub normal_time: Option<String>,
+    /// Distinct lookahead pairs in the train table.
+    pub lookahead_pairs: u64,
+    /// Kernel memory the profile takes, in bytes.
+    pub memory_bytes: u64,
+}
+
+/// `GET /v1/profile`: a profile and its learned pairs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProfileDetail {
+    /// The counters.
+    #[serde(flatten)]
+    pub summary: ProfileSummary,
+    /// The train table: which call was seen at which distances before which.
+    pub pairs: Vec<Pair>,
+}
+
+/// The distances at which `prev` was seen before `call`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Pair {
+    /// The later call.
+    pub call: String,
+    /// The earlier call.
+    pub prev: String,
+    /// How many calls before `call` (1..=8).
+    pub distances: Vec<u8>,
+}
+
+/// `GET /v1/processes`: one tracked task.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Process {
+    /// The process id.
+    pub pid: u32,
+    /// The thread id.
+    pub tid: u32,
+    /// The command name.
+    pub comm: String,
+    /// Its profile's key.
+    pub key: String,
+    /// Its profile's path.
+    pub path: String,
+    /// Its profile's status.
+    pub status: String,
+    /// Its locality frame count.
+    pub lfc: u32,
+    /// Its profile's anomalies.
+    pub anomalies: u64,
+}
+
+/// Which profile an admin request is about.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Target {
+    /// A profile key.
+    pub key: Option<String>,
+    /// An executable's path.
+    pub path: Option<String>,
+    /// A process whose profile it is.
+    pub pid: Option<u32>,
+}
+
+/// `POST /v1/admin`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AdminRequest {
+    /// `normalize`, `sensitize` or `tolerize`.
+    pub op: String,
+    /// The profile.
+    #[serde(flatten)]
+    pub target: Target,
+}
+
+/// `PUT /v1/settings`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SetSetting {
+    /// The setting.
+    pub name: String,
+    /// Its new value, as text (`7d`, `30`).
+    pub value: String,
+}
+
+/// `POST /v1/save`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Saved {
+    /// Profiles written.
+    pub profiles: u64,
+    /// How long it took, in milliseconds.
+    pub milliseconds: u64,
+}
+
+/// An event, as the API streams it and the event log stores it (one JSON object a line).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Event {
+    /// `profile_created`, `exec`, `anomaly`, `frozen`, `normal`, `left_normal`,
+    /// `tolerize_limit`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// When (RFC 3339, UTC).
+    pub time: String,
+    /// The process id.
+    pub pid: u32,
+    /// The thread id.
+    pub tid: u32,
+    /// The profile's key.
+    pub key: String,
+    /// The profile's path.
+    pub path: String,
+    /// Anomaly: the call, by name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub syscall: Option<String>,
+    /// Anomaly: lookahead pairs missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub misses: Option<u32>,
+    /// The task's locality frame count.
+    pub lfc: u32,
+    /// Anomaly: the window, by name, oldest first, the anomalous call last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<Vec<String>>,
+    /// The profile's anomaly count.
+    pub anomalies: u64,
+}
+
+/// The body of every error reply.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ErrorReply {
+    /// What went wrong, for a person.
+    pub error: String,
+}
+
+/// `GET /v1/settings`: one setting.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SettingValue {
+    /// Its name.
+    pub name: String,
+    /// Its value, as text.
+    pub value: String,
+    /// What it does.
+    pub description: String,
+}

@@ -1,0 +1,617 @@
+//! Profiles, anomalies and runtime settings in one SQLite database, with a versioned schema.
+//!
+//! The file carries SQLite's `application_id` (`ebph`) and a `user_version` (the schema
+//! version): any other file is refused and never written to. Every save is one transaction,
+//! so a crash mid-save leaves the previous save intact.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ebph_core::{LookaheadTable, Profile, ProfileKey, ProfileStatus, Syscall};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+
+/// `ebph` in ASCII: marks the file as ebph's.
+const APPLICATION_ID: i64 = 0x6562_7068;
+/// The schema this build reads and writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE profiles (
+    dev INTEGER NOT NULL,
+    ino INTEGER NOT NULL,
+    script INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    status TEXT NOT NULL,
+    train_count INTEGER NOT NULL,
+    last_mod_count INTEGER NOT NULL,
+    sequences INTEGER NOT NULL,
+    anomalies INTEGER NOT NULL,
+    normal_time_unix_ns INTEGER NOT NULL,
+    train BLOB NOT NULL,
+    test BLOB NOT NULL,
+    PRIMARY KEY (dev, ino, script)
+);
+CREATE TABLE anomalies (
+    id INTEGER PRIMARY KEY,
+    time TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    tid INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    path TEXT NOT NULL,
+    syscall TEXT NOT NULL,
+    misses INTEGER NOT NULL,
+    lfc INTEGER NOT NULL,
+    sequence TEXT NOT NULL
+);
+CREATE TABLE settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+";
+
+/// Why the store could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The file is not an ebph database (or not SQLite at all).
+    #[error("{path} is not an ebph database ({why}); refusing to touch it: move it away or choose another --state-dir")]
+    Foreign {
+        /// The file.
+        path: PathBuf,
+        /// What it is instead.
+        why: String,
+    },
+    /// The file is an ebph database of a schema this build does not know.
+    #[error("{path} has schema version {found}, this ebph reads version {SCHEMA_VERSION}; refusing to touch it")]
+    Version {
+        /// The file.
+        path: PathBuf,
+        /// Its version.
+        found: i64,
+    },
+    /// The file is damaged.
+    #[error("{path} is damaged: {why}; refusing to overwrite it (restore it from a backup or move it away)")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What the check found.
+        why: String,
+    },
+    /// SQLite failed.
+    #[error("{path}: {source}")]
+    Sqlite {
+        /// The file.
+        path: PathBuf,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+}
+
+/// A profile as stored: its key, path and contents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredProfile {
+    /// The executable.
+    pub key: ProfileKey,
+    /// Its path, as it was run.
+    pub path: String,
+    /// Its tables and counters; `normal_time` on the engine's clock.
+    pub profile: Profile,
+}
+
+/// An anomaly as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredAnomaly {
+    /// When (RFC 3339).
+    pub time: String,
+    /// The process.
+    pub pid: u32,
+    /// The thread.
+    pub tid: u32,
+    /// The profile's key.
+    pub key: String,
+    /// The profile's path.
+    pub path: String,
+    /// The call.
+    pub syscall: String,
+    /// Pairs missing.
+    pub misses: u32,
+    /// The task's LFC.
+    pub lfc: u32,
+    /// The window, oldest first.
+    pub sequence: Vec<String>,
+}
+
+/// The open database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// Tables as bytes: `(curr: u16, prev: u16, flags: u8)` little-endian, by curr then prev.
+fn encode(table: &LookaheadTable) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (curr, prev, flags) in table.entries() {
+        out.extend_from_slice(&curr.nr().to_le_bytes());
+        out.extend_from_slice(&prev.nr().to_le_bytes());
+        out.push(flags);
+    }
+    out
+}
+
+fn decode(bytes: &[u8]) -> Result<LookaheadTable, String> {
+    if bytes.len() % 5 != 0 {
+        return Err(format!(
+            "a table of {} bytes is not whole entries",
+            bytes.len()
+        ));
+    }
+    let mut table = LookaheadTable::new();
+    for entry in bytes.chunks_exact(5) {
+        let curr = u16::from_le_bytes([entry[0], entry[1]]);
+        let prev = u16::from_le_bytes([entry[2], entry[3]]);
+        let (Some(curr), Some(prev)) = (Syscall::new(curr), Syscall::new(prev)) else {
+            return Err(format!("call number {curr} or {prev} out of range"));
+        };
+        table.set(curr, prev, entry[4]);
+    }
+    Ok(table)
+}
+
+fn status_name(status: ProfileStatus) -> &'static str {
+    status.as_str()
+}
+
+fn status_of(name: &str) -> Option<ProfileStatus> {
+    match name {
+        "training" => Some(ProfileStatus::Training),
+        "frozen" => Some(ProfileStatus::Frozen),
+        "normal" => Some(ProfileStatus::Normal),
+        _ => None,
+    }
+}
+
+/// Boot-clock nanoseconds to Unix nanoseconds and back (profiles outlive reboots).
+fn boot_to_unix(boot_ns: u64) -> i64 {
+    if boot_ns == 0 {
+        return 0;
+    }
+    let wall = ebph_bpf::wall_time(boot_ns);
+    wall.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64)
+}
+
+fn unix_to_boot(unix_ns: i64) -> u64 {
+    if unix_ns <= 0 {
+        return 0;
+    }
+    let wall = UNIX_EPOCH + Duration::from_nanos(unix_ns as u64);
+    let now_boot = ebph_bpf::boot_now_ns();
+    match wall.duration_since(SystemTime::now()) {
+        Ok(ahead) => now_boot.saturating_add(ahead.as_nanos() as u64),
+        Err(behind) => now_boot
+            .saturating_sub(behind.duration().as_nanos() as u64)
+            .max(1),
+    }
+}
+
+impl Store {
+    /// Opens the database at `path`, creating it (and its directory) if it does not exist.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let sqlite = |source| StoreError::Sqlite {
+            path: path.to_owned(),
+            source,
+        };
+        let exists = path.exists();
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Sqlite {
+                path: dir.to_owned(),
+                source: rusqlite::Error::InvalidPath(format!("{}: {e}", dir.display()).into()),
+            })?;
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+        )
+        .map_err(sqlite)?;
+        let store = Store {
+            conn,
+            path: path.to_owned(),
+        };
+        if exists && std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) > 0 {
+            store.check()?;
+        } else {
+            store.create()?;
+        }
+        store
+            .conn
+            .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .map_err(sqlite)?;
+        Ok(store)
+    }
+
+    fn sqlite(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn create(&self) -> Result<(), StoreError> {
+        let batch = format!(
+            "BEGIN; {SCHEMA} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        );
+        self.conn.execute_batch(&batch).map_err(|e| self.sqlite(e))
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        let foreign = |why: String| StoreError::Foreign {
+            path: self.path.clone(),
+            why,
+        };
+        let id: i64 = self
+            .conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .map_err(|e| foreign(e.to_string()))?;
+        if id != APPLICATION_ID {
+            return Err(foreign(format!("its application id is {id:#x}")));
+        }
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.sqlite(e))?;
+        if version != SCHEMA_VERSION {
+            return Err(StoreError::Version {
+                path: self.path.clone(),
+                found: version,
+            });
+        }
+        let integrity: String = self
+            .conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(|e| StoreError::Corrupt {
+                path: self.path.clone(),
+                why: e.to_string(),
+            })?;
+        if integrity != "ok" {
+            return Err(StoreError::Corrupt {
+                path: self.path.clone(),
+                why: integrity,
+            });
+        }
+        Ok(())
+    }
+
+    /// Replaces every saved profile with `profiles`, in one transaction.
+    pub fn save_profiles(&mut self, profiles: &[StoredProfile]) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sqlite = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(sqlite)?;
+        tx.execute("DELETE FROM profiles", []).map_err(sqlite)?;
+        {
+            let mut insert = tx
+                .prepare(
+                    "INSERT INTO profiles (dev, ino, script, path, status, train_count, last_mod_count,
+                     sequences, anomalies, normal_time_unix_ns, train, test)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )
+                .map_err(sqlite)?;
+            for s in profiles {
+                let p = &s.profile;
+                insert
+                    .execute(params![
+                        s.key.dev as i64,
+                        s.key.ino as i64,
+                        s.key.script as i64,
+                        s.path,
+                        status_name(p.status),
+                        p.train_count as i64,
+                        p.last_mod_count as i64,
+                        p.sequences as i64,
+                        p.anomalies as i64,
+                        boot_to_unix(p.normal_time),
+                        encode(&p.train),
+                        encode(&p.test),
+                    ])
+                    .map_err(sqlite)?;
+            }
+        }
+        tx.commit().map_err(sqlite)
+    }
+
+    /// Every saved profile.
+    pub fn load_profiles(&self) -> Result<Vec<StoredProfile>, StoreError> {
+        let corrupt = |why: String| StoreError::Corrupt {
+            path: self.path.clone(),
+            why,
+        };
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT dev, ino, script, path, status, train_count, last_mod_count, sequences,
+                 anomalies, normal_time_unix_ns, train, test FROM profiles ORDER BY dev, ino, script",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    ProfileKey {
+                        dev: r.get::<_, i64>(0)? as u64,
+                        ino: r.get::<_, i64>(1)? as u64,
+                        script: r.get::<_, i64>(2)? as u64,
+                    },
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    [
+                        r.get::<_, i64>(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                        r.get(9)?,
+                    ],
+                    r.get::<_, Vec<u8>>(10)?,
+                    r.get::<_, Vec<u8>>(11)?,
+                ))
+            })
+            .map_err(|e| self.sqlite(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (key, path, status, n, train, test) = row.map_err(|e| corrupt(e.to_string()))?;
+            let status = status_of(&status)
+                .ok_or_else(|| corrupt(format!("profile {key} has status {status:?}")))?;
+            let train = decode(&train).map_err(|e| corrupt(format!("profile {key}: {e}")))?;
+            let test = decode(&test).map_err(|e| corrupt(format!("profile {key}: {e}")))?;
+            out.push(StoredProfile {
+                key,
+                path,
+                profile: Profile {
+                    train,
+                    test,
+                    train_count: n[0] as u64,
+                    last_mod_count: n[1] as u64,
+                    sequences: n[2] as u64,
+                    anomalies: n[3] as u64,
+                    status,
+                    normal_time: unix_to_boot(n[4]),
+                },
+            });
+        }
+        out.sort_by_key(|p| p.key);
+        Ok(out)
+    }
+
+    /// Appends anomalies to the history, in one transaction.
+    pub fn add_anomalies(&mut self, anomalies: &[StoredAnomaly]) -> Result<(), StoreError> {
+        if anomalies.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let sqlite = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(sqlite)?;
+        {
+            let mut insert = tx
+                .prepare(
+                    "INSERT INTO anomalies (time, pid, tid, key, path, syscall, misses, lfc, sequence)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .map_err(sqlite)?;
+            for a in anomalies {
+                insert
+                    .execute(params![
+                        a.time,
+                        a.pid,
+                        a.tid,
+                        a.key,
+                        a.path,
+                        a.syscall,
+                        a.misses,
+                        a.lfc,
+                        a.sequence.join(" "),
+                    ])
+                    .map_err(sqlite)?;
+            }
+        }
+        tx.commit().map_err(sqlite)
+    }
+
+    /// The last `limit` anomalies, oldest first.
+    pub fn anomalies(&self, limit: u32) -> Result<Vec<StoredAnomaly>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT time, pid, tid, key, path, syscall, misses, lfc, sequence FROM
+                 (SELECT * FROM anomalies ORDER BY id DESC LIMIT ?1) ORDER BY id",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = stmt
+            .query_map([limit], |r| {
+                Ok(StoredAnomaly {
+                    time: r.get(0)?,
+                    pid: r.get(1)?,
+                    tid: r.get(2)?,
+                    key: r.get(3)?,
+                    path: r.get(4)?,
+                    syscall: r.get(5)?,
+                    misses: r.get(6)?,
+                    lfc: r.get(7)?,
+                    sequence: r
+                        .get::<_, String>(8)?
+                        .split_whitespace()
+                        .map(str::to_owned)
+                        .collect(),
+                })
+            })
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+
+    /// Settings changed at run time (`ebph set`), by name.
+    pub fn settings(&self) -> Result<BTreeMap<String, String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name, value FROM settings")
+            .map_err(|e| self.sqlite(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+
+    /// Remembers a setting changed at run time.
+    pub fn set_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO settings (name, value) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                params![name, value],
+            )
+            .map(|_| ())
+            .map_err(|e| self.sqlite(e))
+    }
+
+    /// How many profiles are saved.
+    pub fn profile_count(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM profiles", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .optional()
+            .map(|n| n.unwrap_or(0))
+            .map_err(|e| self.sqlite(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(ino: u64) -> StoredProfile {
+        let s = |n| Syscall::new(n).unwrap();
+        let mut train = LookaheadTable::new();
+        train.set(s(0), s(1), 0b1010_0001);
+        train.set(s(511), s(3), 0xff);
+        let mut test = LookaheadTable::new();
+        test.set(s(0), s(1), 0b1);
+        StoredProfile {
+            key: ProfileKey::new(259, 1, ino).with_script(b"/a.sh"),
+            path: "/a.sh".into(),
+            profile: Profile {
+                train,
+                test,
+                train_count: u64::MAX >> 1,
+                last_mod_count: 7,
+                sequences: 3,
+                anomalies: 2,
+                status: ProfileStatus::Normal,
+                normal_time: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn profiles_round_trip_bit_for_bit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ebph.db");
+        let saved = vec![sample(1), sample(u64::MAX)];
+        Store::open(&path).unwrap().save_profiles(&saved).unwrap();
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.load_profiles().unwrap(), saved);
+        assert_eq!(store.profile_count().unwrap(), 2);
+    }
+
+    #[test]
+    fn normal_times_survive_as_wall_clock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ebph.db");
+        let mut p = sample(1);
+        p.profile.normal_time = ebph_bpf::boot_now_ns() + 3_600_000_000_000;
+        Store::open(&path)
+            .unwrap()
+            .save_profiles(std::slice::from_ref(&p))
+            .unwrap();
+        let back = Store::open(&path).unwrap().load_profiles().unwrap();
+        let diff = back[0].profile.normal_time.abs_diff(p.profile.normal_time);
+        assert!(diff < 50_000_000, "off by {diff} ns");
+    }
+
+    #[test]
+    fn foreign_and_damaged_files_are_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = dir.path().join("notes.db");
+        std::fs::write(&text, "these are my notes, not a database\n".repeat(200)).unwrap();
+        let err = Store::open(&text).err().unwrap().to_string();
+        assert!(err.contains("is not an ebph database"), "{err}");
+        assert!(std::fs::read_to_string(&text)
+            .unwrap()
+            .starts_with("these are my notes"));
+
+        let other = dir.path().join("other.db");
+        Connection::open(&other)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x); PRAGMA application_id = 7;")
+            .unwrap();
+        let err = Store::open(&other).err().unwrap().to_string();
+        assert!(err.contains("application id is 0x7"), "{err}");
+
+        let newer = dir.path().join("newer.db");
+        Store::open(&newer).unwrap();
+        Connection::open(&newer)
+            .unwrap()
+            .execute_batch("PRAGMA user_version = 9;")
+            .unwrap();
+        let err = Store::open(&newer).err().unwrap().to_string();
+        assert!(err.contains("schema version 9"), "{err}");
+
+        let bad = dir.path().join("bad.db");
+        Store::open(&bad).unwrap();
+        Connection::open(&bad)
+            .unwrap()
+            .execute(
+                "INSERT INTO profiles VALUES (1, 2, 0, '/x', 'sleeping', 0, 0, 0, 0, 0, x'', x'')",
+                [],
+            )
+            .unwrap();
+        let err = Store::open(&bad)
+            .unwrap()
+            .load_profiles()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("is damaged") && err.contains("sleeping"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn anomalies_and_settings_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("ebph.db")).unwrap();
+        let a = StoredAnomaly {
+            time: "2026-11-24T01:00:00Z".into(),
+            pid: 1,
+            tid: 2,
+            key: "1:2:3".into(),
+            path: "/bin/x".into(),
+            syscall: "write".into(),
+            misses: 3,
+            lfc: 1,
+            sequence: vec!["read".into(), "write".into()],
+        };
+        store.add_anomalies(&[a.clone(), a.clone()]).unwrap();
+        assert_eq!(store.anomalies(1).unwrap(), [a]);
+        store.set_setting("normal-wait", "2s").unwrap();
+        store.set_setting("normal-wait", "3s").unwrap();
+        assert_eq!(
+            store
+                .settings()
+                .unwrap()
+                .get("normal-wait")
+                .map(String::as_str),
+            Some("3s")
+        );
+    }
+}

@@ -1,0 +1,580 @@
+//! The engine's thread: it owns the kernel engine and the database, turns engine events into
+//! log lines and anomaly history, saves on an interval, and answers the API's requests.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::rc::Rc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result};
+use ebph_bpf::{AdminOp, Engine, EventKind};
+use ebph_core::{Arch, Profile, ProfileKey, ProfileStatus, Settings, Syscall};
+use tokio::sync::{broadcast, oneshot};
+
+use crate::config::Config;
+use crate::protocol::{
+    self, Event, Pair, ProfileDetail, ProfileSummary, Saved, SettingValue, Status, Target,
+};
+use crate::store::{Store, StoredAnomaly, StoredProfile};
+
+/// Events kept in memory for `ebph logs` without `-f`.
+const RECENT_EVENTS: usize = 1000;
+
+/// An error the API reports with an HTTP status.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// 400, 404, 500...
+    pub status: u16,
+    /// For a person.
+    pub message: String,
+}
+
+impl ApiError {
+    fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: 404,
+            message: message.into(),
+        }
+    }
+    fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: 400,
+            message: message.into(),
+        }
+    }
+    fn internal(e: impl std::fmt::Display) -> ApiError {
+        ApiError {
+            status: 500,
+            message: e.to_string(),
+        }
+    }
+}
+
+type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
+
+/// A request to the engine's thread.
+pub enum Command {
+    /// The daemon's state.
+    Status(Reply<Status>),
+    /// Every profile.
+    Profiles(Reply<Vec<ProfileSummary>>),
+    /// One profile with its pairs.
+    Profile(Target, Reply<ProfileDetail>),
+    /// Tracked processes (or, with `true`, threads).
+    Processes(bool, Reply<Vec<protocol::Process>>),
+    /// The settings.
+    GetSettings(Reply<Vec<SettingValue>>),
+    /// Change one setting.
+    SetSetting(String, String, Reply<Vec<SettingValue>>),
+    /// Normalize, sensitize or tolerize a profile.
+    Admin(AdminOp, Target, Reply<ProfileSummary>),
+    /// Save now.
+    Save(Reply<Saved>),
+}
+
+/// Where the engine's thread publishes events.
+#[derive(Clone)]
+pub struct Outputs {
+    /// Every event, as it happens.
+    pub events: broadcast::Sender<Event>,
+    /// The latest events.
+    pub recent: Arc<Mutex<VecDeque<Event>>>,
+}
+
+/// What the API needs to reach the engine's thread.
+#[derive(Clone)]
+pub struct Handle {
+    /// Requests.
+    pub commands: Sender<Command>,
+    /// Its events.
+    pub outputs: Outputs,
+}
+
+struct Worker {
+    engine: Engine,
+    store: Store,
+    config: Config,
+    settings: Settings,
+    paths: HashMap<ProfileKey, String>,
+    log: BufWriter<File>,
+    outputs: Outputs,
+    started: Instant,
+    last_save: Option<SystemTime>,
+    next_save: Instant,
+}
+
+/// Loads the engine and the saved profiles, attaches, then serves `commands` until the
+/// channel closes; saves before returning. `ready` gets the outcome of starting.
+pub fn run(
+    config: Config,
+    store: Store,
+    commands: Receiver<Command>,
+    outputs: Outputs,
+    ready: std::sync::mpsc::Sender<Result<(), String>>,
+) -> Result<()> {
+    let mut worker = match Worker::start(config, store, outputs) {
+        Ok(worker) => {
+            let _ = ready.send(Ok(()));
+            worker
+        }
+        Err(e) => {
+            let _ = ready.send(Err(format!("{e:#}")));
+            return Err(e);
+        }
+    };
+    let source = worker.engine.event_source()?;
+    let pending = Rc::new(RefCell::new(Vec::new()));
+    let sink = pending.clone();
+    let subscription = source.subscribe(move |e| sink.borrow_mut().push(e))?;
+    loop {
+        subscription.poll(Duration::from_millis(5))?;
+        let events = pending.take();
+        worker.handle_events(events);
+        match commands.recv_timeout(Duration::from_millis(20)) {
+            Ok(command) => {
+                // Answer with every event so far taken into account (paths of new profiles).
+                subscription.consume()?;
+                let events = pending.take();
+                worker.handle_events(events);
+                worker.handle(command);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        while let Ok(command) = commands.try_recv() {
+            worker.handle(command);
+        }
+        if Instant::now() >= worker.next_save {
+            if let Err(e) = worker.save() {
+                tracing::error!("saving profiles failed: {}", e.message);
+            }
+        }
+    }
+    subscription.consume()?;
+    let events = pending.take();
+    worker.handle_events(events);
+    let saved = worker.save().map_err(|e| anyhow::anyhow!(e.message))?;
+    tracing::info!("saved {} profiles on the way out", saved.profiles);
+    Ok(())
+}
+
+/// A path as it was given to execve, made absolute with the process's working directory.
+fn absolute(path: &str, pid: u32) -> String {
+    if path.starts_with('/') {
+        return path.to_owned();
+    }
+    match std::fs::read_link(format!("/proc/{pid}/cwd")) {
+        Ok(cwd) => {
+            let mut out = cwd;
+            for part in std::path::Path::new(path).components() {
+                match part {
+                    std::path::Component::CurDir => {}
+                    std::path::Component::ParentDir => {
+                        out.pop();
+                    }
+                    other => out.push(other),
+                }
+            }
+            out.display().to_string()
+        }
+        Err(_) => path.to_owned(),
+    }
+}
+
+fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_millis(time).to_string()
+}
+
+fn name(call: u16) -> String {
+    Syscall::new(call).map_or_else(
+        || format!("syscall_{call}"),
+        |c| Arch::X86_64.display_name(c),
+    )
+}
+
+fn kind_name(kind: EventKind) -> &'static str {
+    match kind {
+        EventKind::ProfileCreated => "profile_created",
+        EventKind::Exec => "exec",
+        EventKind::Anomaly => "anomaly",
+        EventKind::Frozen => "frozen",
+        EventKind::Normal => "normal",
+        EventKind::LeftNormal => "left_normal",
+        EventKind::TolerizeLimit => "tolerize_limit",
+    }
+}
+
+impl Worker {
+    fn start(config: Config, store: Store, outputs: Outputs) -> Result<Worker> {
+        let mut settings = Settings::default();
+        for (name, value) in store.settings()? {
+            if let Err(e) = settings.set(&name, &value) {
+                tracing::warn!("ignoring the saved setting {name}={value}: {e}");
+            }
+        }
+        for name in &config.settings_from_file {
+            let value = config.settings.get(name)?;
+            settings.set(name, &value)?;
+        }
+        let mut engine = Engine::load(&config.capacity)?;
+        engine.set_daemon_pid(std::process::id());
+        engine.set_settings(&settings);
+        let mut paths = HashMap::new();
+        let saved = store.load_profiles()?;
+        for p in &saved {
+            engine
+                .insert_profile(&p.key, &p.profile)
+                .with_context(|| format!("loading the profile of {} ({})", p.path, p.key))?;
+            paths.insert(p.key, p.path.clone());
+        }
+        engine.attach()?;
+        tracing::info!(
+            "engine attached; {} saved profiles loaded from {}",
+            saved.len(),
+            config.database().display()
+        );
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(config.event_log())
+            .with_context(|| format!("opening {}", config.event_log().display()))?;
+        let next_save = Instant::now() + config.save_interval;
+        Ok(Worker {
+            engine,
+            store,
+            settings,
+            paths,
+            log: BufWriter::new(log),
+            outputs,
+            started: Instant::now(),
+            last_save: None,
+            next_save,
+            config,
+        })
+    }
+
+    fn path_of(&self, key: &ProfileKey) -> String {
+        self.paths.get(key).cloned().unwrap_or_default()
+    }
+
+    fn handle_events(&mut self, events: Vec<ebph_bpf::Event>) {
+        if events.is_empty() {
+            return;
+        }
+        let mut anomalies = Vec::new();
+        for e in events {
+            if matches!(e.kind, EventKind::ProfileCreated | EventKind::Exec) && !e.path.is_empty() {
+                self.paths
+                    .entry(e.key)
+                    .or_insert_with(|| absolute(&e.path, e.pid));
+            }
+            let anomaly = e.kind == EventKind::Anomaly;
+            let event = Event {
+                kind: kind_name(e.kind).to_owned(),
+                time: rfc3339(e.time()),
+                pid: e.pid,
+                tid: e.tid,
+                key: e.key.to_string(),
+                path: self.path_of(&e.key),
+                syscall: anomaly.then(|| name(e.syscall)),
+                misses: anomaly.then_some(e.misses),
+                lfc: e.lfc,
+                sequence: anomaly.then(|| e.sequence.iter().map(|&c| name(c)).collect()),
+                anomalies: e.anomalies,
+            };
+            if anomaly {
+                tracing::warn!(
+                    "anomaly: pid {} {} {} (misses {}, LFC {})",
+                    event.pid,
+                    event.path,
+                    event.syscall.as_deref().unwrap_or(""),
+                    e.misses,
+                    e.lfc
+                );
+                anomalies.push(StoredAnomaly {
+                    time: event.time.clone(),
+                    pid: event.pid,
+                    tid: event.tid,
+                    key: event.key.clone(),
+                    path: event.path.clone(),
+                    syscall: event.syscall.clone().unwrap_or_default(),
+                    misses: e.misses,
+                    lfc: e.lfc,
+                    sequence: event.sequence.clone().unwrap_or_default(),
+                });
+            }
+            if let Ok(line) = serde_json::to_string(&event) {
+                let _ = writeln!(self.log, "{line}");
+            }
+            {
+                let mut recent = self
+                    .outputs
+                    .recent
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                if recent.len() == RECENT_EVENTS {
+                    recent.pop_front();
+                }
+                recent.push_back(event.clone());
+            }
+            let _ = self.outputs.events.send(event);
+        }
+        let _ = self.log.flush();
+        if let Err(e) = self.store.add_anomalies(&anomalies) {
+            tracing::error!("recording anomalies failed: {e}");
+        }
+    }
+
+    fn handle(&mut self, command: Command) {
+        match command {
+            Command::Status(reply) => drop(reply.send(self.status())),
+            Command::Profiles(reply) => drop(reply.send(self.profiles())),
+            Command::Profile(target, reply) => drop(reply.send(self.profile(&target))),
+            Command::Processes(threads, reply) => drop(reply.send(self.processes(threads))),
+            Command::GetSettings(reply) => drop(reply.send(Ok(self.setting_values()))),
+            Command::SetSetting(name, value, reply) => drop(reply.send(self.set(&name, &value))),
+            Command::Admin(op, target, reply) => drop(reply.send(self.admin(op, &target))),
+            Command::Save(reply) => drop(reply.send(self.save())),
+        }
+    }
+
+    fn status(&self) -> Result<Status, ApiError> {
+        let s = self.engine.stats();
+        let slots = self.engine.profile_slots().map_err(ApiError::internal)?;
+        let mut normal = 0;
+        for (_, slot) in &slots {
+            if self
+                .engine
+                .profile(*slot)
+                .map_err(ApiError::internal)?
+                .status
+                == ProfileStatus::Normal
+            {
+                normal += 1;
+            }
+        }
+        Ok(Status {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            pid: std::process::id(),
+            uptime_seconds: self.started.elapsed().as_secs(),
+            profiles: slots.len() as u64,
+            normal_profiles: normal,
+            tasks: s.tasks_tracked,
+            engine: protocol::EngineStats {
+                profiles_created: s.profiles_created,
+                profiles_full: s.profiles_full,
+                rows_full: s.rows_full,
+                indexes_full: s.indexes_full,
+                tasks_full: s.tasks_full,
+                events_lost: s.events_lost,
+                anomalies: s.anomalies,
+                rows_used: s.rows_used,
+                indexes_used: s.indexes_used,
+            },
+            database: self.config.database().display().to_string(),
+            last_save: self.last_save.map(rfc3339),
+            save_interval: humantime::format_duration(self.config.save_interval).to_string(),
+        })
+    }
+
+    fn summary(
+        &self,
+        key: &ProfileKey,
+        slot: u32,
+        p: &Profile,
+    ) -> Result<ProfileSummary, ApiError> {
+        Ok(ProfileSummary {
+            key: key.to_string(),
+            path: self.path_of(key),
+            status: p.status.to_string(),
+            train_count: p.train_count,
+            last_mod_count: p.last_mod_count,
+            sequences: p.sequences,
+            anomalies: p.anomalies,
+            normal_time: (p.status == ProfileStatus::Frozen)
+                .then(|| rfc3339(ebph_bpf::wall_time(p.normal_time))),
+            lookahead_pairs: p.train.lookahead_pairs(),
+            memory_bytes: self
+                .engine
+                .profile_memory(slot)
+                .map_err(ApiError::internal)? as u64,
+        })
+    }
+
+    fn profiles(&self) -> Result<Vec<ProfileSummary>, ApiError> {
+        let mut out = Vec::new();
+        for (key, slot) in self.engine.profile_slots().map_err(ApiError::internal)? {
+            let p = self.engine.profile(slot).map_err(ApiError::internal)?;
+            out.push(self.summary(&key, slot, &p)?);
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path).then(a.key.cmp(&b.key)));
+        Ok(out)
+    }
+
+    /// The key and slot of the profile a request names.
+    fn resolve(&self, target: &Target) -> Result<(ProfileKey, u32), ApiError> {
+        let slots = self.engine.profile_slots().map_err(ApiError::internal)?;
+        let by_key = |key: ProfileKey, what: &str| {
+            slots
+                .iter()
+                .find(|(k, _)| *k == key)
+                .copied()
+                .ok_or_else(|| ApiError::not_found(format!("no profile for {what}")))
+        };
+        if let Some(key) = &target.key {
+            let key: ProfileKey = key
+                .parse()
+                .map_err(|e: ebph_core::ProfileKeyError| ApiError::bad_request(e.to_string()))?;
+            return by_key(key, &format!("key {key}"));
+        }
+        if let Some(path) = &target.path {
+            if let Some((key, _)) = self
+                .paths
+                .iter()
+                .find(|(k, p)| *p == path && slots.iter().any(|(s, _)| s == *k))
+            {
+                return by_key(*key, path);
+            }
+            let meta = std::fs::metadata(path)
+                .map_err(|e| ApiError::not_found(format!("no profile for {path}: {e}")))?;
+            use std::os::unix::fs::MetadataExt;
+            return by_key(
+                ProfileKey {
+                    dev: meta.dev(),
+                    ino: meta.ino(),
+                    script: 0,
+                },
+                path,
+            );
+        }
+        if let Some(pid) = target.pid {
+            let tasks = self.engine.tasks().map_err(ApiError::internal)?;
+            let task = tasks.iter().find(|t| t.tid == pid).ok_or_else(|| {
+                ApiError::not_found(format!("process {pid} is not tracked by ebph"))
+            })?;
+            return slots
+                .iter()
+                .find(|(_, slot)| *slot == task.profile)
+                .copied()
+                .ok_or_else(|| ApiError::not_found(format!("process {pid} has no profile")));
+        }
+        Err(ApiError::bad_request("name a profile by key, path or pid"))
+    }
+
+    fn profile(&self, target: &Target) -> Result<ProfileDetail, ApiError> {
+        let (key, slot) = self.resolve(target)?;
+        let p = self.engine.profile(slot).map_err(ApiError::internal)?;
+        let pairs = p
+            .train
+            .entries()
+            .map(|(curr, prev, flags)| Pair {
+                call: Arch::X86_64.display_name(curr),
+                prev: Arch::X86_64.display_name(prev),
+                distances: (1..=8).filter(|d| flags & (1 << (d - 1)) != 0).collect(),
+            })
+            .collect();
+        Ok(ProfileDetail {
+            summary: self.summary(&key, slot, &p)?,
+            pairs,
+        })
+    }
+
+    fn processes(&self, threads: bool) -> Result<Vec<protocol::Process>, ApiError> {
+        let slots = self.engine.profile_slots().map_err(ApiError::internal)?;
+        let mut profiles = HashMap::new();
+        for (key, slot) in slots {
+            let p = self.engine.profile(slot).map_err(ApiError::internal)?;
+            profiles.insert(slot, (key, p.status, p.anomalies));
+        }
+        let mut out = Vec::new();
+        for t in self.engine.tasks().map_err(ApiError::internal)? {
+            if !threads && t.tid != t.pid {
+                continue;
+            }
+            let Some((key, status, anomalies)) = profiles.get(&t.profile) else {
+                continue;
+            };
+            let comm = std::fs::read_to_string(format!("/proc/{}/task/{}/comm", t.pid, t.tid))
+                .map(|c| c.trim_end().to_owned())
+                .unwrap_or_default();
+            out.push(protocol::Process {
+                pid: t.pid,
+                tid: t.tid,
+                comm,
+                key: key.to_string(),
+                path: self.path_of(key),
+                status: status.to_string(),
+                lfc: t.lfc,
+                anomalies: *anomalies,
+            });
+        }
+        Ok(out)
+    }
+
+    fn setting_values(&self) -> Vec<SettingValue> {
+        self.settings
+            .iter()
+            .map(|(info, value)| SettingValue {
+                name: info.name.to_owned(),
+                value,
+                description: info.description.to_owned(),
+            })
+            .collect()
+    }
+
+    fn set(&mut self, name: &str, value: &str) -> Result<Vec<SettingValue>, ApiError> {
+        let mut next = self.settings.clone();
+        next.set(name, value)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let canonical = name.replace('_', "-");
+        let shown = next
+            .get(&canonical)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        self.store
+            .set_setting(&canonical, &shown)
+            .map_err(ApiError::internal)?;
+        self.engine.set_settings(&next);
+        self.settings = next;
+        tracing::info!("setting {canonical} = {shown}");
+        Ok(self.setting_values())
+    }
+
+    fn admin(&mut self, op: AdminOp, target: &Target) -> Result<ProfileSummary, ApiError> {
+        let (key, slot) = self.resolve(target)?;
+        self.engine.admin(op, slot).map_err(ApiError::internal)?;
+        tracing::info!("{op:?} {} ({key})", self.path_of(&key));
+        let p = self.engine.profile(slot).map_err(ApiError::internal)?;
+        self.summary(&key, slot, &p)
+    }
+
+    fn save(&mut self) -> Result<Saved, ApiError> {
+        let start = Instant::now();
+        let mut profiles = Vec::new();
+        for (key, slot) in self.engine.profile_slots().map_err(ApiError::internal)? {
+            profiles.push(StoredProfile {
+                key,
+                path: self.path_of(&key),
+                profile: self.engine.profile(slot).map_err(ApiError::internal)?,
+            });
+        }
+        self.store
+            .save_profiles(&profiles)
+            .map_err(ApiError::internal)?;
+        self.last_save = Some(SystemTime::now());
+        self.next_save = Instant::now() + self.config.save_interval;
+        let saved = Saved {
+            profiles: profiles.len() as u64,
+            milliseconds: start.elapsed().as_millis() as u64,
+        };
+        tracing::info!(
+            "saved {} profiles in {} ms",
+            saved.profiles,
+            saved.milliseconds
+        );
+        Ok(saved)
+    }
+}

@@ -1,0 +1,39 @@
+//! `ebph normalize`, `ebph sensitize`, `ebph tolerize`.
+
+use anyhow::Result;
+use ebph_daemon::client::{Client, Method};
+use ebph_daemon::protocol::{AdminRequest, ProfileSummary, Target};
+
+/// Which profile: exactly one of --profile, --key, --pid.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct Args {
+    /// The executable's path.
+    #[arg(long, value_name = "PATH")]
+    profile: Option<String>,
+    /// The profile's key (MAJOR:MINOR:INODE).
+    #[arg(long)]
+    key: Option<String>,
+    /// The profile of this process.
+    #[arg(long)]
+    pid: Option<u32>,
+}
+
+pub fn run(client: &Client, op: &str, args: Args) -> Result<()> {
+    let request = AdminRequest {
+        op: op.to_owned(),
+        target: Target {
+            key: args.key,
+            path: args.profile,
+            pid: args.pid,
+        },
+    };
+    let p: ProfileSummary = client.send(Method::POST, "/v1/admin", &request)?;
+    println!(
+        "{op}d {} ({}): now {}",
+        if p.path.is_empty() { &p.key } else { &p.path },
+        p.key,
+        p.status
+    );
+    Ok(())
+}

@@ -1,0 +1,47 @@
+//! `ebph daemon`: run the daemon in the foreground.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use ebph_daemon::config::{self, Config};
+
+/// Run the ebph daemon in the foreground (as root): attach the engine, keep profiles, serve
+/// the API. Stops, saving, on SIGTERM or SIGINT.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The configuration file (optional at its default place).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Where profiles, anomalies and the event log are kept [default: /var/lib/ebph].
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// How often to save profiles, e.g. 5m [default: 5m].
+    #[arg(long, value_name = "DURATION", value_parser = config::parse_duration)]
+    save_interval: Option<std::time::Duration>,
+}
+
+pub fn run(args: Args, socket: Option<PathBuf>) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("EBPH_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let (path, required) = match &args.config {
+        Some(path) => (path.clone(), true),
+        None => (PathBuf::from(config::DEFAULT_CONFIG), false),
+    };
+    let mut config = Config::load(&path, required)?;
+    if let Some(dir) = args.state_dir {
+        config.state_dir = dir;
+    }
+    if let Some(socket) = socket {
+        config.socket = socket;
+    }
+    if let Some(interval) = args.save_interval {
+        config.save_interval = interval;
+    }
+    ebph_daemon::daemon::run(config)
+}

@@ -1,0 +1,72 @@
+//! `ebph get` and `ebph set`.
+
+use anyhow::{bail, Result};
+use ebph_daemon::client::Client;
+use ebph_daemon::client::Method;
+use ebph_daemon::protocol::{SetSetting, SettingValue};
+
+use crate::table::{Align, Table};
+
+/// Show the settings, or one of them.
+#[derive(Debug, clap::Args)]
+pub struct GetArgs {
+    /// Only this setting (its value alone is printed).
+    setting: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Change a setting now (durations like 2s or 7d); it is kept across restarts.
+#[derive(Debug, clap::Args)]
+pub struct SetArgs {
+    /// The setting, e.g. normal-wait.
+    setting: String,
+    /// Its new value.
+    value: String,
+}
+
+pub fn get(client: &Client, args: GetArgs) -> Result<()> {
+    let settings: Vec<SettingValue> = client.get("/v1/settings")?;
+    if let Some(name) = &args.setting {
+        let wanted = name.replace('_', "-");
+        let Some(s) = settings.iter().find(|s| s.name == wanted) else {
+            let known: Vec<&str> = settings.iter().map(|s| s.name.as_str()).collect();
+            bail!(
+                "unknown setting {name:?} (known settings: {})",
+                known.join(", ")
+            );
+        };
+        if args.json {
+            return super::print_json(s);
+        }
+        println!("{}", s.value);
+        return Ok(());
+    }
+    if args.json {
+        return super::print_json(&settings);
+    }
+    let mut table = Table::new(&[
+        ("SETTING", Align::Left),
+        ("VALUE", Align::Left),
+        ("MEANING", Align::Left),
+    ]);
+    for s in settings {
+        table.row(vec![s.name, s.value, s.description]);
+    }
+    table.write(&mut std::io::stdout().lock())?;
+    Ok(())
+}
+
+pub fn set(client: &Client, args: SetArgs) -> Result<()> {
+    let body = SetSetting {
+        name: args.setting.clone(),
+        value: args.value,
+    };
+    let settings: Vec<SettingValue> = client.send(Method::PUT, "/v1/settings", &body)?;
+    let wanted = args.setting.replace('_', "-");
+    if let Some(s) = settings.iter().find(|s| s.name == wanted) {
+        println!("{} = {}", s.name, s.value);
+    }
+    Ok(())
+}

@@ -1,0 +1,41 @@
+//! `ebph status`: is the daemon running, and what does it hold.
+
+use anyhow::Result;
+use ebph_daemon::client::Client;
+use ebph_daemon::protocol::Status;
+
+/// Show the daemon's state: profiles, tasks, anomalies, the database, the engine's counters.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(client: &Client, args: Args) -> Result<()> {
+    let s: Status = client.get("/v1/status")?;
+    if args.json {
+        return super::print_json(&s);
+    }
+    let e = &s.engine;
+    println!(
+        "ebph {} is running (pid {}, up {})",
+        s.version,
+        s.pid,
+        humantime::format_duration(std::time::Duration::from_secs(s.uptime_seconds))
+    );
+    println!("profiles   {} ({} normal)", s.profiles, s.normal_profiles);
+    println!("tasks      {} tracked", s.tasks);
+    println!("anomalies  {} since start", e.anomalies);
+    println!(
+        "database   {} (saved {}, every {})",
+        s.database,
+        s.last_save.as_deref().unwrap_or("not yet"),
+        s.save_interval
+    );
+    println!(
+        "engine     {} rows and {} index blocks in use; full: {} profiles, {} rows, {} indexes, {} tasks; {} events lost",
+        e.rows_used, e.indexes_used, e.profiles_full, e.rows_full, e.indexes_full, e.tasks_full, e.events_lost
+    );
+    Ok(())
+}

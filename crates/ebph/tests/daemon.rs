@@ -1,0 +1,426 @@
+//! The daemon end to end: started for real on temporary paths, driven only through the CLI.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Skips outside CI (saying why); fails in CI.
+fn can_run() -> bool {
+    if is_root() {
+        return true;
+    }
+    let why = "the daemon's tests need root (they load eBPF programs)";
+    if std::env::var_os("CI").is_some_and(|v| v == "true") {
+        panic!("{why}: CI must run them");
+    }
+    eprintln!("skipping: {why}");
+    false
+}
+
+struct Daemon {
+    child: Option<Child>,
+    dir: PathBuf,
+}
+
+impl Daemon {
+    fn start(dir: &Path) -> Daemon {
+        let config = dir.join("ebph.toml");
+        if !config.exists() {
+            std::fs::write(&config, "").unwrap();
+        }
+        let child = Command::new(env!("CARGO_BIN_EXE_ebph"))
+            .args(["daemon", "--config"])
+            .arg(&config)
+            .arg("--state-dir")
+            .arg(dir.join("state"))
+            .arg("--socket")
+            .arg(dir.join("ebph.sock"))
+            .arg("--save-interval")
+            .arg("1h")
+            .stderr(std::fs::File::create(dir.join("daemon.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let daemon = Daemon {
+            child: Some(child),
+            dir: dir.to_owned(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !daemon.cli(&["status"]).status.success() {
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not start: {}",
+                daemon.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        daemon
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("daemon.log")).unwrap_or_default()
+    }
+
+    fn cli(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_ebph"))
+            .args(args)
+            .env("EBPH_SOCKET", self.dir.join("ebph.sock"))
+            .output()
+            .unwrap()
+    }
+
+    /// Runs the CLI and returns its output, requiring success.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "ebph {args:?}: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ok(args)).unwrap()
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.as_ref().unwrap().id() as i32
+    }
+
+    /// SIGTERM, and wait for it to save and exit.
+    fn stop(mut self) {
+        let pid = rustix::process::Pid::from_raw(self.pid()).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+        let status = self.child.take().unwrap().wait().unwrap();
+        assert!(status.success(), "the daemon failed: {}", self.log());
+    }
+
+    /// SIGKILL.
+    fn kill(mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A copy of a system program (its own inode, so its own profile).
+fn copy_program(dir: &Path, name: &str, from: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::copy(std::fs::canonicalize(from).unwrap(), &path).unwrap();
+    path
+}
+
+fn run(program: &Path, args: &[&str]) -> Output {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        program.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn a_new_program_gets_a_profile_and_settings_round_trip() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let ls = copy_program(dir.path(), "ls", "/bin/ls");
+    run(&ls, &["/"]);
+    let p = daemon.json(&["profile", "show", s(&ls), "--json"]);
+    assert_eq!(p["path"], s(&ls));
+    assert_eq!(p["status"], "training");
+    assert!(p["train_count"].as_u64().unwrap() > 10, "{p}");
+    for key in ["key", "last_mod_count", "sequences", "anomalies", "pairs"] {
+        assert!(!p[key].is_null(), "{key} missing: {p}");
+    }
+    // The same profile by key, and in the list.
+    let by_key = daemon.json(&["profile", "show", p["key"].as_str().unwrap(), "--json"]);
+    assert_eq!(by_key["path"], p["path"]);
+    assert!(daemon.ok(&["profiles"]).contains(s(&ls)));
+
+    assert_eq!(daemon.ok(&["get", "normal-wait"]).trim(), "7days");
+    daemon.ok(&["set", "normal-wait", "2s"]);
+    assert_eq!(daemon.ok(&["get", "normal-wait"]).trim(), "2s");
+    daemon.ok(&["set", "anomaly_limit", "5"]);
+    let all = daemon.json(&["get", "--json"]);
+    let limit = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "anomaly-limit")
+        .unwrap();
+    assert_eq!(limit["value"], "5");
+    for (name, value, message) in [
+        ("window", "12", "invalid window"),
+        ("normal-wait", "soon", "invalid value"),
+        ("colour", "red", "unknown setting"),
+    ] {
+        let out = daemon.cli(&["set", name, value]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(message),
+            "{name}={value}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        daemon.ok(&["get", "window"]).trim(),
+        "9",
+        "a refused value changes nothing"
+    );
+    let out = daemon.cli(&["profile", "show", "/nonexistent/program"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no profile for /nonexistent/program"));
+    let out = daemon.cli(&["normalize", "--pid", "999999999"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not tracked"));
+
+    // Settings changed at run time survive a restart.
+    daemon.stop();
+    let daemon = Daemon::start(dir.path());
+    assert_eq!(daemon.ok(&["get", "normal-wait"]).trim(), "2s");
+    daemon.stop();
+}
+
+#[test]
+fn the_thesis_anomaly_shows_in_the_logs() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let anomaly = dir.path().join("anomaly");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ebph-bpf/tests/programs/anomaly.c");
+    let out = Command::new("cc")
+        .arg("-O1")
+        .arg("-o")
+        .arg(&anomaly)
+        .arg(&source)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let daemon = Daemon::start(dir.path());
+    daemon.ok(&["set", "normal-wait", "1s"]);
+    let status = || {
+        daemon.json(&["profile", "show", s(&anomaly), "--json"])["status"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    run(&anomaly, &[]);
+    while status() != "normal" {
+        assert!(
+            Instant::now() < deadline,
+            "anomaly never became normal: {}",
+            status()
+        );
+        if status() == "frozen" {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        run(&anomaly, &[]);
+    }
+    run(&anomaly, &["x"]);
+    std::thread::sleep(Duration::from_millis(200));
+    let logs = daemon.ok(&["logs", "--json"]);
+    let events: Vec<Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let anomalies: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "anomaly" && e["path"] == s(&anomaly))
+        .collect();
+    assert!(!anomalies.is_empty(), "no anomaly in the logs:\n{logs}");
+    for key in [
+        "pid", "path", "syscall", "misses", "lfc", "sequence", "time",
+    ] {
+        assert!(
+            !anomalies[0][key].is_null(),
+            "{key} missing: {}",
+            anomalies[0]
+        );
+    }
+    let ends_in_writes = anomalies.iter().any(|e| {
+        let seq: Vec<&str> = e["sequence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        seq.ends_with(&["write", "write"]) && e["syscall"] == "write"
+    });
+    assert!(ends_in_writes, "{anomalies:?}");
+    // The human form too, and the event log file in the state directory.
+    assert!(daemon.ok(&["logs", "--no-exec"]).contains("anomaly"));
+    let file = std::fs::read_to_string(dir.path().join("state/events.jsonl")).unwrap();
+    assert!(file.lines().any(|l| l.contains("\"type\":\"anomaly\"")));
+    daemon.stop();
+}
+
+#[test]
+fn profiles_survive_a_restart_bit_for_bit() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ls = copy_program(dir.path(), "ls", "/bin/ls");
+    let cat = copy_program(dir.path(), "cat", "/bin/cat");
+    let daemon = Daemon::start(dir.path());
+    run(&ls, &["-la", "/etc"]);
+    run(&cat, &["/etc/hostname"]);
+    daemon.ok(&["normalize", "--profile", s(&ls)]);
+    run(&ls, &["/usr"]);
+    let before: Vec<Value> = [&ls, &cat]
+        .iter()
+        .map(|p| daemon.json(&["profile", "show", s(p), "--json"]))
+        .collect();
+    daemon.stop();
+    let daemon = Daemon::start(dir.path());
+    let after: Vec<Value> = [&ls, &cat]
+        .iter()
+        .map(|p| daemon.json(&["profile", "show", s(p), "--json"]))
+        .collect();
+    assert_eq!(before, after);
+    assert_eq!(after[0]["status"], "normal");
+    daemon.stop();
+}
+
+#[test]
+fn kill_9_while_saving_never_corrupts_the_store() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ls = copy_program(dir.path(), "ls", "/bin/ls");
+    let mut daemon = Daemon::start(dir.path());
+    run(&ls, &["/"]);
+    daemon.ok(&["save"]);
+    let mut saved = daemon.json(&["profile", "show", s(&ls), "--json"]);
+    for round in 0..5u64 {
+        // Saves in a loop; the daemon is killed with SIGKILL somewhere among them.
+        let socket = dir.path().join("ebph.sock");
+        let saver = std::thread::spawn(move || {
+            for _ in 0..40 {
+                let _ = Command::new(env!("CARGO_BIN_EXE_ebph"))
+                    .arg("save")
+                    .env("EBPH_SOCKET", &socket)
+                    .output();
+            }
+        });
+        run(&ls, &["-R", "/etc/apt"]);
+        std::thread::sleep(Duration::from_millis(10 + 25 * round));
+        daemon.kill();
+        saver.join().unwrap();
+        // It starts again (the store is intact) and has at least what was saved before.
+        daemon = Daemon::start(dir.path());
+        let p = daemon.json(&["profile", "show", s(&ls), "--json"]);
+        assert!(
+            p["train_count"].as_u64() >= saved["train_count"].as_u64(),
+            "round {round}: lost more than the last interval: {p} after {saved}"
+        );
+        saved = p;
+    }
+    daemon.stop();
+}
+
+#[test]
+fn clear_errors_for_people() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // No daemon.
+    let out = Command::new(env!("CARGO_BIN_EXE_ebph"))
+        .arg("status")
+        .env("EBPH_SOCKET", dir.path().join("none.sock"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the ebph daemon is not running"));
+
+    // A non-root client.
+    let daemon = Daemon::start(dir.path());
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_ebph"),
+            "status",
+        ])
+        .env("EBPH_SOCKET", dir.path().join("ebph.sock"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("permission denied"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    daemon.stop();
+
+    // A database that is not ebph's is refused and left as it was.
+    let state = dir.path().join("state");
+    std::fs::write(state.join("ebph.db"), "precious notes\n".repeat(500)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ebph"))
+        .args(["daemon", "--config"])
+        .arg(dir.path().join("ebph.toml"))
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("--socket")
+        .arg(dir.path().join("ebph.sock"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not an ebph database"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::read_to_string(state.join("ebph.db"))
+        .unwrap()
+        .starts_with("precious notes"));
+}
