@@ -189,6 +189,25 @@ impl Engine {
         Ok(())
     }
 
+    /// Tracks every task already running (started before the engine), under the profile of
+    /// its executable, creating profiles as needed; returns how many tasks it added. Kernel
+    /// threads and the daemon's own tasks are left alone.
+    pub fn associate_running(&self) -> Result<u64, EngineError> {
+        use std::io::Read;
+        let before = self.stats().tasks_tracked;
+        let link = self
+            .skel
+            .progs
+            .ebph_associate
+            .attach_iter_with_opts(libbpf_rs::IterOpts::None)
+            .context("creating the task iterator")?;
+        let mut iter = libbpf_rs::Iter::new(&link).context("opening the task iterator")?;
+        let mut sink = Vec::new();
+        iter.read_to_end(&mut sink)
+            .map_err(|e| EngineError::Layout(format!("running the task iterator: {e}")))?;
+        Ok(self.stats().tasks_tracked.saturating_sub(before))
+    }
+
     /// Whether the programs are attached.
     pub fn is_attached(&self) -> bool {
         self.attached

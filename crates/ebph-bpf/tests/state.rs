@@ -113,3 +113,41 @@ fn tracked_tasks_are_listed_with_their_profile_and_lfc() {
         "an exited task is still listed"
     );
 }
+
+#[test]
+fn processes_running_before_the_engine_are_associated() {
+    let _one = serial();
+    let lab = Lab::new();
+    // Started before the engine exists.
+    let mut early = Command::new(lab.path("sh"))
+        .args(["-c", "read x"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let Some(engine) = engine(&Settings::default(), false) else {
+        drop(early.stdin.take());
+        early.wait().unwrap();
+        return;
+    };
+    assert!(engine.tasks().unwrap().iter().all(|t| t.pid != early.id()));
+    let added = engine.associate_running().unwrap();
+    assert!(added > 0);
+    let tasks = engine.tasks().unwrap();
+    let task = tasks
+        .iter()
+        .find(|t| t.pid == early.id())
+        .expect("the early process is tracked");
+    assert_eq!(Some(task.profile), engine.slot_of(&lab.key("sh")).unwrap());
+    // Kernel threads (kthreadd is pid 2) are not.
+    assert!(tasks.iter().all(|t| t.pid != 2));
+    // A second pass adds nothing.
+    assert_eq!(engine.associate_running().unwrap(), 0);
+    // Its calls now train its profile.
+    let slot = task.profile;
+    let before = engine.profile(slot).unwrap().train_count;
+    use std::io::Write;
+    early.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    early.wait().unwrap();
+    assert!(engine.profile(slot).unwrap().train_count > before);
+}

@@ -158,6 +158,14 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_parses_to_the_defaults() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging/ebph.toml");
+        let config = Config::load(&example, true).unwrap();
+        assert_eq!(config.settings, Settings::default());
+        assert_eq!(config.socket, Path::new(DEFAULT_SOCKET));
+    }
+
+    #[test]
     fn bad_files_are_clear_errors() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ebph.toml");

@@ -231,11 +231,15 @@ impl Worker {
                 .with_context(|| format!("loading the profile of {} ({})", p.path, p.key))?;
             paths.insert(p.key, p.path.clone());
         }
+        // Attached first, so that tasks exiting from now on are seen; then every task that was
+        // already running is associated with its executable's profile.
         engine.attach()?;
+        let associated = engine.associate_running()?;
         tracing::info!(
-            "engine attached; {} saved profiles loaded from {}",
+            "engine attached; {} saved profiles loaded from {}; {} running tasks associated",
             saved.len(),
-            config.database().display()
+            config.database().display(),
+            associated
         );
         let log = OpenOptions::new()
             .create(true)
@@ -267,10 +271,25 @@ impl Worker {
         }
         let mut anomalies = Vec::new();
         for e in events {
-            if matches!(e.kind, EventKind::ProfileCreated | EventKind::Exec) && !e.path.is_empty() {
-                self.paths
-                    .entry(e.key)
-                    .or_insert_with(|| absolute(&e.path, e.pid));
+            let names_program = e.kind == EventKind::Exec
+                || (e.kind == EventKind::ProfileCreated && !e.path.is_empty());
+            if names_program && !self.paths.contains_key(&e.key) {
+                let path = if e.path.is_empty() {
+                    // A task that was running before the engine: its executable's path.
+                    std::fs::read_link(format!("/proc/{}/exe", e.pid))
+                        .map(|p| {
+                            p.display()
+                                .to_string()
+                                .trim_end_matches(" (deleted)")
+                                .to_owned()
+                        })
+                        .unwrap_or_default()
+                } else {
+                    absolute(&e.path, e.pid)
+                };
+                if !path.is_empty() {
+                    self.paths.insert(e.key, path);
+                }
             }
             let anomaly = e.kind == EventKind::Anomaly;
             let event = Event {

@@ -916,3 +916,52 @@ int ebph_admin(struct ebph_admin *cmd)
 	cmd->result = 0;
 	return 0;
 }
+
+/* Tracks every task that was running before the engine was attached, under the profile of
+ * its executable (run once by the loader, reading a task iterator). A script that was already
+ * running is seen as its interpreter: its own path is gone by then. */
+SEC("iter/task")
+int ebph_associate(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct ebph_key key = {};
+	struct path_buf *buf;
+	struct ebph_task *t;
+	struct ebph_event *ev;
+	struct file *exe;
+	__u32 zero = 0;
+	long slot;
+
+	if (!task || (BPF_CORE_READ(task, flags) & PF_KTHREAD))
+		return 0;
+	if (settings.daemon_tgid && BPF_CORE_READ(task, tgid) == settings.daemon_tgid)
+		return 0;
+	if (task_state(task))
+		return 0;
+	exe = BPF_CORE_READ(task, mm, exe_file);
+	if (!exe)
+		return 0;
+	key.dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
+	key.ino = BPF_CORE_READ(exe, f_inode, i_ino);
+	buf = bpf_map_lookup_elem(&scratch, &zero);
+	if (!buf)
+		return 0;
+	__builtin_memset(buf, 0, sizeof(*buf));
+	slot = profile_slot(&key, buf->path);
+	if (slot < 0)
+		return 0;
+	t = track(task);
+	if (!t)
+		return 0;
+	reset_task(t, (__u64)task, slot);
+	t->tid = BPF_CORE_READ(task, pid);
+	t->pid = BPF_CORE_READ(task, tgid);
+	/* An exec event for the task, without a path: the daemon reads /proc/PID/exe. */
+	ev = new_event(EBPH_EV_EXEC, slot, bpf_map_lookup_elem(&profiles, &(__u32){ slot }));
+	if (ev) {
+		ev->pid = t->pid;
+		ev->tid = t->tid;
+		bpf_ringbuf_submit(ev, 0);
+	}
+	return 0;
+}

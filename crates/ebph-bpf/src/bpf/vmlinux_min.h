@@ -48,6 +48,7 @@ enum {
 enum {
 	BPF_LOCAL_STORAGE_GET_F_CREATE = 1,
 };
+#define PF_KTHREAD 0x00200000
 #define ENOENT 2
 #define EINVAL 22
 #define ENOSPC 28
@@ -58,10 +59,26 @@ struct pt_regs {
 	long unsigned int ax;
 };
 
+struct file;
+
+struct mm_struct {
+	struct file *exe_file;
+};
+
 struct task_struct {
 	unsigned int flags;
 	pid_t pid;
 	pid_t tgid;
+	struct mm_struct *mm;
+};
+
+struct bpf_iter_meta {
+	void *seq;
+};
+
+struct bpf_iter__task {
+	struct bpf_iter_meta *meta;
+	struct task_struct *task;
 };
 
 struct super_block {
