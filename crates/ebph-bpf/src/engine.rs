@@ -92,6 +92,9 @@ pub struct Engine {
 
 const PAGE: u32 = 4096;
 
+/// `sizeof(struct ebph_profile)`.
+const PROFILE_SIZE: usize = 80;
+
 fn effective_uid() -> Option<u32> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("Uid:"))?;
@@ -295,8 +298,8 @@ impl Engine {
         Ok(found.map(|v| Bytes(&v).u32(0)))
     }
 
-    /// Reads the profile in `slot` back, tables and counters, as the model's type.
-    pub fn profile(&self, slot: u32) -> Result<Profile, EngineError> {
+    /// The raw `struct ebph_profile` in `slot`.
+    fn profile_entry(&self, slot: u32) -> Result<Vec<u8>, EngineError> {
         let value = self
             .skel
             .maps
@@ -304,7 +307,13 @@ impl Engine {
             .lookup(&slot.to_le_bytes(), MapFlags::ANY)
             .context("reading a profile")?
             .ok_or(EngineError::NoSuchProfile(slot))?;
-        expect_len("a profile", &value, 80)?;
+        expect_len("a profile", &value, PROFILE_SIZE)?;
+        Ok(value)
+    }
+
+    /// Reads the profile in `slot` back, tables and counters, as the model's type.
+    pub fn profile(&self, slot: u32) -> Result<Profile, EngineError> {
+        let value = self.profile_entry(slot)?;
         let b = Bytes(&value);
         let status = match b.u32(64) {
             0 => ProfileStatus::Training,
@@ -327,14 +336,7 @@ impl Engine {
     /// The bytes of kernel memory the profile in `slot` takes: its profile entry, its index
     /// blocks and its rows (a row the train and test tables share counts once).
     pub fn profile_memory(&self, slot: u32) -> Result<usize, EngineError> {
-        let value = self
-            .skel
-            .maps
-            .profiles
-            .lookup(&slot.to_le_bytes(), MapFlags::ANY)
-            .context("reading a profile")?
-            .ok_or(EngineError::NoSuchProfile(slot))?;
-        expect_len("a profile", &value, 80)?;
+        let value = self.profile_entry(slot)?;
         let b = Bytes(&value);
         let mut rows = std::collections::BTreeSet::new();
         let mut indexes = 0;
@@ -444,7 +446,7 @@ impl Engine {
         } else {
             WrittenTable::default()
         };
-        let mut value = [0u8; 80];
+        let mut value = [0u8; PROFILE_SIZE];
         value[..24].copy_from_slice(&key_to_kernel(key));
         for (at, v) in [
             (24, profile.train_count),

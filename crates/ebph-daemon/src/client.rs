@@ -95,12 +95,7 @@ impl Client {
             return Ok(response);
         }
         let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| self.other(e))?
-            .to_bytes();
+        let bytes = self.body(response).await?;
         let message = serde_json::from_slice::<ErrorReply>(&bytes)
             .map(|e| e.error)
             .unwrap_or_else(|_| format!("the daemon answered {status}"));
@@ -108,6 +103,19 @@ impl Client {
             return Err(ClientError::PermissionDenied(self.socket.clone()));
         }
         Err(ClientError::Api(message))
+    }
+
+    /// The whole body of `response`.
+    async fn body(
+        &self,
+        response: hyper::Response<hyper::body::Incoming>,
+    ) -> Result<Bytes, ClientError> {
+        Ok(response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| self.other(e))?
+            .to_bytes())
     }
 
     fn call<T: DeserializeOwned>(
@@ -118,12 +126,7 @@ impl Client {
     ) -> Result<T, ClientError> {
         self.runtime.block_on(async {
             let response = self.request(method, path, body).await?;
-            let bytes = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| self.other(e))?
-                .to_bytes();
+            let bytes = self.body(response).await?;
             serde_json::from_slice(&bytes)
                 .map_err(|e| self.other(format!("unexpected answer: {e}")))
         })
