@@ -67,6 +67,10 @@ pub enum EventKind {
     LeftNormal,
     /// A task's LFC rose above the tolerize limit: its profile forgets its training data.
     TolerizeLimit,
+    /// A task with LFC above 0 is held (stopped) for `delay_ns`.
+    Delay,
+    /// A task above `suspend-execve` tried to exec and was killed.
+    ExecveRefused,
 }
 
 /// An event of the engine (`struct ebph_event`).
@@ -96,9 +100,11 @@ pub struct Event {
     pub anomalies: u64,
     /// ProfileCreated and Exec: the path the program was run by.
     pub path: String,
+    /// Delay: how long the task is held, in nanoseconds.
+    pub delay_ns: u64,
 }
 
-pub(crate) const EVENT_SIZE: usize = 352;
+pub(crate) const EVENT_SIZE: usize = 360;
 
 impl Event {
     /// When the event happened, in wall-clock time.
@@ -117,6 +123,8 @@ impl Event {
             5 => EventKind::Normal,
             6 => EventKind::LeftNormal,
             7 => EventKind::TolerizeLimit,
+            8 => EventKind::Delay,
+            9 => EventKind::ExecveRefused,
             other => return Err(EngineError::Layout(format!("unknown event type {other}"))),
         };
         let seq_len = (b.u32(60) as usize).min(9);
@@ -137,6 +145,7 @@ impl Event {
             sequence,
             anomalies: b.u64(88),
             path: String::from_utf8_lossy(path).into_owned(),
+            delay_ns: b.u64(352),
         })
     }
 }

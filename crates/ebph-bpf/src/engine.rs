@@ -68,6 +68,8 @@ pub struct TaskInfo {
     pub lfc: u32,
     /// Signal handlers running (frames pushed).
     pub signal_depth: u32,
+    /// Held (stopped for a delay) until then, on the engine's clock; 0 = not held.
+    pub held_until: u64,
 }
 
 /// A table written into the maps: its index block (0 = empty) and each call's row.
@@ -94,6 +96,8 @@ const PAGE: u32 = 4096;
 
 /// `sizeof(struct ebph_profile)`.
 const PROFILE_SIZE: usize = 80;
+/// `sizeof(struct ebph_task)`.
+const TASK_SIZE: usize = 128;
 
 fn effective_uid() -> Option<u32> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -141,6 +145,7 @@ impl Engine {
             (&mut open.maps.rows, capacity.rows),
             (&mut open.maps.free_rows, capacity.rows),
             (&mut open.maps.task_states, capacity.tasks),
+            (&mut open.maps.exempt, capacity.profiles),
             (&mut open.maps.free_tasks, capacity.tasks),
         ];
         for (map, size) in sizes {
@@ -232,11 +237,64 @@ impl Engine {
         s.normal_wait_ns = settings.normal_wait_ns();
         s.anomaly_limit = settings.anomaly_limit;
         s.tolerize_limit = settings.tolerize_limit;
+        s.response = match settings.response {
+            ebph_core::ResponseMode::Monitor => 0,
+            ebph_core::ResponseMode::Delay => 1,
+            ebph_core::ResponseMode::Enforce => 2,
+        };
+        s.delay_factor_ns = u64::try_from(settings.delay_factor.as_nanos()).unwrap_or(u64::MAX);
+        s.max_delay_ns = u64::try_from(settings.max_delay.as_nanos()).unwrap_or(u64::MAX);
+        s.suspend_execve = settings.suspend_execve;
     }
 
-    #[doc(hidden)]
-    pub fn debug_stage(&mut self, stage: u32) {
-        self.data().settings._pad = stage;
+    /// Exempts the tasks of the profile in `slot` from delays and execve suspension (the
+    /// allowlist), or stops exempting them.
+    pub fn set_exempt(&self, slot: u32, exempt: bool) -> Result<(), EngineError> {
+        self.skel
+            .maps
+            .exempt
+            .update(
+                &slot.to_le_bytes(),
+                &u32::from(exempt).to_le_bytes(),
+                MapFlags::ANY,
+            )
+            .context("updating the allowlist")
+    }
+
+    /// Releases the tasks of process `pid` from any delay: their locality frames start
+    /// empty (so they are not held again until new anomalies) and their holds end. The
+    /// caller sends SIGCONT. Returns how many tasks were released.
+    pub fn release(&self, pid: u32) -> Result<u32, EngineError> {
+        let used = self.bss().next_task.min(u64::from(self.capacity.tasks)) as u32;
+        let mut released = 0;
+        for slot in 0..used {
+            let key = slot.to_le_bytes();
+            let Some(mut value) = self
+                .skel
+                .maps
+                .task_states
+                .lookup(&key, MapFlags::ANY)
+                .context("reading task states")?
+            else {
+                continue;
+            };
+            expect_len("a task state", &value, TASK_SIZE)?;
+            let b = Bytes(&value);
+            if b.u64(0) == 0 || b.u32(20) != pid {
+                continue;
+            }
+            // lf_pos, lf_count; the locality frame's bits; held_until.
+            value[29] = 0;
+            value[30] = 0;
+            value[104..128].fill(0);
+            self.skel
+                .maps
+                .task_states
+                .update(&key, &value, MapFlags::ANY)
+                .context("releasing a task")?;
+            released += 1;
+        }
+        Ok(released)
     }
 
     /// The process whose tasks the engine never tracks (the daemon's own).
@@ -406,7 +464,7 @@ impl Engine {
             else {
                 continue;
             };
-            expect_len("a task state", &value, 120)?;
+            expect_len("a task state", &value, TASK_SIZE)?;
             let b = Bytes(&value);
             if b.u64(0) == 0 {
                 continue;
@@ -417,6 +475,7 @@ impl Engine {
                 profile: b.u32(24),
                 lfc: u32::from(value[30]),
                 signal_depth: u32::from(value[28]) + b.u32(32),
+                held_until: b.u64(120),
             });
         }
         tasks.sort_by_key(|t| (t.pid, t.tid));

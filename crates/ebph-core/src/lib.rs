@@ -51,6 +51,6 @@ pub use model::{Model, ModelEvent, Tid};
 pub use profile::{CallOutcome, Profile, ProfileStatus, NORMAL_CHECK_INTERVAL};
 pub use response::{delay_for, execve_allowed};
 pub use sequence::{Sequence, LOOKAHEAD, WINDOW_MAX};
-pub use settings::{SettingInfo, Settings, SettingsError, SETTINGS};
+pub use settings::{ResponseMode, SettingInfo, Settings, SettingsError, SETTINGS};
 pub use syscall::{Arch, ArchParseError, Syscall, MAX_SYSCALLS};
 pub use task::{TaskState, SIGNAL_FRAMES};

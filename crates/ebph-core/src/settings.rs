@@ -1,10 +1,57 @@
 //! The tunable numbers of the pH algorithm, with their defaults and validation.
 
+use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::{LOCALITY_FRAME_MAX, WINDOW_MAX};
+
+/// What ebph does about anomalous tasks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResponseMode {
+    /// Detect and report only.
+    #[default]
+    Monitor,
+    /// Also delay tasks in proportion to their LFC (pH's homeostasis).
+    Delay,
+    /// Delays, and tasks above `suspend-execve` may not exec.
+    Enforce,
+}
+
+impl ResponseMode {
+    /// The mode's name (`monitor`, `delay`, `enforce`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResponseMode::Monitor => "monitor",
+            ResponseMode::Delay => "delay",
+            ResponseMode::Enforce => "enforce",
+        }
+    }
+}
+
+impl fmt::Display for ResponseMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ResponseMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ResponseMode, String> {
+        match s.trim() {
+            "monitor" => Ok(ResponseMode::Monitor),
+            "delay" => Ok(ResponseMode::Delay),
+            "enforce" => Ok(ResponseMode::Enforce),
+            other => Err(format!(
+                "unknown response mode {other:?} (monitor, delay or enforce)"
+            )),
+        }
+    }
+}
 
 /// Every number the pH algorithm uses. All of them may change at run time.
 ///
@@ -38,6 +85,10 @@ pub struct Settings {
     pub max_delay: Duration,
     /// A task whose LFC exceeds this may not execve (0 = never refuse).
     pub suspend_execve: u32,
+    /// What to do about anomalous tasks.
+    pub response: ResponseMode,
+    /// Executables (paths) whose tasks are never delayed nor refused an exec.
+    pub allowlist: Vec<String>,
 }
 
 impl Default for Settings {
@@ -53,6 +104,8 @@ impl Default for Settings {
             delay_factor: Duration::from_millis(1),
             max_delay: Duration::from_secs(10),
             suspend_execve: 10,
+            response: ResponseMode::Monitor,
+            allowlist: Vec::new(),
         }
     }
 }
@@ -106,7 +159,15 @@ pub const SETTINGS: &[SettingInfo] = &[
     },
     SettingInfo {
         name: "suspend-execve",
-        description: "a task whose LFC exceeds this may not execve (0 = off; 0..128)",
+        description: "in enforce mode, a task whose LFC exceeds this may not execve (0 = off; 0..128)",
+    },
+    SettingInfo {
+        name: "response",
+        description: "monitor (report only), delay (hold anomalous tasks), enforce (delays and execve suspension)",
+    },
+    SettingInfo {
+        name: "allowlist",
+        description: "comma-separated executables never delayed nor refused (e.g. /usr/sbin/sshd,/usr/bin/bash)",
     },
 ];
 
@@ -246,6 +307,12 @@ impl Settings {
         if self.max_delay > Duration::from_secs(3600) {
             return Err(invalid("max-delay", "must be at most 1h"));
         }
+        if let Some(p) = self.allowlist.iter().find(|p| !p.starts_with('/')) {
+            return Err(invalid(
+                "allowlist",
+                format!("{p:?} is not an absolute path"),
+            ));
+        }
         if self.delay_factor > self.max_delay {
             return Err(invalid(
                 "delay-factor",
@@ -276,6 +343,8 @@ impl Settings {
             "delay-factor" => format_duration(self.delay_factor),
             "max-delay" => format_duration(self.max_delay),
             "suspend-execve" => self.suspend_execve.to_string(),
+            "response" => self.response.to_string(),
+            "allowlist" => self.allowlist.join(","),
             other => unreachable!("setting {other} is listed but not readable"),
         })
     }
@@ -295,6 +364,21 @@ impl Settings {
             "delay-factor" => next.delay_factor = parse_duration(name, value)?,
             "max-delay" => next.max_delay = parse_duration(name, value)?,
             "suspend-execve" => next.suspend_execve = parse_number(name, value)?,
+            "response" => {
+                next.response = value.parse().map_err(|reason| SettingsError::Parse {
+                    name,
+                    value: value.to_owned(),
+                    reason,
+                })?
+            }
+            "allowlist" => {
+                next.allowlist = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }
             other => unreachable!("setting {other} is listed but not writable"),
         }
         next.validate()?;
@@ -382,6 +466,8 @@ mod tests {
             ("delay-factor", "20s"),
             ("max-delay", "2h"),
             ("anomaly-limit", "4294967296"),
+            ("response", "panic"),
+            ("allowlist", "sshd"),
         ];
         for (name, value) in cases {
             let err = s.set(name, value).unwrap_err();
@@ -407,6 +493,20 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("normal-wait"));
+    }
+
+    #[test]
+    fn response_modes_and_allowlists_parse() {
+        let mut s = Settings::default();
+        assert_eq!(s.response, ResponseMode::Monitor);
+        s.set("response", "enforce").unwrap();
+        assert_eq!(s.response, ResponseMode::Enforce);
+        s.set("allowlist", "/usr/sbin/sshd, /usr/bin/bash,")
+            .unwrap();
+        assert_eq!(s.allowlist, ["/usr/sbin/sshd", "/usr/bin/bash"]);
+        assert_eq!(s.get("allowlist").unwrap(), "/usr/sbin/sshd,/usr/bin/bash");
+        s.set("allowlist", "").unwrap();
+        assert!(s.allowlist.is_empty());
     }
 
     #[test]

@@ -19,7 +19,7 @@ use tokio::net::UnixListener;
 use tokio::sync::oneshot;
 use tokio_stream::wrappers::BroadcastStream;
 
-use crate::protocol::{AdminRequest, ErrorReply, SetSetting, Target};
+use crate::protocol::{AdminRequest, ErrorReply, Release, SetSetting, Target};
 use crate::worker::{ApiError, Command, Handle};
 
 /// Who is on the other end of a connection.
@@ -149,6 +149,14 @@ pub fn router(handle: Handle) -> Router {
         .route(
             "/v1/save",
             post(|State(h): State<Handle>| async move { ask(&h, Command::Save).await }),
+        )
+        .route(
+            "/v1/release",
+            post(
+                |State(h): State<Handle>, Json(r): Json<Release>| async move {
+                    ask(&h, |tx| Command::Release(r.pid, tx)).await
+                },
+            ),
         )
         .route("/v1/events", get(events))
         .layer(middleware::from_fn(root_only))

@@ -115,6 +115,16 @@ pub struct Process {
     pub lfc: u32,
     /// Its profile's anomalies.
     pub anomalies: u64,
+    /// Held (stopped for a delay) for this many more milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_ms: Option<u64>,
+}
+
+/// `POST /v1/release`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Release {
+    /// The process to release from its delay.
+    pub pid: u32,
 }
 
 /// Which profile an admin request is about.
@@ -157,10 +167,10 @@ pub struct Saved {
 }
 
 /// An event, as the API streams it and the event log stores it (one JSON object a line).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Event {
     /// `profile_created`, `exec`, `anomaly`, `frozen`, `normal`, `left_normal`,
-    /// `tolerize_limit`.
+    /// `tolerize_limit`, `delay`, `execve_refused`.
     #[serde(rename = "type")]
     pub kind: String,
     /// When (RFC 3339, UTC).
@@ -186,6 +196,9 @@ pub struct Event {
     pub sequence: Option<Vec<String>>,
     /// The profile's anomaly count.
     pub anomalies: u64,
+    /// Delay: how long the task is held, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<f64>,
 }
 
 /// The body of every error reply.

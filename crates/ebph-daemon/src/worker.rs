@@ -74,6 +74,8 @@ pub enum Command {
     Admin(AdminOp, Target, Reply<ProfileSummary>),
     /// Save now.
     Save(Reply<Saved>),
+    /// Release a held process.
+    Release(u32, Reply<u32>),
 }
 
 /// Where the engine's thread publishes events.
@@ -105,6 +107,8 @@ struct Worker {
     started: Instant,
     last_save: Option<SystemTime>,
     next_save: Instant,
+    /// Processes held for a delay, and until when (engine clock).
+    held: HashMap<u32, u64>,
 }
 
 /// Loads the engine and the saved profiles, attaches, then serves `commands` until the
@@ -126,6 +130,9 @@ pub fn run(
             return Err(e);
         }
     };
+    if let Err(e) = worker.apply_allowlist() {
+        tracing::error!("applying the allowlist failed: {}", e.message);
+    }
     let source = worker.engine.event_source()?;
     let pending = Rc::new(RefCell::new(Vec::new()));
     let sink = pending.clone();
@@ -134,7 +141,8 @@ pub fn run(
         subscription.poll(Duration::from_millis(5))?;
         let events = pending.take();
         worker.handle_events(events);
-        match commands.recv_timeout(Duration::from_millis(20)) {
+        worker.continue_due();
+        match commands.recv_timeout(worker.wait_time()) {
             Ok(command) => {
                 // Answer with every event so far taken into account (paths of new profiles).
                 subscription.consume()?;
@@ -157,6 +165,11 @@ pub fn run(
     subscription.consume()?;
     let events = pending.take();
     worker.handle_events(events);
+    // No task is left stopped: no new holds, and every held process continues now.
+    let mut monitor = worker.settings.clone();
+    monitor.response = ebph_core::ResponseMode::Monitor;
+    worker.engine.set_settings(&monitor);
+    worker.release_all();
     let saved = worker.save().map_err(|e| anyhow::anyhow!(e.message))?;
     tracing::info!("saved {} profiles on the way out", saved.profiles);
     Ok(())
@@ -205,6 +218,15 @@ fn kind_name(kind: EventKind) -> &'static str {
         EventKind::Normal => "normal",
         EventKind::LeftNormal => "left_normal",
         EventKind::TolerizeLimit => "tolerize_limit",
+        EventKind::Delay => "delay",
+        EventKind::ExecveRefused => "execve_refused",
+    }
+}
+
+/// Sends SIGCONT to a process (gone already is fine).
+fn continue_process(pid: u32) {
+    if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::CONT);
     }
 }
 
@@ -258,6 +280,7 @@ impl Worker {
             last_save: None,
             next_save,
             config,
+            held: HashMap::new(),
         })
     }
 
@@ -291,6 +314,14 @@ impl Worker {
                     self.paths.insert(e.key, path);
                 }
             }
+            if names_program && !self.settings.allowlist.is_empty() {
+                self.apply_allowlist_to(e.key, e.profile);
+            }
+            if e.kind == EventKind::Delay {
+                let until = e.time_boot_ns.saturating_add(e.delay_ns);
+                let held = self.held.entry(e.pid).or_insert(0);
+                *held = (*held).max(until);
+            }
             let anomaly = e.kind == EventKind::Anomaly;
             let event = Event {
                 kind: kind_name(e.kind).to_owned(),
@@ -304,6 +335,7 @@ impl Worker {
                 lfc: e.lfc,
                 sequence: anomaly.then(|| e.sequence.iter().map(|&c| name(c)).collect()),
                 anomalies: e.anomalies,
+                delay_ms: (e.kind == EventKind::Delay).then(|| e.delay_ns as f64 / 1e6),
             };
             if anomaly {
                 tracing::warn!(
@@ -358,7 +390,76 @@ impl Worker {
             Command::SetSetting(name, value, reply) => drop(reply.send(self.set(&name, &value))),
             Command::Admin(op, target, reply) => drop(reply.send(self.admin(op, &target))),
             Command::Save(reply) => drop(reply.send(self.save())),
+            Command::Release(pid, reply) => drop(reply.send(self.release(pid))),
         }
+    }
+
+    /// How long the loop may wait for a command: until the next hold ends, at most 20 ms.
+    fn wait_time(&self) -> Duration {
+        let Some(&next) = self.held.values().min() else {
+            return Duration::from_millis(20);
+        };
+        let now = ebph_bpf::boot_now_ns();
+        Duration::from_nanos(next.saturating_sub(now)).min(Duration::from_millis(20))
+    }
+
+    /// Continues every process whose hold has ended.
+    fn continue_due(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
+        let now = ebph_bpf::boot_now_ns();
+        self.held.retain(|&pid, &mut until| {
+            if until <= now {
+                continue_process(pid);
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    /// Continues every held process now.
+    fn release_all(&mut self) {
+        for (pid, _) in self.held.drain() {
+            continue_process(pid);
+        }
+    }
+
+    fn release(&mut self, pid: u32) -> Result<u32, ApiError> {
+        let tasks = self.engine.release(pid).map_err(ApiError::internal)?;
+        if tasks == 0 && !self.held.contains_key(&pid) {
+            return Err(ApiError::not_found(format!(
+                "process {pid} is not tracked by ebph"
+            )));
+        }
+        self.held.remove(&pid);
+        continue_process(pid);
+        tracing::info!("released process {pid}");
+        Ok(tasks)
+    }
+
+    /// Exempts the profile in `slot` when its executable is on the allowlist.
+    fn apply_allowlist_to(&self, key: ProfileKey, slot: u32) {
+        let path = self.path_of(&key);
+        let listed = self.settings.allowlist.iter().any(|p| {
+            *p == path
+                || std::fs::metadata(p).is_ok_and(|m| {
+                    use std::os::unix::fs::MetadataExt;
+                    key.script == 0 && m.dev() == key.dev && m.ino() == key.ino
+                })
+        });
+        if let Err(e) = self.engine.set_exempt(slot, listed) {
+            tracing::error!("updating the allowlist failed: {e}");
+        }
+    }
+
+    /// Applies the allowlist to every profile.
+    fn apply_allowlist(&self) -> Result<(), ApiError> {
+        for (key, slot) in self.engine.profile_slots().map_err(ApiError::internal)? {
+            self.apply_allowlist_to(key, slot);
+        }
+        Ok(())
     }
 
     fn status(&self) -> Result<Status, ApiError> {
@@ -520,7 +621,14 @@ impl Worker {
             let comm = std::fs::read_to_string(format!("/proc/{}/task/{}/comm", t.pid, t.tid))
                 .map(|c| c.trim_end().to_owned())
                 .unwrap_or_default();
+            let now = ebph_bpf::boot_now_ns();
+            let held_ms = self
+                .held
+                .get(&t.pid)
+                .filter(|&&until| until > now)
+                .map(|&until| (until - now) / 1_000_000);
             out.push(protocol::Process {
+                held_ms,
                 pid: t.pid,
                 tid: t.tid,
                 comm,
@@ -559,6 +667,13 @@ impl Worker {
         self.engine.set_settings(&next);
         self.settings = next;
         tracing::info!("setting {canonical} = {shown}");
+        if self.settings.response == ebph_core::ResponseMode::Monitor {
+            // Back to monitoring: nothing stays held.
+            self.release_all();
+        }
+        if canonical == "allowlist" {
+            self.apply_allowlist()?;
+        }
         Ok(self.setting_values())
     }
 

@@ -47,6 +47,7 @@ enum Command {
     Tolerize(cmd::admin::Args),
     /// Save every profile to the database now.
     Save,
+    Release(cmd::release::Args),
     Logs(cmd::logs::Args),
     Replay(cmd::replay::Args),
 }
@@ -73,6 +74,7 @@ fn main() -> ExitCode {
         Command::Sensitize(args) => cmd::admin::run(&client(), "sensitize", args),
         Command::Tolerize(args) => cmd::admin::run(&client(), "tolerize", args),
         Command::Save => cmd::save::run(&client()),
+        Command::Release(args) => cmd::release::run(&client(), args),
         Command::Logs(args) => cmd::logs::run(&client(), args),
         Command::Replay(args) => cmd::replay::run(args),
     };

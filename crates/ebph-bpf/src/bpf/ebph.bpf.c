@@ -20,7 +20,11 @@
 char LICENSE[] SEC("license") = "GPL";
 
 #define SIG_IGN_VALUE 1UL
+#define SIGKILL 9
+#define SIGSTOP 19
 #define X86_64_RT_SIGRETURN 15
+#define X86_64_EXECVE 59
+#define X86_64_EXECVEAT 322
 
 /* Capacities, fixed at load time by the loader (which sizes the maps to match). */
 const volatile __u32 max_profiles = 16384;
@@ -124,6 +128,14 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1); /* sized by the loader when recording is wanted */
 } records SEC(".maps");
+
+/* Profiles whose tasks are never held nor refused (the allowlist), by slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u32);
+} exempt SEC(".maps");
 
 struct path_buf {
 	char path[EBPH_PATH_MAX];
@@ -679,6 +691,54 @@ static __always_inline struct ebph_task *current_task_state(struct ebph_cpu_cach
 	return t;
 }
 
+/* pH's response, before a call of a task whose LFC is above 0 (ebph_core::delay_for and
+ * execve_allowed): hold it delay_factor * 2^LFC with SIGSTOP (the daemon sends SIGCONT when
+ * the time is up, and a task continued early is stopped again), and in enforce mode kill a
+ * task that tries to exec above suspend-execve (no BPF-LSM here to refuse it cleanly). */
+static __always_inline void respond(struct ebph_task *t, long id)
+{
+	struct ebph_profile *p;
+	struct ebph_event *ev;
+	__u32 slot = t->profile, lfc = t->lf_count, exp;
+	__u32 *exempted = bpf_map_lookup_elem(&exempt, &slot);
+	__u64 now, delay;
+
+	if ((exempted && *exempted) || t->pid == 1)
+		return;
+	p = bpf_map_lookup_elem(&profiles, &slot);
+	now = bpf_ktime_get_boot_ns();
+	if (settings.response == EBPH_ENFORCE && settings.suspend_execve &&
+	    lfc > settings.suspend_execve && (id == X86_64_EXECVE || id == X86_64_EXECVEAT)) {
+		bpf_send_signal(SIGKILL);
+		ev = new_event(EBPH_EV_EXECVE_REFUSED, slot, p);
+		if (ev) {
+			ev->syscall = id;
+			ev->lfc = lfc;
+			bpf_ringbuf_submit(ev, 0);
+		}
+		return;
+	}
+	if (now < t->held_until) {
+		/* Continued before its time: hold it again. */
+		bpf_send_signal(SIGSTOP);
+		return;
+	}
+	exp = lfc > 31 ? 31 : lfc;
+	delay = settings.delay_factor_ns > (settings.max_delay_ns >> exp) ? settings.max_delay_ns
+									   : settings.delay_factor_ns << exp;
+	if (!delay)
+		return;
+	t->held_until = now + delay;
+	bpf_send_signal(SIGSTOP);
+	ev = new_event(EBPH_EV_DELAY, slot, p);
+	if (ev) {
+		ev->syscall = id;
+		ev->lfc = lfc;
+		ev->delay_ns = delay;
+		bpf_ringbuf_submit(ev, 0);
+	}
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(ebph_sys_enter, struct pt_regs *regs, long id)
 {
@@ -698,6 +758,8 @@ int BPF_PROG(ebph_sys_enter, struct pt_regs *regs, long id)
 		now = bpf_ktime_get_boot_ns();
 		record(EBPH_REC_CALL, (__u32)bpf_get_current_pid_tgid(), id, now, NULL);
 	}
+	if (t->lf_count && settings.response != EBPH_MONITOR)
+		respond(t, id);
 	on_call(t, id, now);
 	if (id == X86_64_RT_SIGRETURN) {
 		/* ebph_core::TaskState::signal_returned */

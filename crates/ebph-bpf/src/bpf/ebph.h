@@ -29,7 +29,17 @@ struct ebph_settings {
 	__u32 daemon_tgid; /* never traced */
 	__u32 record;      /* test-only: send every task event to the records ring */
 	__u32 max_tasks;
+	__u32 response;       /* enum ebph_response */
+	__u64 delay_factor_ns; /* a task with LFC n > 0 is held delay_factor_ns << n */
+	__u64 max_delay_ns;
+	__u32 suspend_execve; /* enforce: a task with LFC above this may not exec (0 = off) */
 	__u32 _pad;
+};
+
+enum ebph_response {
+	EBPH_MONITOR = 0,
+	EBPH_DELAY = 1,
+	EBPH_ENFORCE = 2,
 };
 
 /* An executable: device (kernel encoding, major << 20 | minor) and inode; for a #! script,
@@ -78,6 +88,7 @@ struct ebph_task {
 	/* Per frame: the 8 previous calls, 16 bits each, most recent in the low bits of [0]. */
 	__u64 seq[EBPH_SIGNAL_FRAMES][2];
 	__u64 lf[2];
+	__u64 held_until; /* boot clock: stopped for a delay until then */
 };
 
 enum ebph_event_type {
@@ -88,6 +99,8 @@ enum ebph_event_type {
 	EBPH_EV_NORMAL = 5,
 	EBPH_EV_LEFT_NORMAL = 6,
 	EBPH_EV_TOLERIZE_LIMIT = 7,
+	EBPH_EV_DELAY = 8,
+	EBPH_EV_EXECVE_REFUSED = 9,
 };
 
 struct ebph_event {
@@ -106,6 +119,7 @@ struct ebph_event {
 	__u32 _pad32;
 	__u64 anomalies;
 	char path[EBPH_PATH_MAX];
+	__u64 delay_ns; /* delay: how long the task is held */
 };
 
 enum ebph_record_kind {

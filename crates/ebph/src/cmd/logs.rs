@@ -36,6 +36,14 @@ fn human(e: &Event) -> String {
             e.lfc,
             e.sequence.as_deref().unwrap_or_default().join(" ")
         ),
+        "delay" => format!(
+            "{} delay       pid {} {}: held {:.0} ms (LFC {})",
+            e.time,
+            e.pid,
+            who,
+            e.delay_ms.unwrap_or(0.0),
+            e.lfc
+        ),
         kind => format!("{} {:<11} pid {} {}", e.time, kind, e.pid, who),
     }
 }

@@ -5,6 +5,7 @@ pub mod daemon;
 pub mod logs;
 pub mod profiles;
 pub mod ps;
+pub mod release;
 pub mod replay;
 pub mod save;
 pub mod settings;

@@ -31,6 +31,7 @@ pub fn run(client: &Client, args: Args) -> Result<()> {
         ("STATUS", Align::Left),
         ("LFC", Align::Right),
         ("ANOMALIES", Align::Right),
+        ("HELD", Align::Right),
         ("PROFILE", Align::Left),
     ]);
     let mut table = Table::new(&columns);
@@ -39,11 +40,15 @@ pub fn run(client: &Client, args: Args) -> Result<()> {
         if args.threads {
             row.push(p.tid.to_string());
         }
+        let held = p
+            .held_ms
+            .map_or_else(|| "-".to_owned(), |ms| format!("{ms}ms"));
         row.extend([
             p.comm,
             p.status,
             p.lfc.to_string(),
             p.anomalies.to_string(),
+            held,
             if p.path.is_empty() { p.key } else { p.path },
         ]);
         table.row(row);

@@ -1,0 +1,20 @@
+//! `ebph release --pid PID`: end a process's delay now.
+
+use anyhow::Result;
+use ebph_daemon::client::{Client, Method};
+use ebph_daemon::protocol::Release;
+
+/// Release a process held for a delay: it continues now, and its locality frame starts
+/// empty, so it is not held again until it makes new anomalous calls.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The process.
+    #[arg(long)]
+    pid: u32,
+}
+
+pub fn run(client: &Client, args: Args) -> Result<()> {
+    let tasks: u32 = client.send(Method::POST, "/v1/release", &Release { pid: args.pid })?;
+    println!("released process {} ({tasks} tasks)", args.pid);
+    Ok(())
+}

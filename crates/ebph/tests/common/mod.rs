@@ -1,0 +1,199 @@
+//! Shared by the daemon's end-to-end tests: a real daemon on temporary paths, and helpers.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Skips outside CI (saying why); fails in CI.
+pub fn can_run() -> bool {
+    if is_root() {
+        return true;
+    }
+    let why = "the daemon's tests need root (they load eBPF programs)";
+    if std::env::var_os("CI").is_some_and(|v| v == "true") {
+        panic!("{why}: CI must run them");
+    }
+    eprintln!("skipping: {why}");
+    false
+}
+
+pub struct Daemon {
+    pub child: Option<Child>,
+    pub dir: PathBuf,
+}
+
+impl Daemon {
+    pub fn start(dir: &Path) -> Daemon {
+        let config = dir.join("ebph.toml");
+        if !config.exists() {
+            std::fs::write(&config, "").unwrap();
+        }
+        let child = Command::new(env!("CARGO_BIN_EXE_ebph"))
+            .args(["daemon", "--config"])
+            .arg(&config)
+            .arg("--state-dir")
+            .arg(dir.join("state"))
+            .arg("--socket")
+            .arg(dir.join("ebph.sock"))
+            .arg("--save-interval")
+            .arg("1h")
+            .stderr(std::fs::File::create(dir.join("daemon.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let daemon = Daemon {
+            child: Some(child),
+            dir: dir.to_owned(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !daemon.cli(&["status"]).status.success() {
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not start: {}",
+                daemon.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        daemon
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("daemon.log")).unwrap_or_default()
+    }
+
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_ebph"))
+            .args(args)
+            .env("EBPH_SOCKET", self.dir.join("ebph.sock"))
+            .output()
+            .unwrap()
+    }
+
+    /// Runs the CLI and returns its output, requiring success.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "ebph {args:?}: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ok(args)).unwrap()
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().unwrap().id() as i32
+    }
+
+    /// SIGTERM, and wait for it to save and exit.
+    pub fn stop(mut self) {
+        let pid = rustix::process::Pid::from_raw(self.pid()).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+        let status = self.child.take().unwrap().wait().unwrap();
+        assert!(status.success(), "the daemon failed: {}", self.log());
+    }
+
+    /// SIGKILL.
+    pub fn kill(mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A copy of a system program (its own inode, so its own profile).
+pub fn copy_program(dir: &Path, name: &str, from: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::copy(std::fs::canonicalize(from).unwrap(), &path).unwrap();
+    path
+}
+
+pub fn run(program: &Path, args: &[&str]) -> Output {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        program.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Compiles `tests/programs/NAME.c` into `dir/NAME`.
+pub fn compile(dir: &Path, name: &str) -> PathBuf {
+    let out_path = dir.join(name);
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/programs/{name}.c"));
+    let out = Command::new("cc")
+        .arg("-O1")
+        .arg("-o")
+        .arg(&out_path)
+        .arg(&source)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cc {name}.c: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out_path
+}
+
+/// Whether process `pid` is stopped (state T in /proc).
+pub fn is_stopped(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('T'))
+        })
+        .unwrap_or(false)
+}
+
+/// Every event the daemon reports now.
+pub fn events(daemon: &Daemon) -> Vec<Value> {
+    daemon
+        .ok(&["logs", "--json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Waits until `f` holds, or fails after `seconds`.
+pub fn wait_until(seconds: u64, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

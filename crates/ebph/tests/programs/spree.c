@@ -1,0 +1,31 @@
+/*
+ * A program to misbehave on demand. Without arguments: a few calls (and, with SPREE_EXEC set,
+ * an exec of /bin/true). "once": one unusual call first. "spree": many unusual calls first.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	getpid();
+	if (argc > 1 && strcmp(argv[1], "once") == 0)
+		getppid();
+	if (argc > 1 && strcmp(argv[1], "spree") == 0) {
+		for (int i = 0; i < 2; i++) {
+			getppid();
+			getuid();
+			umask(022);
+			getgid();
+			geteuid();
+			getpgrp();
+			getegid();
+		}
+	}
+	write(1, "done\n", 5);
+	if (getenv("SPREE_EXEC"))
+		execl("/bin/true", "true", (char *)NULL);
+	return 0;
+}

@@ -1,0 +1,249 @@
+//! Homeostasis end to end: delays, execve suspension, and releasing held processes.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{can_run, compile, events, is_stopped, s, wait_until, Daemon, ONE_AT_A_TIME};
+use serde_json::Value;
+
+/// A daemon with `spree` trained on its ordinary runs, then made normal.
+fn trained(dir: &Path, exec: bool) -> (Daemon, std::path::PathBuf) {
+    let spree = compile(dir, "spree");
+    let daemon = Daemon::start(dir);
+    for _ in 0..8 {
+        let mut cmd = Command::new(&spree);
+        if exec {
+            cmd.env("SPREE_EXEC", "1");
+        }
+        assert!(cmd.stdout(Stdio::null()).status().unwrap().success());
+    }
+    daemon.ok(&["normalize", "--profile", s(&spree)]);
+    assert_eq!(
+        daemon.json(&["profile", "show", s(&spree), "--json"])["status"],
+        "normal"
+    );
+    (daemon, spree)
+}
+
+fn of_pid(events: &[Value], kind: &str, pid: u32) -> Vec<Value> {
+    events
+        .iter()
+        .filter(|e| e["type"] == kind && e["pid"] == pid)
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn anomalous_processes_are_held_longer_as_their_lfc_grows_and_normal_ones_never() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (daemon, spree) = trained(dir.path(), false);
+    daemon.ok(&["set", "delay-factor", "1ms"]);
+    daemon.ok(&["set", "max-delay", "40ms"]);
+    daemon.ok(&["set", "response", "delay"]);
+
+    let normal = Command::new(&spree).stdout(Stdio::null()).spawn().unwrap();
+    let normal_pid = normal.id();
+    assert!(normal.wait_with_output().unwrap().status.success());
+
+    let start = Instant::now();
+    let odd = Command::new(&spree)
+        .arg("spree")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let odd_pid = odd.id();
+    assert!(
+        odd.wait_with_output().unwrap().status.success(),
+        "a held process still completes"
+    );
+    let took = start.elapsed();
+
+    std::thread::sleep(Duration::from_millis(100));
+    let all = events(&daemon);
+    assert!(
+        of_pid(&all, "delay", normal_pid).is_empty(),
+        "a normal run was held"
+    );
+    let delays = of_pid(&all, "delay", odd_pid);
+    assert!(delays.len() >= 5, "too few delays: {delays:?}");
+    let mut by_lfc: Vec<(u64, f64)> = delays
+        .iter()
+        .map(|d| (d["lfc"].as_u64().unwrap(), d["delay_ms"].as_f64().unwrap()))
+        .collect();
+    by_lfc.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    for pair in by_lfc.windows(2) {
+        assert!(
+            pair[0].1 <= pair[1].1,
+            "the delay did not grow with the LFC: {by_lfc:?}"
+        );
+    }
+    // delay-factor * 2^LFC, capped at max-delay.
+    for (lfc, ms) in &by_lfc {
+        let expected = (2f64.powi(*lfc as i32)).min(40.0);
+        assert!(
+            (ms - expected).abs() < 0.01,
+            "LFC {lfc}: held {ms} ms, expected {expected}"
+        );
+    }
+    assert!(by_lfc.last().unwrap().1 > by_lfc[0].1);
+    let held: f64 = by_lfc.iter().map(|(_, ms)| ms).sum();
+    assert!(
+        took.as_secs_f64() * 1000.0 >= held * 0.9,
+        "held {held} ms but ran in {took:?}"
+    );
+    daemon.stop();
+}
+
+#[test]
+fn an_exec_over_the_threshold_is_refused_and_reported() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (daemon, spree) = trained(dir.path(), true);
+    daemon.ok(&["set", "delay-factor", "0"]);
+    daemon.ok(&["set", "suspend-execve", "2"]);
+    daemon.ok(&["set", "response", "enforce"]);
+    // Normal behaviour may still exec.
+    let out = Command::new(&spree)
+        .env("SPREE_EXEC", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    // Far out of line: killed at its exec.
+    let child = Command::new(&spree)
+        .arg("spree")
+        .env("SPREE_EXEC", "1")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let status = child.wait_with_output().unwrap().status;
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(9), "not killed: {status:?}");
+    std::thread::sleep(Duration::from_millis(100));
+    let refused = of_pid(&events(&daemon), "execve_refused", pid);
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(refused[0]["lfc"].as_u64().unwrap() > 2);
+    daemon.stop();
+}
+
+/// A child process that is killed if the test fails, so none is left stopped.
+struct Spawned(std::process::Child);
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(spree: &Path, arg: &str) -> Spawned {
+    Spawned(
+        Command::new(spree)
+            .arg(arg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Starts `spree spree` and waits until the engine holds it.
+fn held_spree(spree: &Path) -> Spawned {
+    let child = spawn(spree, "spree");
+    let pid = child.0.id();
+    wait_until(10, "the process to be held", || is_stopped(pid));
+    child
+}
+
+fn finishes_within(mut child: Spawned, seconds: u64, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            assert!(status.success(), "{what}: {status:?}");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: still not done (stopped: {})",
+            is_stopped(child.0.id())
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn monitor_mode_the_daemon_stopping_and_release_free_held_processes() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (daemon, spree) = trained(dir.path(), false);
+    daemon.ok(&["set", "max-delay", "1h"]);
+    daemon.ok(&["set", "delay-factor", "20s"]);
+    daemon.ok(&["set", "response", "delay"]);
+
+    // ebph ps shows it held; switching to monitor releases it at once.
+    let child = held_spree(&spree);
+    let ps = daemon.json(&["ps", "--json"]);
+    let row = ps
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pid"] == child.0.id())
+        .cloned()
+        .unwrap();
+    assert!(row["held_ms"].as_u64().unwrap() > 1000, "{row}");
+    daemon.ok(&["set", "response", "monitor"]);
+    finishes_within(child, 5, "switching to monitor");
+
+    // ebph release frees one process.
+    daemon.ok(&["set", "response", "delay"]);
+    let child = spawn(&spree, "once");
+    let pid = child.0.id();
+    wait_until(10, "the process to be held", || is_stopped(pid));
+    daemon.ok(&["release", "--pid", &pid.to_string()]);
+    finishes_within(child, 5, "ebph release");
+
+    // Stopping the daemon releases everything.
+    let child = held_spree(&spree);
+    daemon.stop();
+    finishes_within(child, 5, "stopping the daemon");
+}
+
+#[test]
+fn the_allowlist_is_honoured() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (daemon, spree) = trained(dir.path(), false);
+    daemon.ok(&["set", "max-delay", "1h"]);
+    daemon.ok(&["set", "delay-factor", "20s"]);
+    daemon.ok(&["set", "response", "enforce"]);
+    daemon.ok(&["set", "allowlist", s(&spree)]);
+    let child = spawn(&spree, "spree");
+    let pid = child.0.id();
+    finishes_within(child, 5, "an allowlisted program");
+    std::thread::sleep(Duration::from_millis(100));
+    let all = events(&daemon);
+    assert!(!of_pid(&all, "anomaly", pid).is_empty(), "it was anomalous");
+    assert!(of_pid(&all, "delay", pid).is_empty(), "it was held");
+    // Off the list, the same run is held.
+    daemon.ok(&["set", "allowlist", ""]);
+    let child = held_spree(&spree);
+    daemon.ok(&["set", "response", "monitor"]);
+    finishes_within(child, 5, "after monitor");
+    daemon.stop();
+}
