@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use libbpf_cargo::SkeletonBuilder;
 
-/// The engine, and the empty program the overhead benchmark measures it against.
-const PROGRAMS: [&str; 2] = ["ebph", "floor"];
+/// The engine; the empty program the overhead benchmark measures it against; the probe
+/// that tells whether BPF-LSM can be used.
+const PROGRAMS: [&str; 3] = ["ebph", "floor", "lsm_probe"];
 
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR is set by cargo"));

@@ -90,6 +90,8 @@ pub struct Engine {
     skel: EbphSkel<'static>,
     capacity: Capacity,
     attached: bool,
+    /// BPF-LSM: None when the kernel does not allow it; Some(link) once attached.
+    lsm: Option<Option<libbpf_rs::Link>>,
 }
 
 const PAGE: u32 = 4096;
@@ -105,6 +107,20 @@ fn effective_uid() -> Option<u32> {
     line.split_whitespace().nth(2)?.parse().ok()
 }
 
+/// Whether this kernel lets ebph refuse an exec with BPF-LSM: a do-nothing LSM program is
+/// loaded and attached to find out (on kernels in lockdown, or without `bpf` among the active
+/// LSMs, it is refused).
+fn bpf_lsm_works() -> bool {
+    let object: &'static mut MaybeUninit<OpenObject> = Box::leak(Box::new(MaybeUninit::uninit()));
+    let Ok(open) = crate::lsm_probe_skel::LsmProbeSkelBuilder::default().open(object) else {
+        return false;
+    };
+    let Ok(mut skel) = open.load() else {
+        return false;
+    };
+    skel.attach().is_ok()
+}
+
 /// Refuses clearly when BPF cannot work here: not root, or no kernel BTF.
 pub(crate) fn check_privileges() -> Result<(), EngineError> {
     if effective_uid() != Some(0) {
@@ -117,9 +133,9 @@ pub(crate) fn check_privileges() -> Result<(), EngineError> {
 }
 
 impl Engine {
-    /// Loads the program into the kernel (the verifier checks it here) without attaching it.
-    pub fn load(capacity: &Capacity) -> Result<Engine, EngineError> {
-        check_privileges()?;
+    /// Opens the BPF object, sizes it for `capacity`, and loads it (with the BPF-LSM program
+    /// when `lsm`).
+    fn open_and_load(capacity: &Capacity, lsm: bool) -> Result<EbphSkel<'static>, EngineError> {
         // The skeleton borrows its object for as long as it lives; an engine lives until the
         // process ends or it is dropped, so the (small) object is given a static home.
         let object: &'static mut MaybeUninit<OpenObject> =
@@ -160,14 +176,30 @@ impl Engine {
             .records
             .set_max_entries(record_bytes)
             .context("sizing the recording buffer")?;
-        // The admin program runs on demand, never attached.
-        let skel = open
-            .load()
-            .context("loading the BPF program (the verifier's log is above)")?;
+        // The admin program and the iterator run on demand, never attached with the rest.
+        open.progs.ebph_associate.set_autoattach(false);
+        // Execve suspension uses BPF-LSM where the kernel allows it, else SIGKILL at execve.
+        open.progs.ebph_bprm_check.set_autoload(lsm);
+        open.progs.ebph_bprm_check.set_autoattach(false);
+        open.load()
+            .context("loading the BPF program (the verifier's log is above)")
+    }
+
+    /// Loads the program into the kernel (the verifier checks it here) without attaching it.
+    pub fn load(capacity: &Capacity) -> Result<Engine, EngineError> {
+        check_privileges()?;
+        let lsm = bpf_lsm_works();
+        let skel = match Engine::open_and_load(capacity, lsm) {
+            Ok(skel) => skel,
+            // Should the LSM program be refused where the probe passed, do without it.
+            Err(_) if lsm => Engine::open_and_load(capacity, false)?,
+            Err(e) => return Err(e),
+        };
         let mut engine = Engine {
             skel,
             capacity: *capacity,
             attached: false,
+            lsm: lsm.then_some(None),
         };
         engine.set_settings(&Settings::default());
         engine.data().settings.max_tasks = capacity.tasks;
@@ -193,8 +225,27 @@ impl Engine {
     /// Attaches every program: from now on every exec is tracked.
     pub fn attach(&mut self) -> Result<(), EngineError> {
         self.skel.attach().context("attaching to the tracepoints")?;
+        if self.lsm.is_some() {
+            match self.skel.progs.ebph_bprm_check.attach_lsm() {
+                Ok(link) => {
+                    self.lsm = Some(Some(link));
+                    self.data().settings.lsm_execve = 1;
+                }
+                Err(_) => self.lsm = None,
+            }
+        }
         self.attached = true;
         Ok(())
+    }
+
+    /// How execve suspension is done here: `bpf-lsm` (the exec fails with EPERM) or
+    /// `sigkill` (the task is killed at its execve, where BPF-LSM is not available).
+    pub fn execve_suspension(&self) -> &'static str {
+        if matches!(self.lsm, Some(Some(_))) {
+            "bpf-lsm"
+        } else {
+            "sigkill"
+        }
     }
 
     /// Tracks every task already running (started before the engine), under the profile of

@@ -27,6 +27,11 @@ mod skel {
 }
 
 #[allow(unsafe_code, clippy::all, missing_docs, unused, non_camel_case_types)]
+mod lsm_probe_skel {
+    include!(concat!(env!("OUT_DIR"), "/lsm_probe.skel.rs"));
+}
+
+#[allow(unsafe_code, clippy::all, missing_docs, unused, non_camel_case_types)]
 mod floor_skel {
     include!(concat!(env!("OUT_DIR"), "/floor.skel.rs"));
 }

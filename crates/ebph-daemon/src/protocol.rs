@@ -25,6 +25,12 @@ pub struct Status {
     pub last_save: Option<String>,
     /// How often they are saved, e.g. `5m`.
     pub save_interval: String,
+    /// The response mode (`monitor`, `delay`, `enforce`).
+    pub response: String,
+    /// How execve suspension is done: `bpf-lsm` or `sigkill`.
+    pub execve_suspension: String,
+    /// Processes held for a delay now.
+    pub held: u64,
 }
 
 /// The engine's counters.

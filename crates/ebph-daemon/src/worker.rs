@@ -498,6 +498,9 @@ impl Worker {
             database: self.config.database().display().to_string(),
             last_save: self.last_save.map(rfc3339),
             save_interval: humantime::format_duration(self.config.save_interval).to_string(),
+            response: self.settings.response.to_string(),
+            execve_suspension: self.engine.execve_suspension().to_owned(),
+            held: self.held.len() as u64,
         })
     }
 

@@ -707,7 +707,7 @@ static __always_inline void respond(struct ebph_task *t, long id)
 		return;
 	p = bpf_map_lookup_elem(&profiles, &slot);
 	now = bpf_ktime_get_boot_ns();
-	if (settings.response == EBPH_ENFORCE && settings.suspend_execve &&
+	if (settings.response == EBPH_ENFORCE && settings.suspend_execve && !settings.lsm_execve &&
 	    lfc > settings.suspend_execve && (id == X86_64_EXECVE || id == X86_64_EXECVEAT)) {
 		bpf_send_signal(SIGKILL);
 		ev = new_event(EBPH_EV_EXECVE_REFUSED, slot, p);
@@ -1026,4 +1026,33 @@ int ebph_associate(struct bpf_iter__task *ctx)
 		bpf_ringbuf_submit(ev, 0);
 	}
 	return 0;
+}
+
+/* Execve suspension where BPF-LSM is available: the exec fails with EPERM and the task lives
+ * on. Loaded only when the loader's probe says BPF-LSM works here. */
+SEC("lsm/bprm_check_security")
+int BPF_PROG(ebph_bprm_check, struct linux_binprm *bprm, int ret)
+{
+	struct ebph_task *t;
+	struct ebph_event *ev;
+	__u32 slot, *exempted;
+
+	if (ret)
+		return ret;
+	if (settings.response != EBPH_ENFORCE || !settings.suspend_execve)
+		return 0;
+	t = task_state(bpf_get_current_task_btf());
+	if (!t || t->pid == 1 || t->lf_count <= settings.suspend_execve)
+		return 0;
+	slot = t->profile;
+	exempted = bpf_map_lookup_elem(&exempt, &slot);
+	if (exempted && *exempted)
+		return 0;
+	ev = new_event(EBPH_EV_EXECVE_REFUSED, slot, bpf_map_lookup_elem(&profiles, &slot));
+	if (ev) {
+		ev->syscall = X86_64_EXECVE;
+		ev->lfc = t->lf_count;
+		bpf_ringbuf_submit(ev, 0);
+	}
+	return -EPERM;
 }

@@ -33,7 +33,7 @@ struct ebph_settings {
 	__u64 delay_factor_ns; /* a task with LFC n > 0 is held delay_factor_ns << n */
 	__u64 max_delay_ns;
 	__u32 suspend_execve; /* enforce: a task with LFC above this may not exec (0 = off) */
-	__u32 _pad;
+	__u32 lsm_execve;     /* the BPF-LSM program refuses execs, so sys_enter need not kill */
 };
 
 enum ebph_response {

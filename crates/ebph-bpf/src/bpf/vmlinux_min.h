@@ -49,6 +49,7 @@ enum {
 	BPF_LOCAL_STORAGE_GET_F_CREATE = 1,
 };
 #define PF_KTHREAD 0x00200000
+#define EPERM 1
 #define ENOENT 2
 #define EINVAL 22
 #define ENOSPC 28

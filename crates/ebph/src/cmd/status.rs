@@ -28,6 +28,10 @@ pub fn run(client: &Client, args: Args) -> Result<()> {
     println!("tasks      {} tracked", s.tasks);
     println!("anomalies  {} since start", e.anomalies);
     println!(
+        "response   {} ({} held now; execve suspension by {})",
+        s.response, s.held, s.execve_suspension
+    );
+    println!(
         "database   {} (saved {}, every {})",
         s.database,
         s.last_save.as_deref().unwrap_or("not yet"),
