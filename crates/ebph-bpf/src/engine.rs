@@ -377,6 +377,23 @@ impl Engine {
         }
     }
 
+    /// Calls of tracked tasks the engine has seen, on every CPU, since it was loaded.
+    pub fn calls(&self) -> Result<u64, EngineError> {
+        let per_cpu = self
+            .skel
+            .maps
+            .cpu_cache
+            .lookup_percpu(&0u32.to_le_bytes(), MapFlags::ANY)
+            .context("reading the per-CPU counters")?
+            .unwrap_or_default();
+        let mut total = 0;
+        for value in per_cpu {
+            expect_len("a per-CPU cache", &value, 24)?;
+            total += Bytes(&value).u64(16);
+        }
+        Ok(total)
+    }
+
     /// Every profile: its key and slot.
     pub fn profile_slots(&self) -> Result<Vec<(ProfileKey, u32)>, EngineError> {
         let map = &self.skel.maps.profile_keys;

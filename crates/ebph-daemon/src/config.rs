@@ -30,7 +30,12 @@ pub struct Config {
     pub settings_from_file: Vec<String>,
     /// How much the engine holds.
     pub capacity: Capacity,
+    /// Where to serve Prometheus metrics; None = not at all.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
+
+/// Where metrics are served when they are turned on without an address: loopback only.
+pub const DEFAULT_METRICS: &str = "127.0.0.1:9559";
 
 impl Default for Config {
     fn default() -> Config {
@@ -41,6 +46,7 @@ impl Default for Config {
             settings: Settings::default(),
             settings_from_file: Vec::new(),
             capacity: Capacity::default(),
+            metrics_listen: None,
         }
     }
 }
@@ -52,6 +58,7 @@ struct File {
     state_dir: Option<PathBuf>,
     socket: Option<PathBuf>,
     save_interval: Option<String>,
+    metrics_listen: Option<String>,
     settings: toml::Table,
     capacity: CapacityFile,
 }
@@ -69,6 +76,17 @@ struct CapacityFile {
 pub fn parse_duration(text: &str) -> Result<Duration> {
     humantime::parse_duration(text.trim())
         .with_context(|| format!("invalid duration {text:?} (write it like 30s, 5m or 7d)"))
+}
+
+/// Parses a metrics address: `HOST:PORT`, or `on` for the loopback default.
+pub fn parse_listen(text: &str) -> Result<std::net::SocketAddr> {
+    let text = if text.trim() == "on" {
+        DEFAULT_METRICS
+    } else {
+        text.trim()
+    };
+    text.parse()
+        .with_context(|| format!("invalid address {text:?} (write it like 127.0.0.1:9559)"))
 }
 
 impl Config {
@@ -92,6 +110,12 @@ impl Config {
         if let Some(interval) = file.save_interval {
             config.save_interval = parse_duration(&interval)
                 .with_context(|| format!("{}: save-interval", path.display()))?;
+        }
+        if let Some(addr) = file.metrics_listen {
+            config.metrics_listen = Some(
+                parse_listen(&addr)
+                    .with_context(|| format!("{}: metrics-listen", path.display()))?,
+            );
         }
         for (name, value) in &file.settings {
             let text = match value {

@@ -104,17 +104,34 @@ async fn serve(config: &Config, handle: Handle) -> Result<()> {
         .with_context(|| format!("listening on {}", config.socket.display()))?;
     fs::set_permissions(&config.socket, fs::Permissions::from_mode(0o600))?;
     tracing::info!("listening on {}", config.socket.display());
+
+    // SIGTERM or SIGINT stops every server.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: saving and stopping"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: saving and stopping"),
+        }
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|&s| s).await;
+    };
+
+    let metrics = config.metrics_listen.map(|addr| {
+        tokio::spawn(crate::metrics::serve(
+            addr,
+            handle.clone(),
+            until_stopped(stopped.clone()),
+        ))
+    });
     let app = api::router(handle).into_make_service_with_connect_info::<Peer>();
     axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("a SIGTERM handler");
-            tokio::select! {
-                _ = term.recv() => tracing::info!("SIGTERM: saving and stopping"),
-                _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: saving and stopping"),
-            }
-        })
+        .with_graceful_shutdown(until_stopped(stopped))
         .await?;
+    if let Some(metrics) = metrics {
+        metrics.await??;
+    }
     Ok(())
 }

@@ -76,6 +76,8 @@ pub enum Command {
     Save(Reply<Saved>),
     /// Release a held process.
     Release(u32, Reply<u32>),
+    /// What a metrics scrape reports.
+    Metrics(Reply<crate::metrics::Snapshot>),
 }
 
 /// Where the engine's thread publishes events.
@@ -109,6 +111,11 @@ struct Worker {
     next_save: Instant,
     /// Processes held for a delay, and until when (engine clock).
     held: HashMap<u32, u64>,
+    /// Counters for metrics: delays, refused execs, saves, the last save's duration.
+    delays: u64,
+    execve_refused: u64,
+    saves: u64,
+    last_save_seconds: f64,
 }
 
 /// Loads the engine and the saved profiles, attaches, then serves `commands` until the
@@ -281,6 +288,10 @@ impl Worker {
             next_save,
             config,
             held: HashMap::new(),
+            delays: 0,
+            execve_refused: 0,
+            saves: 0,
+            last_save_seconds: 0.0,
         })
     }
 
@@ -316,6 +327,11 @@ impl Worker {
             }
             if names_program && !self.settings.allowlist.is_empty() {
                 self.apply_allowlist_to(e.key, e.profile);
+            }
+            match e.kind {
+                EventKind::Delay => self.delays += 1,
+                EventKind::ExecveRefused => self.execve_refused += 1,
+                _ => {}
             }
             if e.kind == EventKind::Delay {
                 let until = e.time_boot_ns.saturating_add(e.delay_ns);
@@ -391,7 +407,38 @@ impl Worker {
             Command::Admin(op, target, reply) => drop(reply.send(self.admin(op, &target))),
             Command::Save(reply) => drop(reply.send(self.save())),
             Command::Release(pid, reply) => drop(reply.send(self.release(pid))),
+            Command::Metrics(reply) => drop(reply.send(self.metrics())),
         }
+    }
+
+    fn metrics(&self) -> Result<crate::metrics::Snapshot, ApiError> {
+        let s = self.engine.stats();
+        let c = self.engine.capacity();
+        let mut profiles = [0u64; 3];
+        for (_, slot) in self.engine.profile_slots().map_err(ApiError::internal)? {
+            let p = self.engine.profile(slot).map_err(ApiError::internal)?;
+            profiles[p.status as usize] += 1;
+        }
+        Ok(crate::metrics::Snapshot {
+            calls: self.engine.calls().map_err(ApiError::internal)?,
+            anomalies: s.anomalies,
+            profiles,
+            tasks: s.tasks_tracked,
+            delays: self.delays,
+            execve_refused: self.execve_refused,
+            held: self.held.len() as u64,
+            events_lost: s.events_lost,
+            full: [s.profiles_full, s.rows_full, s.indexes_full, s.tasks_full],
+            used: [
+                profiles.iter().sum(),
+                s.rows_used,
+                s.indexes_used,
+                s.tasks_tracked,
+            ],
+            capacity: [c.profiles, c.rows, c.indexes, c.tasks].map(u64::from),
+            saves: self.saves,
+            last_save_seconds: self.last_save_seconds,
+        })
     }
 
     /// How long the loop may wait for a command: until the next hold ends, at most 20 ms.
@@ -702,6 +749,8 @@ impl Worker {
             .save_profiles(&profiles)
             .map_err(ApiError::internal)?;
         self.last_save = Some(SystemTime::now());
+        self.saves += 1;
+        self.last_save_seconds = start.elapsed().as_secs_f64();
         self.next_save = Instant::now() + self.config.save_interval;
         let saved = Saved {
             profiles: profiles.len() as u64,

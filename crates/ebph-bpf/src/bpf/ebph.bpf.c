@@ -754,6 +754,7 @@ int BPF_PROG(ebph_sys_enter, struct pt_regs *regs, long id)
 	t = current_task_state(c, (__u64)regs);
 	if (!t)
 		return 0;
+	c->calls++;
 	if (settings.record) {
 		now = bpf_ktime_get_boot_ns();
 		record(EBPH_REC_CALL, (__u32)bpf_get_current_pid_tgid(), id, now, NULL);

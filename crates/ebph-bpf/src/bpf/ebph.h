@@ -150,6 +150,7 @@ struct ebph_cpu_cache {
 	__u64 regs;
 	__u32 slot;
 	__u32 gen;
+	__u64 calls; /* calls of tracked tasks on this CPU */
 };
 
 struct ebph_stats {

@@ -18,6 +18,9 @@ pub struct Args {
     /// How often to save profiles, e.g. 5m [default: 5m].
     #[arg(long, value_name = "DURATION", value_parser = config::parse_duration)]
     save_interval: Option<std::time::Duration>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (`on` = 127.0.0.1:9559) [default: off].
+    #[arg(long, value_name = "ADDR", value_parser = config::parse_listen)]
+    metrics_listen: Option<std::net::SocketAddr>,
 }
 
 pub fn run(args: Args, socket: Option<PathBuf>) -> Result<()> {
@@ -42,6 +45,9 @@ pub fn run(args: Args, socket: Option<PathBuf>) -> Result<()> {
     }
     if let Some(interval) = args.save_interval {
         config.save_interval = interval;
+    }
+    if let Some(addr) = args.metrics_listen {
+        config.metrics_listen = Some(addr);
     }
     ebph_daemon::daemon::run(config)
 }

@@ -35,6 +35,11 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(dir: &Path) -> Daemon {
+        Daemon::start_with(dir, &[])
+    }
+
+    /// Starts a daemon with extra flags.
+    pub fn start_with(dir: &Path, extra: &[&str]) -> Daemon {
         let config = dir.join("ebph.toml");
         if !config.exists() {
             std::fs::write(&config, "").unwrap();
@@ -48,6 +53,7 @@ impl Daemon {
             .arg(dir.join("ebph.sock"))
             .arg("--save-interval")
             .arg("1h")
+            .args(extra)
             .stderr(std::fs::File::create(dir.join("daemon.log")).unwrap())
             .spawn()
             .unwrap();

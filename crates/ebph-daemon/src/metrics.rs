@@ -1,0 +1,234 @@
+//! The opt-in Prometheus endpoint (`metrics-listen`): what the engine and the daemon count,
+//! in the Prometheus text format, at `GET /metrics`.
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, Result};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use tokio::sync::oneshot;
+
+use crate::worker::{Command, Handle};
+
+/// What a scrape reports, read from the engine's thread.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Snapshot {
+    /// System calls of tracked tasks seen.
+    pub calls: u64,
+    /// Anomalous calls.
+    pub anomalies: u64,
+    /// Profiles by status: training, frozen, normal.
+    pub profiles: [u64; 3],
+    /// Tasks tracked now.
+    pub tasks: u64,
+    /// Delays imposed.
+    pub delays: u64,
+    /// Execs refused.
+    pub execve_refused: u64,
+    /// Processes held now.
+    pub held: u64,
+    /// Events the engine dropped (ring buffer full).
+    pub events_lost: u64,
+    /// Things refused because a map was full: profiles, rows, indexes, tasks.
+    pub full: [u64; 4],
+    /// Entries in use and capacity: profiles, rows, indexes, tasks.
+    pub used: [u64; 4],
+    /// Capacity of the same.
+    pub capacity: [u64; 4],
+    /// Saves done, and how long the last one took.
+    pub saves: u64,
+    /// Seconds the last save took.
+    pub last_save_seconds: f64,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabel {
+    status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MapLabel {
+    map: &'static str,
+}
+
+const MAPS: [&str; 4] = ["profiles", "rows", "indexes", "tasks"];
+
+fn counter(registry: &mut Registry, name: &str, help: &str, value: u64) {
+    let c: Counter = Counter::default();
+    c.inc_by(value);
+    registry.register(name, help, c);
+}
+
+fn gauge(registry: &mut Registry, name: &str, help: &str, value: i64) {
+    let g: Gauge = Gauge::default();
+    g.set(value);
+    registry.register(name, help, g);
+}
+
+fn per_map(registry: &mut Registry, name: &str, help: &str, values: [u64; 4]) {
+    let family = Family::<MapLabel, Gauge>::default();
+    for (map, value) in MAPS.iter().zip(values) {
+        family.get_or_create(&MapLabel { map }).set(value as i64);
+    }
+    registry.register(name, help, family);
+}
+
+/// The snapshot in the Prometheus text format.
+pub fn render(s: &Snapshot) -> String {
+    let mut r = Registry::with_prefix("ebph");
+    counter(
+        &mut r,
+        "syscalls",
+        "System calls of tracked tasks seen by the engine",
+        s.calls,
+    );
+    counter(&mut r, "anomalies", "Anomalous system calls", s.anomalies);
+    let profiles = Family::<StatusLabel, Gauge>::default();
+    for (status, n) in ["training", "frozen", "normal"].into_iter().zip(s.profiles) {
+        profiles
+            .get_or_create(&StatusLabel { status })
+            .set(n as i64);
+    }
+    r.register("profiles", "Profiles by status", profiles);
+    gauge(
+        &mut r,
+        "tasks_tracked",
+        "Tasks (threads) tracked now",
+        s.tasks as i64,
+    );
+    counter(
+        &mut r,
+        "delays",
+        "Delays imposed on anomalous tasks",
+        s.delays,
+    );
+    counter(
+        &mut r,
+        "execve_refused",
+        "Execs refused to tasks above suspend-execve",
+        s.execve_refused,
+    );
+    gauge(
+        &mut r,
+        "held_processes",
+        "Processes held for a delay now",
+        s.held as i64,
+    );
+    counter(
+        &mut r,
+        "events_lost",
+        "Events dropped because the ring buffer was full",
+        s.events_lost,
+    );
+    per_map(
+        &mut r,
+        "map_full",
+        "Entries refused because the map was full (cumulative)",
+        s.full,
+    );
+    per_map(&mut r, "map_used", "Map entries in use", s.used);
+    per_map(&mut r, "map_capacity", "Map capacity", s.capacity);
+    counter(&mut r, "saves", "Profile saves", s.saves);
+    let last = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+    last.set(s.last_save_seconds);
+    r.register(
+        "last_save_duration_seconds",
+        "How long the last save took",
+        last,
+    );
+    let mut out = String::new();
+    encode(&mut out, &r).expect("writing to a String does not fail");
+    out
+}
+
+/// Serves `GET /metrics` on `addr` until the daemon stops.
+pub async fn serve(
+    addr: SocketAddr,
+    handle: Handle,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening for metrics on {addr}"))?;
+    tracing::info!("metrics on http://{addr}/metrics");
+    let app = Router::new().route(
+        "/metrics",
+        get(move || {
+            let handle = handle.clone();
+            async move {
+                let (tx, rx) = oneshot::channel();
+                if handle.commands.send(Command::Metrics(tx)).is_err() {
+                    return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "shutting down")
+                        .into_response();
+                }
+                match rx.await {
+                    Ok(Ok(snapshot)) => (
+                        [(
+                            CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        render(&snapshot),
+                    )
+                        .into_response(),
+                    _ => (
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        "the engine did not answer",
+                    )
+                        .into_response(),
+                }
+            }
+        }),
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_parseable_prometheus_text() {
+        let s = Snapshot {
+            calls: 1234,
+            anomalies: 5,
+            profiles: [3, 1, 2],
+            used: [6, 40, 7, 90],
+            capacity: [16384, 32768, 4096, 65536],
+            last_save_seconds: 0.25,
+            ..Snapshot::default()
+        };
+        let text = render(&s);
+        let lines = text.lines().map(|l| Ok(l.to_owned()));
+        let scrape = prometheus_parse::Scrape::parse(lines).unwrap();
+        let value = |name: &str, label: Option<(&str, &str)>| {
+            scrape
+                .samples
+                .iter()
+                .find(|m| m.metric == name && label.is_none_or(|(k, v)| m.labels.get(k) == Some(v)))
+                .map(|m| match m.value {
+                    prometheus_parse::Value::Counter(v)
+                    | prometheus_parse::Value::Gauge(v)
+                    | prometheus_parse::Value::Untyped(v) => v,
+                    _ => f64::NAN,
+                })
+                .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+        };
+        assert_eq!(value("ebph_syscalls_total", None), 1234.0);
+        assert_eq!(value("ebph_anomalies_total", None), 5.0);
+        assert_eq!(value("ebph_profiles", Some(("status", "normal"))), 2.0);
+        assert_eq!(value("ebph_map_used", Some(("map", "rows"))), 40.0);
+        assert_eq!(value("ebph_map_capacity", Some(("map", "tasks"))), 65536.0);
+        assert_eq!(value("ebph_last_save_duration_seconds", None), 0.25);
+    }
+}
