@@ -158,6 +158,14 @@ pub fn router(handle: Handle) -> Router {
                 },
             ),
         )
+        .route(
+            "/v1/export",
+            get(
+                |State(h): State<Handle>, Query(t): Query<Target>| async move {
+                    ask(&h, |tx| Command::Export(t, tx)).await
+                },
+            ),
+        )
         .route("/v1/events", get(events))
         .layer(middleware::from_fn(root_only))
         .with_state(handle)

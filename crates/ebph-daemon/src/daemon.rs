@@ -13,6 +13,17 @@ use crate::config::Config;
 use crate::store::Store;
 use crate::worker::{self, Handle, Outputs};
 
+/// Whether a daemon is using `state_dir` now (it holds the directory's lock).
+pub fn state_in_use(state_dir: &std::path::Path) -> bool {
+    let Ok(lock) = fs::OpenOptions::new()
+        .read(true)
+        .open(state_dir.join("ebph.lock"))
+    else {
+        return false;
+    };
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockShared).is_err()
+}
+
 /// Runs the daemon in the foreground until SIGTERM or SIGINT; saves before it returns.
 pub fn run(config: Config) -> Result<()> {
     if !rustix::process::geteuid().is_root() {

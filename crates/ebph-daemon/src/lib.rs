@@ -10,6 +10,7 @@ pub mod api;
 pub mod client;
 pub mod config;
 pub mod daemon;
+pub mod export;
 pub mod metrics;
 pub mod protocol;
 pub mod store;

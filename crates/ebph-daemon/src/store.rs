@@ -321,6 +321,20 @@ impl Store {
         tx.commit().map_err(sqlite)
     }
 
+    /// Adds `profiles`, replacing saved ones of the same keys, in one transaction.
+    pub fn put_profiles(&mut self, profiles: &[StoredProfile]) -> Result<(), StoreError> {
+        let mut all: BTreeMap<ProfileKey, StoredProfile> = self
+            .load_profiles()?
+            .into_iter()
+            .map(|p| (p.key, p))
+            .collect();
+        for p in profiles {
+            all.insert(p.key, p.clone());
+        }
+        let all: Vec<StoredProfile> = all.into_values().collect();
+        self.save_profiles(&all)
+    }
+
     /// Every saved profile.
     pub fn load_profiles(&self) -> Result<Vec<StoredProfile>, StoreError> {
         let corrupt = |why: String| StoreError::Corrupt {

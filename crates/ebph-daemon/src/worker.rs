@@ -78,6 +78,8 @@ pub enum Command {
     Release(u32, Reply<u32>),
     /// What a metrics scrape reports.
     Metrics(Reply<crate::metrics::Snapshot>),
+    /// One profile (or, with no target, every one) as a profile file.
+    Export(Target, Reply<crate::export::ProfileFile>),
 }
 
 /// Where the engine's thread publishes events.
@@ -408,7 +410,27 @@ impl Worker {
             Command::Save(reply) => drop(reply.send(self.save())),
             Command::Release(pid, reply) => drop(reply.send(self.release(pid))),
             Command::Metrics(reply) => drop(reply.send(self.metrics())),
+            Command::Export(target, reply) => drop(reply.send(self.export(&target))),
         }
+    }
+
+    fn export(&self, target: &Target) -> Result<crate::export::ProfileFile, ApiError> {
+        let everyone = target.key.is_none() && target.path.is_none() && target.pid.is_none();
+        let slots = if everyone {
+            self.engine.profile_slots().map_err(ApiError::internal)?
+        } else {
+            vec![self.resolve(target)?]
+        };
+        let mut profiles = Vec::new();
+        for (key, slot) in slots {
+            let stored = StoredProfile {
+                key,
+                path: self.path_of(&key),
+                profile: self.engine.profile(slot).map_err(ApiError::internal)?,
+            };
+            profiles.push(crate::export::FileProfile::from_stored(&stored));
+        }
+        Ok(crate::export::ProfileFile::new(profiles))
     }
 
     fn metrics(&self) -> Result<crate::metrics::Snapshot, ApiError> {

@@ -285,3 +285,95 @@ fn clear_errors_for_people() {
         .unwrap()
         .starts_with("precious notes"));
 }
+
+#[test]
+fn exported_profiles_import_bit_for_bit_and_bad_files_are_refused() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !can_run() {
+        return;
+    }
+    let first = tempfile::tempdir().unwrap();
+    let ls = copy_program(first.path(), "ls", "/bin/ls");
+    let daemon = Daemon::start(first.path());
+    run(&ls, &["-la", "/etc"]);
+    daemon.ok(&["normalize", "--profile", s(&ls)]);
+    run(&ls, &["/usr"]);
+    let learned = daemon.json(&["profile", "show", s(&ls), "--json"]);
+    let file = first.path().join("ls.profiles.json");
+    daemon.ok(&["profile", "export", s(&ls), "-o", s(&file)]);
+    daemon.stop();
+
+    // Into another daemon's store, while it is stopped.
+    let second = tempfile::tempdir().unwrap();
+    let other = Daemon::start(second.path());
+    let out = other.cli(&[
+        "profile",
+        "import",
+        s(&file),
+        "--state-dir",
+        s(&second.path().join("state")),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stop it first"));
+    other.stop();
+    let out = Command::new(env!("CARGO_BIN_EXE_ebph"))
+        .args([
+            "profile",
+            "import",
+            s(&file),
+            "--state-dir",
+            s(&second.path().join("state")),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let other = Daemon::start(second.path());
+    let imported = other.json(&["profile", "show", s(&ls), "--json"]);
+    let fields = [
+        "key",
+        "status",
+        "train_count",
+        "last_mod_count",
+        "sequences",
+        "anomalies",
+        "pairs",
+        "lookahead_pairs",
+    ];
+    for field in fields {
+        assert_eq!(
+            imported[field], learned[field],
+            "{field} differs after import"
+        );
+    }
+    other.stop();
+
+    // A corrupted file is refused with a clear error, and nothing is imported.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let corrupted = first.path().join("corrupted.json");
+    std::fs::write(
+        &corrupted,
+        text.replacen("\"sequences\": ", "\"sequences\": 1", 1),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ebph"))
+        .args([
+            "profile",
+            "import",
+            s(&corrupted),
+            "--state-dir",
+            s(&first.path().join("fresh")),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("corrupted"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!first.path().join("fresh/ebph.db").exists());
+}

@@ -1,7 +1,8 @@
 //! `ebph profiles` and `ebph profile show`.
 
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 use ebph_daemon::client::Client;
+use ebph_daemon::export::ProfileFile;
 use ebph_daemon::protocol::{ProfileDetail, ProfileSummary};
 
 use crate::table::{Align, Table};
@@ -19,6 +20,63 @@ pub struct ListArgs {
 pub enum ProfileCommand {
     /// Show a profile: state, counters, normal time, and the learned pairs by call name.
     Show(ShowArgs),
+    /// Write one profile, or every one, to a profile file (versioned, with a checksum).
+    Export(ExportArgs),
+    /// Add the profiles of a file to a stopped daemon's store (they are loaded at its start).
+    Import(ImportArgs),
+    /// Combine the lookahead pairs of two profile files' profiles of the same executables.
+    Merge(MergeArgs),
+}
+
+/// `ebph profile export [PATH|KEY] [-o FILE]`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The executable's path or the profile's key [default: every profile].
+    target: Option<String>,
+    /// Where to write the file [default: standard output].
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<std::path::PathBuf>,
+}
+
+/// `ebph profile import FILE`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The profile file.
+    file: std::path::PathBuf,
+    /// The daemon's state directory.
+    #[arg(long, value_name = "DIR", default_value = ebph_daemon::config::DEFAULT_STATE_DIR)]
+    state_dir: std::path::PathBuf,
+}
+
+/// `ebph profile merge A B -o FILE`.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The first profile file.
+    first: std::path::PathBuf,
+    /// The second profile file.
+    second: std::path::PathBuf,
+    /// Where to write the merged file [default: standard output].
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<std::path::PathBuf>,
+}
+
+fn read_file(path: &std::path::Path) -> Result<ProfileFile> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    ProfileFile::parse(&text).with_context(|| format!("{}", path.display()))
+}
+
+fn write_out(text: &str, output: Option<&std::path::Path>) -> Result<()> {
+    match output {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+        }
+        None => {
+            use std::io::Write;
+            writeln!(std::io::stdout().lock(), "{text}")?;
+            Ok(())
+        }
+    }
 }
 
 /// `ebph profile show PATH|KEY`.
@@ -88,7 +146,49 @@ pub fn list(client: &Client, args: ListArgs) -> Result<()> {
 pub fn run(client: &Client, command: ProfileCommand) -> Result<()> {
     match command {
         ProfileCommand::Show(args) => show(client, args),
+        ProfileCommand::Export(args) => {
+            let query = args.target.as_deref().map(target_query).unwrap_or_default();
+            let file: ProfileFile = client.get(&format!("/v1/export?{query}"))?;
+            write_out(&file.to_text(), args.output.as_deref())?;
+            if let Some(path) = &args.output {
+                eprintln!(
+                    "exported {} profiles to {}",
+                    file.profiles.len(),
+                    path.display()
+                );
+            }
+            Ok(())
+        }
+        ProfileCommand::Import(args) => import(args),
+        ProfileCommand::Merge(args) => {
+            let merged = read_file(&args.first)?.merge(&read_file(&args.second)?)?;
+            write_out(&merged.to_text(), args.output.as_deref())
+        }
     }
+}
+
+fn import(args: ImportArgs) -> Result<()> {
+    let file = read_file(&args.file)?;
+    if ebph_daemon::daemon::state_in_use(&args.state_dir) {
+        bail!(
+            "the ebph daemon is running on {}: stop it first (imported profiles are loaded when it starts)",
+            args.state_dir.display()
+        );
+    }
+    let stored = file
+        .profiles
+        .iter()
+        .map(|p| p.to_stored())
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("{}", args.file.display()))?;
+    let db = args.state_dir.join("ebph.db");
+    ebph_daemon::store::Store::open(&db)?.put_profiles(&stored)?;
+    println!(
+        "imported {} profiles into {}; they are loaded when the daemon starts",
+        stored.len(),
+        db.display()
+    );
+    Ok(())
 }
 
 fn show(client: &Client, args: ShowArgs) -> Result<()> {

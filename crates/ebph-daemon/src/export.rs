@@ -1,0 +1,372 @@
+//! Profile files: profiles learned on one host, to seed identical hosts.
+//!
+//! A file is one JSON document: `format` (`ebph-profiles`), `version`, the call numbering
+//! (`arch`), the profiles (key, path, status, counters, both tables as `[call, prev, flags]`
+//! triples) and a `checksum`: SHA-256 of the profiles as written. Anything else, or a file
+//! whose checksum does not match, is refused.
+
+use std::os::unix::fs::MetadataExt;
+
+use ebph_core::{LookaheadTable, Profile, ProfileKey, ProfileStatus, Syscall};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::store::StoredProfile;
+
+/// The `format` of a profile file.
+pub const FORMAT: &str = "ebph-profiles";
+/// The version this build writes and reads.
+pub const VERSION: u32 = 1;
+
+/// Why a profile file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// Not JSON, or not of this layout.
+    #[error("not an ebph profile file: {0}")]
+    NotProfiles(String),
+    /// A newer or older version.
+    #[error("profile file version {0} is not supported (this ebph reads version {VERSION})")]
+    Version(u32),
+    /// Profiles of another numbering.
+    #[error("the profiles are for {0}, this ebph profiles x86_64")]
+    Arch(String),
+    /// The contents do not match the checksum.
+    #[error("the file is corrupted (its checksum does not match its contents)")]
+    Checksum,
+    /// A profile's contents are invalid.
+    #[error("profile {key}: {why}")]
+    Invalid {
+        /// The profile.
+        key: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// Profiles that cannot be merged.
+    #[error("cannot merge {0} with {1}: they are not the same executable")]
+    Mismatch(String, String),
+}
+
+/// One profile in a file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileProfile {
+    /// The key on the host it was learned on.
+    pub key: String,
+    /// The executable's path (used to find it again on another host).
+    pub path: String,
+    /// `training`, `frozen` or `normal`.
+    pub status: ProfileStatus,
+    /// Calls seen while training.
+    pub train_count: u64,
+    /// Calls since the train table last changed.
+    pub last_mod_count: u64,
+    /// Calls that taught it something new.
+    pub sequences: u64,
+    /// Anomalies since it became normal.
+    pub anomalies: u64,
+    /// The train table: `[call, prev, flags]`.
+    pub train: Vec<(u16, u16, u8)>,
+    /// The test table.
+    pub test: Vec<(u16, u16, u8)>,
+}
+
+/// A profile file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileFile {
+    /// Always `ebph-profiles`.
+    pub format: String,
+    /// The file layout's version.
+    pub version: u32,
+    /// The call numbering.
+    pub arch: String,
+    /// The profiles.
+    pub profiles: Vec<FileProfile>,
+    /// `sha256:` and the hex digest of `profiles` as serialized.
+    pub checksum: String,
+}
+
+fn checksum(profiles: &[FileProfile]) -> String {
+    let bytes = serde_json::to_vec(profiles).expect("profiles serialize");
+    let digest = Sha256::digest(&bytes);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+fn entries(table: &LookaheadTable) -> Vec<(u16, u16, u8)> {
+    table
+        .entries()
+        .map(|(c, p, f)| (c.nr(), p.nr(), f))
+        .collect()
+}
+
+fn table(key: &str, entries: &[(u16, u16, u8)]) -> Result<LookaheadTable, FileError> {
+    let mut table = LookaheadTable::new();
+    for &(curr, prev, flags) in entries {
+        let (Some(c), Some(p)) = (Syscall::new(curr), Syscall::new(prev)) else {
+            return Err(FileError::Invalid {
+                key: key.to_owned(),
+                why: format!("call number {curr} or {prev} out of range"),
+            });
+        };
+        table.set(c, p, flags);
+    }
+    Ok(table)
+}
+
+impl FileProfile {
+    /// A stored profile as it goes into a file.
+    pub fn from_stored(p: &StoredProfile) -> FileProfile {
+        FileProfile {
+            key: p.key.to_string(),
+            path: p.path.clone(),
+            status: p.profile.status,
+            train_count: p.profile.train_count,
+            last_mod_count: p.profile.last_mod_count,
+            sequences: p.profile.sequences,
+            anomalies: p.profile.anomalies,
+            train: entries(&p.profile.train),
+            test: entries(&p.profile.test),
+        }
+    }
+
+    /// The profile, keyed for this host: by its path's device and inode when the path is a
+    /// program here, else by the key it came with.
+    pub fn to_stored(&self) -> Result<StoredProfile, FileError> {
+        let invalid = |why: String| FileError::Invalid {
+            key: self.key.clone(),
+            why,
+        };
+        let original: ProfileKey = self
+            .key
+            .parse()
+            .map_err(|e: ebph_core::ProfileKeyError| invalid(e.to_string()))?;
+        let key = match std::fs::metadata(&self.path) {
+            Ok(m) if original.script == 0 => ProfileKey {
+                dev: m.dev(),
+                ino: m.ino(),
+                script: 0,
+            },
+            _ => original,
+        };
+        // A frozen profile's normal time is of the host it was learned on: it freezes anew.
+        let status = match self.status {
+            ProfileStatus::Frozen => ProfileStatus::Training,
+            other => other,
+        };
+        Ok(StoredProfile {
+            key,
+            path: self.path.clone(),
+            profile: Profile {
+                train: table(&self.key, &self.train)?,
+                test: if status == ProfileStatus::Normal {
+                    table(&self.key, &self.test)?
+                } else {
+                    LookaheadTable::new()
+                },
+                train_count: self.train_count,
+                last_mod_count: self.last_mod_count,
+                sequences: self.sequences,
+                anomalies: self.anomalies,
+                status,
+                normal_time: 0,
+            },
+        })
+    }
+}
+
+impl ProfileFile {
+    /// A file of `profiles`.
+    pub fn new(profiles: Vec<FileProfile>) -> ProfileFile {
+        ProfileFile {
+            format: FORMAT.to_owned(),
+            version: VERSION,
+            arch: "x86_64".to_owned(),
+            checksum: checksum(&profiles),
+            profiles,
+        }
+    }
+
+    /// Reads and checks a file's text.
+    pub fn parse(text: &str) -> Result<ProfileFile, FileError> {
+        #[derive(Deserialize)]
+        struct Head {
+            format: Option<String>,
+            version: Option<u32>,
+        }
+        let head: Head =
+            serde_json::from_str(text).map_err(|e| FileError::NotProfiles(e.to_string()))?;
+        if head.format.as_deref() != Some(FORMAT) {
+            return Err(FileError::NotProfiles(format!(
+                "format is {:?}",
+                head.format
+            )));
+        }
+        if head.version != Some(VERSION) {
+            return Err(FileError::Version(head.version.unwrap_or(0)));
+        }
+        let file: ProfileFile =
+            serde_json::from_str(text).map_err(|e| FileError::NotProfiles(e.to_string()))?;
+        if file.arch != "x86_64" {
+            return Err(FileError::Arch(file.arch));
+        }
+        if checksum(&file.profiles) != file.checksum {
+            return Err(FileError::Checksum);
+        }
+        Ok(file)
+    }
+
+    /// The file as text.
+    pub fn to_text(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a profile file serializes")
+    }
+
+    /// Combines two files: profiles of the same executable (same path, or same key) get the
+    /// union of their pairs and the sum of their counts; the others are kept as they are.
+    pub fn merge(&self, other: &ProfileFile) -> Result<ProfileFile, FileError> {
+        let mut out = self.profiles.clone();
+        for p in &other.profiles {
+            match out
+                .iter_mut()
+                .find(|q| q.key == p.key || (!q.path.is_empty() && q.path == p.path))
+            {
+                Some(q) => *q = merge_one(q, p)?,
+                None => out.push(p.clone()),
+            }
+        }
+        Ok(ProfileFile::new(out))
+    }
+}
+
+/// The union of two profiles of one executable.
+pub fn merge_one(a: &FileProfile, b: &FileProfile) -> Result<FileProfile, FileError> {
+    if a.path != b.path && a.key != b.key {
+        return Err(FileError::Mismatch(a.path.clone(), b.path.clone()));
+    }
+    let union =
+        |x: &[(u16, u16, u8)], y: &[(u16, u16, u8)]| -> Result<Vec<(u16, u16, u8)>, FileError> {
+            let mut t = table(&a.key, x)?;
+            for &(c, p, f) in y {
+                let (Some(c), Some(p)) = (Syscall::new(c), Syscall::new(p)) else {
+                    return Err(FileError::Invalid {
+                        key: b.key.clone(),
+                        why: "call number out of range".into(),
+                    });
+                };
+                let merged = t.get(c, p) | f;
+                t.set(c, p, merged);
+            }
+            Ok(entries(&t))
+        };
+    let both_normal = a.status == ProfileStatus::Normal && b.status == ProfileStatus::Normal;
+    Ok(FileProfile {
+        key: a.key.clone(),
+        path: if a.path.is_empty() {
+            b.path.clone()
+        } else {
+            a.path.clone()
+        },
+        status: if both_normal {
+            ProfileStatus::Normal
+        } else {
+            ProfileStatus::Training
+        },
+        train_count: a.train_count + b.train_count,
+        last_mod_count: a.last_mod_count.min(b.last_mod_count),
+        sequences: a.sequences + b.sequences,
+        anomalies: a.anomalies + b.anomalies,
+        train: union(&a.train, &b.train)?,
+        test: if both_normal {
+            union(&a.test, &b.test)?
+        } else {
+            Vec::new()
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(key: &str, path: &str, pairs: &[(u16, u16, u8)]) -> FileProfile {
+        FileProfile {
+            key: key.into(),
+            path: path.into(),
+            status: ProfileStatus::Normal,
+            train_count: 100,
+            last_mod_count: 40,
+            sequences: 7,
+            anomalies: 1,
+            train: pairs.to_vec(),
+            test: pairs.to_vec(),
+        }
+    }
+
+    #[test]
+    fn files_round_trip() {
+        let file = ProfileFile::new(vec![sample(
+            "8:1:42",
+            "/nonexistent/a",
+            &[(0, 1, 3), (59, 2, 0x80)],
+        )]);
+        let back = ProfileFile::parse(&file.to_text()).unwrap();
+        assert_eq!(back, file);
+        let stored = back.profiles[0].to_stored().unwrap();
+        assert_eq!(FileProfile::from_stored(&stored), back.profiles[0]);
+    }
+
+    #[test]
+    fn corrupted_and_foreign_files_are_refused() {
+        let file = ProfileFile::new(vec![sample("8:1:42", "/a", &[(0, 1, 3)])]);
+        let text = file.to_text();
+        let tampered = text.replacen("\"train_count\": 100", "\"train_count\": 101", 1);
+        assert!(matches!(
+            ProfileFile::parse(&tampered),
+            Err(FileError::Checksum)
+        ));
+        let newer = text.replacen("\"version\": 1", "\"version\": 2", 1);
+        assert!(matches!(
+            ProfileFile::parse(&newer),
+            Err(FileError::Version(2))
+        ));
+        assert!(matches!(
+            ProfileFile::parse("{\"format\": \"other\"}"),
+            Err(FileError::NotProfiles(_))
+        ));
+        assert!(matches!(
+            ProfileFile::parse("not json"),
+            Err(FileError::NotProfiles(_))
+        ));
+        assert!(matches!(
+            ProfileFile::parse(&text[..text.len() / 2]),
+            Err(FileError::NotProfiles(_))
+        ));
+        let bad = ProfileFile::new(vec![sample("8:1:42", "/a", &[(600, 1, 3)])]);
+        assert!(matches!(
+            bad.profiles[0].to_stored(),
+            Err(FileError::Invalid { .. })
+        ));
+    }
+
+    #[test]
+    fn merging_unites_pairs_of_the_same_executable() {
+        let a = ProfileFile::new(vec![
+            sample("8:1:42", "/usr/bin/x", &[(0, 1, 0b01)]),
+            sample("8:1:7", "/usr/bin/y", &[(3, 3, 1)]),
+        ]);
+        let b = ProfileFile::new(vec![sample(
+            "9:2:99",
+            "/usr/bin/x",
+            &[(0, 1, 0b10), (5, 6, 1)],
+        )]);
+        let m = a.merge(&b).unwrap();
+        assert_eq!(m.profiles.len(), 2);
+        let x = &m.profiles[0];
+        assert_eq!(x.train, [(0, 1, 0b11), (5, 6, 1)]);
+        assert_eq!(x.train_count, 200);
+        assert_eq!(x.status, ProfileStatus::Normal);
+        assert!(matches!(
+            merge_one(&sample("1:1:1", "/a", &[]), &sample("2:2:2", "/b", &[])),
+            Err(FileError::Mismatch(_, _))
+        ));
+        assert!(ProfileFile::parse(&m.to_text()).is_ok());
+    }
+}
