@@ -85,6 +85,11 @@ struct ThreadsQuery {
 }
 
 #[derive(Deserialize)]
+struct LimitQuery {
+    limit: Option<u32>,
+}
+
+#[derive(Deserialize)]
 struct EventsQuery {
     #[serde(default)]
     follow: bool,
@@ -163,6 +168,14 @@ pub fn router(handle: Handle) -> Router {
             get(
                 |State(h): State<Handle>, Query(t): Query<Target>| async move {
                     ask(&h, |tx| Command::Export(t, tx)).await
+                },
+            ),
+        )
+        .route(
+            "/v1/anomalies",
+            get(
+                |State(h): State<Handle>, Query(q): Query<LimitQuery>| async move {
+                    ask(&h, |tx| Command::Anomalies(q.limit.unwrap_or(1000), tx)).await
                 },
             ),
         )

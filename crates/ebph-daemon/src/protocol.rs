@@ -224,3 +224,26 @@ pub struct SettingValue {
     /// What it does.
     pub description: String,
 }
+
+/// `GET /v1/anomalies`: one anomaly of the history.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Anomaly {
+    /// When (RFC 3339).
+    pub time: String,
+    /// The process.
+    pub pid: u32,
+    /// The thread.
+    pub tid: u32,
+    /// The profile's key.
+    pub key: String,
+    /// The profile's path.
+    pub path: String,
+    /// The call.
+    pub syscall: String,
+    /// Pairs missing.
+    pub misses: u32,
+    /// The task's LFC.
+    pub lfc: u32,
+    /// The window, oldest first.
+    pub sequence: Vec<String>,
+}

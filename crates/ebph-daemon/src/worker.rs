@@ -80,6 +80,8 @@ pub enum Command {
     Metrics(Reply<crate::metrics::Snapshot>),
     /// One profile (or, with no target, every one) as a profile file.
     Export(Target, Reply<crate::export::ProfileFile>),
+    /// The last anomalies recorded, oldest first.
+    Anomalies(u32, Reply<Vec<protocol::Anomaly>>),
 }
 
 /// Where the engine's thread publishes events.
@@ -411,7 +413,28 @@ impl Worker {
             Command::Release(pid, reply) => drop(reply.send(self.release(pid))),
             Command::Metrics(reply) => drop(reply.send(self.metrics())),
             Command::Export(target, reply) => drop(reply.send(self.export(&target))),
+            Command::Anomalies(limit, reply) => drop(reply.send(self.anomalies(limit))),
         }
+    }
+
+    fn anomalies(&self, limit: u32) -> Result<Vec<protocol::Anomaly>, ApiError> {
+        Ok(self
+            .store
+            .anomalies(limit)
+            .map_err(ApiError::internal)?
+            .into_iter()
+            .map(|a| protocol::Anomaly {
+                time: a.time,
+                pid: a.pid,
+                tid: a.tid,
+                key: a.key,
+                path: a.path,
+                syscall: a.syscall,
+                misses: a.misses,
+                lfc: a.lfc,
+                sequence: a.sequence,
+            })
+            .collect())
     }
 
     fn export(&self, target: &Target) -> Result<crate::export::ProfileFile, ApiError> {

@@ -150,6 +150,39 @@ fn the_thesis_anomaly_shows_in_the_logs() {
     assert!(daemon.ok(&["logs", "--no-exec"]).contains("anomaly"));
     let file = std::fs::read_to_string(dir.path().join("state/events.jsonl")).unwrap();
     assert!(file.lines().any(|l| l.contains("\"type\":\"anomaly\"")));
+
+    // The same as CSV: the anomaly history, every profile, one profile's pairs.
+    let history = daemon.ok(&["profile", "csv", "--anomalies"]);
+    let mut lines = history.lines();
+    assert_eq!(
+        lines.next(),
+        Some("time,pid,tid,key,path,syscall,misses,lfc,sequence")
+    );
+    assert!(
+        lines.any(|l| l.contains(s(&anomaly)) && l.contains(",write,")),
+        "{history}"
+    );
+    let profiles = daemon.ok(&["profile", "csv"]);
+    assert!(profiles.starts_with("key,path,status,train_count,"));
+    assert!(
+        profiles
+            .lines()
+            .any(|l| l.contains(s(&anomaly)) && l.contains(",normal,")),
+        "{profiles}"
+    );
+    let pairs = daemon.ok(&["profile", "csv", s(&anomaly)]);
+    let shown = daemon.json(&["profile", "show", s(&anomaly), "--json"]);
+    let distances: usize = shown["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["distances"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(
+        pairs.lines().count(),
+        distances + 1,
+        "one row per pair and distance"
+    );
     daemon.stop();
 }
 

@@ -26,6 +26,19 @@ pub enum ProfileCommand {
     Import(ImportArgs),
     /// Combine the lookahead pairs of two profile files' profiles of the same executables.
     Merge(MergeArgs),
+    /// CSV: every profile's counters; with PATH|KEY, that profile's lookahead pairs; with
+    /// --anomalies, the anomaly history.
+    Csv(CsvArgs),
+}
+
+/// `ebph profile csv [PATH|KEY] [--anomalies]`.
+#[derive(Debug, clap::Args)]
+pub struct CsvArgs {
+    /// One profile: its pairs, one row per (call, prev, distance).
+    target: Option<String>,
+    /// The anomaly history instead (the last 100,000).
+    #[arg(long, conflicts_with = "target")]
+    anomalies: bool,
 }
 
 /// `ebph profile export [PATH|KEY] [-o FILE]`.
@@ -160,6 +173,7 @@ pub fn run(client: &Client, command: ProfileCommand) -> Result<()> {
             Ok(())
         }
         ProfileCommand::Import(args) => import(args),
+        ProfileCommand::Csv(args) => csv_out(client, args),
         ProfileCommand::Merge(args) => {
             let merged = read_file(&args.first)?.merge(&read_file(&args.second)?)?;
             write_out(&merged.to_text(), args.output.as_deref())
@@ -220,5 +234,73 @@ fn show(client: &Client, args: ShowArgs) -> Result<()> {
         table.row(vec![pair.call.clone(), pair.prev.clone(), d.join(",")]);
     }
     table.write(&mut std::io::stdout().lock())?;
+    Ok(())
+}
+
+fn csv_out(client: &Client, args: CsvArgs) -> Result<()> {
+    let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+    if args.anomalies {
+        let anomalies: Vec<ebph_daemon::protocol::Anomaly> =
+            client.get("/v1/anomalies?limit=100000")?;
+        w.write_record([
+            "time", "pid", "tid", "key", "path", "syscall", "misses", "lfc", "sequence",
+        ])?;
+        for a in anomalies {
+            w.write_record([
+                a.time,
+                a.pid.to_string(),
+                a.tid.to_string(),
+                a.key,
+                a.path,
+                a.syscall,
+                a.misses.to_string(),
+                a.lfc.to_string(),
+                a.sequence.join(" "),
+            ])?;
+        }
+    } else if let Some(target) = &args.target {
+        let p: ProfileDetail = client.get(&format!("/v1/profile?{}", target_query(target)))?;
+        w.write_record(["key", "path", "call", "prev", "distance"])?;
+        for pair in &p.pairs {
+            for d in &pair.distances {
+                w.write_record([
+                    p.summary.key.as_str(),
+                    p.summary.path.as_str(),
+                    pair.call.as_str(),
+                    pair.prev.as_str(),
+                    &d.to_string(),
+                ])?;
+            }
+        }
+    } else {
+        let profiles: Vec<ProfileSummary> = client.get("/v1/profiles")?;
+        w.write_record([
+            "key",
+            "path",
+            "status",
+            "train_count",
+            "last_mod_count",
+            "sequences",
+            "anomalies",
+            "lookahead_pairs",
+            "memory_bytes",
+            "normal_time",
+        ])?;
+        for p in profiles {
+            w.write_record([
+                p.key,
+                p.path,
+                p.status,
+                p.train_count.to_string(),
+                p.last_mod_count.to_string(),
+                p.sequences.to_string(),
+                p.anomalies.to_string(),
+                p.lookahead_pairs.to_string(),
+                p.memory_bytes.to_string(),
+                p.normal_time.unwrap_or_default(),
+            ])?;
+        }
+    }
+    w.flush()?;
     Ok(())
 }
