@@ -49,6 +49,7 @@ enum Command {
     Save,
     Release(cmd::release::Args),
     Logs(cmd::logs::Args),
+    Top(cmd::top::Args),
     Replay(cmd::replay::Args),
 }
 
@@ -76,6 +77,7 @@ fn main() -> ExitCode {
         Command::Save => cmd::save::run(&client()),
         Command::Release(args) => cmd::release::run(&client(), args),
         Command::Logs(args) => cmd::logs::run(&client(), args),
+        Command::Top(args) => cmd::top::run(&client(), args),
         Command::Replay(args) => cmd::replay::run(args),
     };
     match result {

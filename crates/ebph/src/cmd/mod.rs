@@ -10,6 +10,7 @@ pub mod replay;
 pub mod save;
 pub mod settings;
 pub mod status;
+pub mod top;
 
 use std::io::Write;
 

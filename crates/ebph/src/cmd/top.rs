@@ -1,0 +1,308 @@
+//! `ebph top`: a live view of what ebph sees, refreshed every second; usable over SSH.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use ebph_daemon::client::Client;
+use ebph_daemon::protocol::{Event, Process, Status};
+use ratatui::crossterm::event::{self, Event as Input, KeyCode, KeyModifiers};
+use ratatui::layout::{Constraint, Layout};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, List, ListItem, Paragraph, Row, Table};
+use ratatui::Frame;
+
+/// Live view: processes by LFC, the anomaly feed, and the engine's counters (q to quit).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Time between refreshes, e.g. 1s or 500ms.
+    #[arg(long, default_value = "1s", value_parser = ebph_daemon::config::parse_duration)]
+    interval: Duration,
+}
+
+/// Everything one frame shows.
+#[derive(Clone, Debug)]
+pub struct View {
+    /// The daemon's state.
+    pub status: Status,
+    /// Tracked processes.
+    pub processes: Vec<Process>,
+    /// Recent events, oldest first.
+    pub events: Vec<Event>,
+}
+
+fn fetch(client: &Client) -> Result<View> {
+    let status: Status = client.get("/v1/status")?;
+    let processes: Vec<Process> = client.get("/v1/processes")?;
+    let mut events = Vec::new();
+    client.stream_lines("/v1/events", |line| {
+        if let Ok(e) = serde_json::from_str::<Event>(line) {
+            if e.kind != "exec" {
+                events.push(e);
+            }
+        }
+        true
+    })?;
+    Ok(View {
+        status,
+        processes,
+        events,
+    })
+}
+
+/// Draws one frame of `view`.
+pub fn draw(frame: &mut Frame, view: &View) {
+    let [header, table, feed, footer] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Min(5),
+        Constraint::Length(10),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    let s = &view.status;
+    let bold = Style::default().add_modifier(Modifier::BOLD);
+    frame.render_widget(
+        Paragraph::new(vec![
+            Line::from(vec![
+                Span::styled(format!("ebph {}", s.version), bold),
+                Span::raw(format!(
+                    "  up {}  response {}  held {}",
+                    humantime::format_duration(Duration::from_secs(s.uptime_seconds)),
+                    s.response,
+                    s.held
+                )),
+            ]),
+            Line::from(format!(
+                "profiles {} ({} normal)  tasks {}  anomalies {}",
+                s.profiles, s.normal_profiles, s.tasks, s.engine.anomalies
+            )),
+        ]),
+        header,
+    );
+
+    let mut processes: Vec<&Process> = view.processes.iter().collect();
+    processes.sort_by(|a, b| {
+        b.lfc
+            .cmp(&a.lfc)
+            .then(b.anomalies.cmp(&a.anomalies))
+            .then(a.pid.cmp(&b.pid))
+    });
+    let rows = processes.iter().map(|p| {
+        let style = if p.held_ms.is_some() {
+            Style::default().fg(Color::Red)
+        } else if p.lfc > 0 {
+            Style::default().fg(Color::Yellow)
+        } else {
+            Style::default()
+        };
+        Row::new(vec![
+            p.pid.to_string(),
+            p.comm.clone(),
+            p.status.clone(),
+            p.lfc.to_string(),
+            p.anomalies.to_string(),
+            p.held_ms.map_or_else(|| "-".into(), |ms| format!("{ms}ms")),
+            if p.path.is_empty() {
+                p.key.clone()
+            } else {
+                p.path.clone()
+            },
+        ])
+        .style(style)
+    });
+    let widths = [
+        Constraint::Length(8),
+        Constraint::Length(16),
+        Constraint::Length(9),
+        Constraint::Length(4),
+        Constraint::Length(9),
+        Constraint::Length(9),
+        Constraint::Min(10),
+    ];
+    frame.render_widget(
+        Table::new(rows, widths)
+            .header(
+                Row::new([
+                    "PID",
+                    "COMM",
+                    "STATUS",
+                    "LFC",
+                    "ANOMALIES",
+                    "HELD",
+                    "PROFILE",
+                ])
+                .style(bold),
+            )
+            .block(Block::default().borders(Borders::TOP).title(" processes ")),
+        table,
+    );
+
+    let items: Vec<ListItem> = view
+        .events
+        .iter()
+        .rev()
+        .take(feed.height.saturating_sub(1) as usize)
+        .map(|e| {
+            let what = match e.kind.as_str() {
+                "anomaly" => format!(
+                    "{} ({} misses, LFC {}) after {}",
+                    e.syscall.as_deref().unwrap_or("?"),
+                    e.misses.unwrap_or(0),
+                    e.lfc,
+                    e.sequence.as_deref().unwrap_or_default().join(" ")
+                ),
+                "delay" => format!("held {:.0} ms (LFC {})", e.delay_ms.unwrap_or(0.0), e.lfc),
+                _ => String::new(),
+            };
+            let time = e.time.get(11..19).unwrap_or(&e.time);
+            ListItem::new(format!(
+                "{time} {:<14} {:>7} {} {what}",
+                e.kind, e.pid, e.path
+            ))
+        })
+        .collect();
+    frame.render_widget(
+        List::new(items).block(Block::default().borders(Borders::TOP).title(" events ")),
+        feed,
+    );
+    let e = &s.engine;
+    frame.render_widget(
+        Paragraph::new(format!(
+            "rows {}  indexes {}  full: profiles {} rows {} tasks {}  events lost {}   q: quit",
+            e.rows_used, e.indexes_used, e.profiles_full, e.rows_full, e.tasks_full, e.events_lost
+        ))
+        .style(Style::default().add_modifier(Modifier::DIM)),
+        footer,
+    );
+}
+
+pub fn run(client: &Client, args: Args) -> Result<()> {
+    // Fail before taking over the terminal when the daemon cannot be reached.
+    let mut view = fetch(client)?;
+    let mut terminal = ratatui::init();
+    let result = (|| -> Result<()> {
+        loop {
+            terminal.draw(|f| draw(f, &view))?;
+            if event::poll(args.interval)? {
+                if let Input::Key(key) = event::read()? {
+                    let ctrl_c = key.code == KeyCode::Char('c')
+                        && key.modifiers.contains(KeyModifiers::CONTROL);
+                    if key.code == KeyCode::Char('q') || key.code == KeyCode::Esc || ctrl_c {
+                        return Ok(());
+                    }
+                }
+            }
+            view = fetch(client)?;
+        }
+    })();
+    ratatui::restore();
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ebph_daemon::protocol::EngineStats;
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    fn view() -> View {
+        let process = |pid: u32, comm: &str, lfc: u32, held_ms: Option<u64>| Process {
+            pid,
+            tid: pid,
+            comm: comm.into(),
+            key: "254:0:1".into(),
+            path: format!("/usr/bin/{comm}"),
+            status: "normal".into(),
+            lfc,
+            anomalies: u64::from(lfc),
+            held_ms,
+        };
+        View {
+            status: Status {
+                version: "0.1.0".into(),
+                pid: 1,
+                uptime_seconds: 61,
+                profiles: 12,
+                normal_profiles: 3,
+                tasks: 40,
+                engine: EngineStats {
+                    anomalies: 7,
+                    rows_used: 99,
+                    ..EngineStats::default()
+                },
+                database: "/var/lib/ebph/ebph.db".into(),
+                last_save: None,
+                save_interval: "5m".into(),
+                response: "delay".into(),
+                execve_suspension: "sigkill".into(),
+                held: 1,
+            },
+            processes: vec![
+                process(10, "bash", 0, None),
+                process(4242, "anomaly", 5, Some(64)),
+            ],
+            events: vec![Event {
+                kind: "anomaly".into(),
+                time: "2026-11-24T02:05:22.490Z".into(),
+                pid: 4242,
+                tid: 4242,
+                key: "254:0:1".into(),
+                path: "/usr/bin/anomaly".into(),
+                syscall: Some("write".into()),
+                misses: Some(3),
+                lfc: 4,
+                sequence: Some(vec!["brk".into(), "write".into(), "write".into()]),
+                anomalies: 4,
+                delay_ms: None,
+            }],
+        }
+    }
+
+    fn screen(width: u16, height: u16) -> Vec<String> {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        terminal.draw(|f| draw(f, &view())).unwrap();
+        let buffer = terminal.backend().buffer().clone();
+        (0..height)
+            .map(|y| {
+                (0..width)
+                    .map(|x| buffer[(x, y)].symbol().to_owned())
+                    .collect::<String>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_frame_shows_the_state_the_processes_and_the_feed() {
+        let lines = screen(110, 30);
+        let text = lines.join("\n");
+        assert!(
+            lines[0].contains("ebph 0.1.0") && lines[0].contains("response delay"),
+            "{text}"
+        );
+        assert!(
+            lines[1].contains("profiles 12 (3 normal)  tasks 40  anomalies 7"),
+            "{text}"
+        );
+        // The most anomalous process first, with how long it is held.
+        let first = lines
+            .iter()
+            .position(|l| l.contains("anomaly ") && l.contains("4242"))
+            .unwrap();
+        let second = lines.iter().position(|l| l.contains("bash")).unwrap();
+        assert!(first < second, "{text}");
+        assert!(lines[first].contains("64ms"), "{text}");
+        assert!(
+            text.contains("02:05:22 anomaly")
+                && text.contains("write (3 misses, LFC 4) after brk write write"),
+            "{text}"
+        );
+        assert!(lines.last().unwrap().contains("q: quit"), "{text}");
+    }
+
+    #[test]
+    fn a_small_terminal_still_renders() {
+        let lines = screen(40, 12);
+        assert!(lines[0].starts_with("ebph 0.1.0"));
+    }
+}
