@@ -50,6 +50,7 @@ enum Command {
     Release(cmd::release::Args),
     Logs(cmd::logs::Args),
     Top(cmd::top::Args),
+    Plot(cmd::plot::Args),
     Replay(cmd::replay::Args),
 }
 
@@ -78,6 +79,7 @@ fn main() -> ExitCode {
         Command::Release(args) => cmd::release::run(&client(), args),
         Command::Logs(args) => cmd::logs::run(&client(), args),
         Command::Top(args) => cmd::top::run(&client(), args),
+        Command::Plot(args) => cmd::plot::run(&client(), args),
         Command::Replay(args) => cmd::replay::run(args),
     };
     match result {
