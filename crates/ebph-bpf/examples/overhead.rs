@@ -191,10 +191,11 @@ fn print_table(results: &[Vec<(String, f64)>], rounds: usize) {
         };
         let added_floor = value(1, name) - base;
         let added_ebph = value(2, name) - base;
-        let ratio = if added_floor > 0.0 {
+        // Where the floor adds less than the noise (2% here), a ratio to it means nothing.
+        let ratio = if added_floor > 0.02 * base {
             format!("{:.2}x", added_ebph / added_floor)
         } else {
-            "-".into()
+            "~".into()
         };
         let unit = if name.ends_with("(s)") { "s" } else { "ns" };
         println!(
@@ -208,6 +209,6 @@ fn print_table(results: &[Vec<(String, f64)>], rounds: usize) {
         );
     }
     println!();
-    println!("Medians of {rounds} rounds; modes run in turns. EBPH/FLOOR = ebph's added time over the empty program's.");
+    println!("Medians of {rounds} rounds; modes run in turns. EBPH/FLOOR = ebph's added time over the empty program's (~ where the floor adds less than 2%).");
     println!();
 }

@@ -111,6 +111,14 @@ fn effective_uid() -> Option<u32> {
 /// loaded and attached to find out (on kernels in lockdown, or without `bpf` among the active
 /// LSMs, it is refused).
 fn bpf_lsm_works() -> bool {
+    // A refusal is an answer here, not an error: keep libbpf from printing one.
+    let print = libbpf_rs::set_print(None);
+    let works = probe_lsm();
+    libbpf_rs::set_print(print);
+    works
+}
+
+fn probe_lsm() -> bool {
     let object: &'static mut MaybeUninit<OpenObject> = Box::leak(Box::new(MaybeUninit::uninit()));
     let Ok(open) = crate::lsm_probe_skel::LsmProbeSkelBuilder::default().open(object) else {
         return false;
