@@ -98,28 +98,8 @@ pub struct StoredProfile {
     pub profile: Profile,
 }
 
-/// An anomaly as stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoredAnomaly {
-    /// When (RFC 3339).
-    pub time: String,
-    /// The process.
-    pub pid: u32,
-    /// The thread.
-    pub tid: u32,
-    /// The profile's key.
-    pub key: String,
-    /// The profile's path.
-    pub path: String,
-    /// The call.
-    pub syscall: String,
-    /// Pairs missing.
-    pub misses: u32,
-    /// The task's LFC.
-    pub lfc: u32,
-    /// The window, oldest first.
-    pub sequence: Vec<String>,
-}
+/// An anomaly as stored: the API's own type.
+pub use crate::protocol::Anomaly as StoredAnomaly;
 
 /// The open database.
 pub struct Store {

@@ -418,23 +418,7 @@ impl Worker {
     }
 
     fn anomalies(&self, limit: u32) -> Result<Vec<protocol::Anomaly>, ApiError> {
-        Ok(self
-            .store
-            .anomalies(limit)
-            .map_err(ApiError::internal)?
-            .into_iter()
-            .map(|a| protocol::Anomaly {
-                time: a.time,
-                pid: a.pid,
-                tid: a.tid,
-                key: a.key,
-                path: a.path,
-                syscall: a.syscall,
-                misses: a.misses,
-                lfc: a.lfc,
-                sequence: a.sequence,
-            })
-            .collect())
+        self.store.anomalies(limit).map_err(ApiError::internal)
     }
 
     fn export(&self, target: &Target) -> Result<crate::export::ProfileFile, ApiError> {
