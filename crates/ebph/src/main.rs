@@ -32,7 +32,7 @@ enum Command {
     Ps(cmd::ps::Args),
     /// List every profile.
     Profiles(cmd::profiles::ListArgs),
-    /// Look at one profile.
+    /// Show, export, import, merge or write as CSV profiles.
     #[command(subcommand)]
     Profile(cmd::profiles::ProfileCommand),
     /// Show the settings, or one of them.
