@@ -274,6 +274,16 @@ impl Worker {
             config.database().display(),
             associated
         );
+        // `ebph logs` shows the latest events across restarts: the tail of the event log.
+        if let Ok(text) = std::fs::read_to_string(config.event_log()) {
+            let mut recent = outputs.recent.lock().unwrap_or_else(|e| e.into_inner());
+            let lines: Vec<&str> = text.lines().collect();
+            for line in &lines[lines.len().saturating_sub(RECENT_EVENTS)..] {
+                if let Ok(event) = serde_json::from_str::<Event>(line) {
+                    recent.push_back(event);
+                }
+            }
+        }
         let log = OpenOptions::new()
             .create(true)
             .append(true)

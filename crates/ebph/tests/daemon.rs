@@ -66,10 +66,16 @@ fn a_new_program_gets_a_profile_and_settings_round_trip() {
     let out = daemon.cli(&["normalize", "--pid", "999999999"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("not tracked"));
 
-    // Settings changed at run time survive a restart.
+    // Settings changed at run time survive a restart, and so do the latest events.
     daemon.stop();
     let daemon = Daemon::start(dir.path());
     assert_eq!(daemon.ok(&["get", "normal-wait"]).trim(), "2s");
+    let logs = daemon.ok(&["logs", "--json"]);
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("profile_created") && l.contains(s(&ls))),
+        "{logs}"
+    );
     daemon.stop();
 }
 
