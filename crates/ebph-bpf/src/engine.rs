@@ -447,6 +447,16 @@ impl Engine {
 
     /// Reads the profile in `slot` back, tables and counters, as the model's type.
     pub fn profile(&self, slot: u32) -> Result<Profile, EngineError> {
+        let mut profile = self.profile_counters(slot)?;
+        let value = self.profile_entry(slot)?;
+        let b = Bytes(&value);
+        profile.train = self.table(b.u32(68))?;
+        profile.test = self.table(b.u32(72))?;
+        Ok(profile)
+    }
+
+    /// The counters and status of the profile in `slot`, without its tables (one lookup).
+    pub fn profile_counters(&self, slot: u32) -> Result<Profile, EngineError> {
         let value = self.profile_entry(slot)?;
         let b = Bytes(&value);
         let status = match b.u32(64) {
@@ -456,8 +466,8 @@ impl Engine {
             other => return Err(EngineError::Layout(format!("profile status {other}"))),
         };
         Ok(Profile {
-            train: self.table(b.u32(68))?,
-            test: self.table(b.u32(72))?,
+            train: LookaheadTable::new(),
+            test: LookaheadTable::new(),
             train_count: b.u64(24),
             last_mod_count: b.u64(32),
             sequences: b.u64(40),

@@ -455,7 +455,10 @@ impl Worker {
         let c = self.engine.capacity();
         let mut profiles = [0u64; 3];
         for (_, slot) in self.engine.profile_slots().map_err(ApiError::internal)? {
-            let p = self.engine.profile(slot).map_err(ApiError::internal)?;
+            let p = self
+                .engine
+                .profile_counters(slot)
+                .map_err(ApiError::internal)?;
             profiles[p.status as usize] += 1;
         }
         Ok(crate::metrics::Snapshot {
@@ -555,7 +558,7 @@ impl Worker {
         for (_, slot) in &slots {
             if self
                 .engine
-                .profile(*slot)
+                .profile_counters(*slot)
                 .map_err(ApiError::internal)?
                 .status
                 == ProfileStatus::Normal
@@ -696,7 +699,10 @@ impl Worker {
         let slots = self.engine.profile_slots().map_err(ApiError::internal)?;
         let mut profiles = HashMap::new();
         for (key, slot) in slots {
-            let p = self.engine.profile(slot).map_err(ApiError::internal)?;
+            let p = self
+                .engine
+                .profile_counters(slot)
+                .map_err(ApiError::internal)?;
             profiles.insert(slot, (key, p.status, p.anomalies));
         }
         let mut out = Vec::new();
