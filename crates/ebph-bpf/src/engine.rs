@@ -324,22 +324,9 @@ impl Engine {
     /// empty (so they are not held again until new anomalies) and their holds end. The
     /// caller sends SIGCONT. Returns how many tasks were released.
     pub fn release(&self, pid: u32) -> Result<u32, EngineError> {
-        let used = self.bss().next_task.min(u64::from(self.capacity.tasks)) as u32;
         let mut released = 0;
-        for slot in 0..used {
-            let key = slot.to_le_bytes();
-            let Some(mut value) = self
-                .skel
-                .maps
-                .task_states
-                .lookup(&key, MapFlags::ANY)
-                .context("reading task states")?
-            else {
-                continue;
-            };
-            expect_len("a task state", &value, TASK_SIZE)?;
-            let b = Bytes(&value);
-            if b.u64(0) == 0 || b.u32(20) != pid {
+        for (slot, mut value) in self.task_entries()? {
+            if Bytes(&value).u32(20) != pid {
                 continue;
             }
             // lf_pos, lf_count; the locality frame's bits; held_until.
@@ -349,7 +336,7 @@ impl Engine {
             self.skel
                 .maps
                 .task_states
-                .update(&key, &value, MapFlags::ANY)
+                .update(&slot.to_le_bytes(), &value, MapFlags::ANY)
                 .context("releasing a task")?;
             released += 1;
         }
@@ -447,8 +434,8 @@ impl Engine {
 
     /// Reads the profile in `slot` back, tables and counters, as the model's type.
     pub fn profile(&self, slot: u32) -> Result<Profile, EngineError> {
-        let mut profile = self.profile_counters(slot)?;
         let value = self.profile_entry(slot)?;
+        let mut profile = counters_of(&value)?;
         let b = Bytes(&value);
         profile.train = self.table(b.u32(68))?;
         profile.test = self.table(b.u32(72))?;
@@ -457,24 +444,7 @@ impl Engine {
 
     /// The counters and status of the profile in `slot`, without its tables (one lookup).
     pub fn profile_counters(&self, slot: u32) -> Result<Profile, EngineError> {
-        let value = self.profile_entry(slot)?;
-        let b = Bytes(&value);
-        let status = match b.u32(64) {
-            0 => ProfileStatus::Training,
-            1 => ProfileStatus::Frozen,
-            2 => ProfileStatus::Normal,
-            other => return Err(EngineError::Layout(format!("profile status {other}"))),
-        };
-        Ok(Profile {
-            train: LookaheadTable::new(),
-            test: LookaheadTable::new(),
-            train_count: b.u64(24),
-            last_mod_count: b.u64(32),
-            sequences: b.u64(40),
-            anomalies: b.u64(48),
-            status,
-            normal_time: b.u64(56),
-        })
+        counters_of(&self.profile_entry(slot)?)
     }
 
     /// The bytes of kernel memory the profile in `slot` takes: its profile entry, its index
@@ -536,10 +506,10 @@ impl Engine {
         Ok(table)
     }
 
-    /// Every task the engine tracks now.
-    pub fn tasks(&self) -> Result<Vec<TaskInfo>, EngineError> {
+    /// The raw `struct ebph_task` of every slot in use (owned by a live task), by slot.
+    fn task_entries(&self) -> Result<Vec<(u32, Vec<u8>)>, EngineError> {
         let used = self.bss().next_task.min(u64::from(self.capacity.tasks)) as u32;
-        let mut tasks = Vec::new();
+        let mut entries = Vec::new();
         for slot in 0..used {
             let Some(value) = self
                 .skel
@@ -551,10 +521,18 @@ impl Engine {
                 continue;
             };
             expect_len("a task state", &value, TASK_SIZE)?;
-            let b = Bytes(&value);
-            if b.u64(0) == 0 {
-                continue;
+            if Bytes(&value).u64(0) != 0 {
+                entries.push((slot, value));
             }
+        }
+        Ok(entries)
+    }
+
+    /// Every task the engine tracks now.
+    pub fn tasks(&self) -> Result<Vec<TaskInfo>, EngineError> {
+        let mut tasks = Vec::new();
+        for (_, value) in self.task_entries()? {
+            let b = Bytes(&value);
             tasks.push(TaskInfo {
                 tid: b.u32(16),
                 pid: b.u32(20),
@@ -816,4 +794,25 @@ impl Subscription<'_> {
     pub fn consume(&self) -> Result<(), EngineError> {
         self.ring.consume().context("reading a ring buffer")
     }
+}
+
+/// The counters and status in a raw `struct ebph_profile`, with empty tables.
+fn counters_of(value: &[u8]) -> Result<Profile, EngineError> {
+    let b = Bytes(value);
+    let status = match b.u32(64) {
+        0 => ProfileStatus::Training,
+        1 => ProfileStatus::Frozen,
+        2 => ProfileStatus::Normal,
+        other => return Err(EngineError::Layout(format!("profile status {other}"))),
+    };
+    Ok(Profile {
+        train: LookaheadTable::new(),
+        test: LookaheadTable::new(),
+        train_count: b.u64(24),
+        last_mod_count: b.u64(32),
+        sequences: b.u64(40),
+        anomalies: b.u64(48),
+        status,
+        normal_time: b.u64(56),
+    })
 }
