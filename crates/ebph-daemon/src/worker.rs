@@ -338,19 +338,21 @@ impl Worker {
                 if !path.is_empty() {
                     self.paths.insert(e.key, path);
                 }
-            }
-            if names_program && !self.settings.allowlist.is_empty() {
-                self.apply_allowlist_to(e.key, e.profile);
+                // A profile seen for the first time; the others were matched at start or
+                // when the allowlist changed.
+                if !self.settings.allowlist.is_empty() {
+                    self.apply_allowlist_to(e.key, e.profile);
+                }
             }
             match e.kind {
-                EventKind::Delay => self.delays += 1,
+                EventKind::Delay => {
+                    self.delays += 1;
+                    let until = e.time_boot_ns.saturating_add(e.delay_ns);
+                    let held = self.held.entry(e.pid).or_insert(0);
+                    *held = (*held).max(until);
+                }
                 EventKind::ExecveRefused => self.execve_refused += 1,
                 _ => {}
-            }
-            if e.kind == EventKind::Delay {
-                let until = e.time_boot_ns.saturating_add(e.delay_ns);
-                let held = self.held.entry(e.pid).or_insert(0);
-                *held = (*held).max(until);
             }
             let anomaly = e.kind == EventKind::Anomaly;
             let event = Event {
