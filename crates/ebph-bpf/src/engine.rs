@@ -12,6 +12,7 @@ use libbpf_rs::{MapCore, MapFlags, OpenObject, RingBuffer, RingBufferBuilder};
 
 use crate::abi::{expect_len, key_to_kernel, Bytes};
 use crate::error::Context;
+use crate::lsm::BpfLsm;
 use crate::skel::{EbphSkel, EbphSkelBuilder};
 use crate::{EngineError, Event, Record, Stats};
 
@@ -90,8 +91,10 @@ pub struct Engine {
     skel: EbphSkel<'static>,
     capacity: Capacity,
     attached: bool,
-    /// BPF-LSM: None when the kernel does not allow it; Some(link) once attached.
-    lsm: Option<Option<libbpf_rs::Link>>,
+    /// Whether BPF-LSM can be used here (and if not, why).
+    bpf_lsm: BpfLsm,
+    /// The BPF-LSM program that refuses execs, once attached.
+    lsm_link: Option<libbpf_rs::Link>,
 }
 
 const PAGE: u32 = 4096;
@@ -107,26 +110,17 @@ fn effective_uid() -> Option<u32> {
     line.split_whitespace().nth(2)?.parse().ok()
 }
 
-/// Whether this kernel lets ebph refuse an exec with BPF-LSM: a do-nothing LSM program is
-/// loaded and attached to find out (on kernels in lockdown, or without `bpf` among the active
-/// LSMs, it is refused).
-fn bpf_lsm_works() -> bool {
-    // A refusal is an answer here, not an error: keep libbpf from printing one.
-    let print = libbpf_rs::set_print(None);
-    let works = probe_lsm();
-    libbpf_rs::set_print(print);
-    works
-}
-
-fn probe_lsm() -> bool {
-    let object: &'static mut MaybeUninit<OpenObject> = Box::leak(Box::new(MaybeUninit::uninit()));
-    let Ok(open) = crate::lsm_probe_skel::LsmProbeSkelBuilder::default().open(object) else {
-        return false;
-    };
-    let Ok(mut skel) = open.load() else {
-        return false;
-    };
-    skel.attach().is_ok()
+/// Says what the kernel lacks, when that is why the engine did not load.
+fn explain_load_failure(e: EngineError) -> EngineError {
+    let missing = crate::requirements::missing();
+    if missing.is_empty() {
+        return e;
+    }
+    EngineError::KernelTooOld {
+        release: crate::requirements::kernel_release(),
+        missing,
+        minimum: crate::requirements::MINIMUM_LINUX,
+    }
 }
 
 /// Refuses clearly when BPF cannot work here: not root, or no kernel BTF.
@@ -186,6 +180,7 @@ impl Engine {
             .context("sizing the recording buffer")?;
         // The admin program and the iterator run on demand, never attached with the rest.
         open.progs.ebph_associate.set_autoattach(false);
+        open.progs.ebph_admin.set_autoattach(false);
         // Execve suspension uses BPF-LSM where the kernel allows it, else SIGKILL at execve.
         open.progs.ebph_bprm_check.set_autoload(lsm);
         open.progs.ebph_bprm_check.set_autoattach(false);
@@ -196,18 +191,23 @@ impl Engine {
     /// Loads the program into the kernel (the verifier checks it here) without attaching it.
     pub fn load(capacity: &Capacity) -> Result<Engine, EngineError> {
         check_privileges()?;
-        let lsm = bpf_lsm_works();
-        let skel = match Engine::open_and_load(capacity, lsm) {
+        let mut bpf_lsm = crate::lsm::probe();
+        let skel = match Engine::open_and_load(capacity, bpf_lsm.is_available()) {
             Ok(skel) => skel,
             // Should the LSM program be refused where the probe passed, do without it.
-            Err(_) if lsm => Engine::open_and_load(capacity, false)?,
-            Err(e) => return Err(e),
+            Err(e) if bpf_lsm.is_available() => {
+                bpf_lsm =
+                    BpfLsm::Unavailable(format!("the kernel refused ebph's BPF-LSM program ({e})"));
+                Engine::open_and_load(capacity, false).map_err(explain_load_failure)?
+            }
+            Err(e) => return Err(explain_load_failure(e)),
         };
         let mut engine = Engine {
             skel,
             capacity: *capacity,
             attached: false,
-            lsm: lsm.then_some(None),
+            bpf_lsm,
+            lsm_link: None,
         };
         engine.set_settings(&Settings::default());
         engine.data().settings.max_tasks = capacity.tasks;
@@ -233,13 +233,17 @@ impl Engine {
     /// Attaches every program: from now on every exec is tracked.
     pub fn attach(&mut self) -> Result<(), EngineError> {
         self.skel.attach().context("attaching to the tracepoints")?;
-        if self.lsm.is_some() {
+        if self.bpf_lsm.is_available() {
             match self.skel.progs.ebph_bprm_check.attach_lsm() {
                 Ok(link) => {
-                    self.lsm = Some(Some(link));
+                    self.lsm_link = Some(link);
                     self.data().settings.lsm_execve = 1;
                 }
-                Err(_) => self.lsm = None,
+                Err(e) => {
+                    self.bpf_lsm = BpfLsm::Unavailable(format!(
+                        "attaching ebph's BPF-LSM program failed ({e})"
+                    ))
+                }
             }
         }
         self.attached = true;
@@ -249,11 +253,16 @@ impl Engine {
     /// How execve suspension is done here: `bpf-lsm` (the exec fails with EPERM) or
     /// `sigkill` (the task is killed at its execve, where BPF-LSM is not available).
     pub fn execve_suspension(&self) -> &'static str {
-        if matches!(self.lsm, Some(Some(_))) {
+        if self.lsm_link.is_some() {
             "bpf-lsm"
         } else {
             "sigkill"
         }
+    }
+
+    /// Whether BPF-LSM is used here, and if not, why.
+    pub fn bpf_lsm(&self) -> &BpfLsm {
+        &self.bpf_lsm
     }
 
     /// Tracks every task already running (started before the engine), under the profile of
@@ -688,19 +697,21 @@ impl Engine {
 
     /// Runs an admin operation on the profile in `slot`.
     pub fn admin(&self, op: AdminOp, slot: u32) -> Result<(), EngineError> {
+        // The program's context: two u64 words, the operation and the slot.
         let mut ctx = [0u8; 16];
-        ctx[..4].copy_from_slice(&(op as u32).to_le_bytes());
-        ctx[4..8].copy_from_slice(&slot.to_le_bytes());
+        ctx[..8].copy_from_slice(&(op as u64).to_ne_bytes());
+        ctx[8..].copy_from_slice(&u64::from(slot).to_ne_bytes());
         let input = libbpf_rs::ProgramInput {
             context_in: Some(&mut ctx),
             ..Default::default()
         };
-        self.skel
+        let output = self
+            .skel
             .progs
             .ebph_admin
             .test_run(input)
             .context("running an admin operation")?;
-        match Bytes(&ctx).u32(8) as i32 {
+        match output.return_value as i32 {
             0 => Ok(()),
             -2 => Err(EngineError::NoSuchProfile(slot)),
             other => Err(EngineError::Layout(format!(

@@ -10,12 +10,22 @@ pub enum EngineError {
     #[error("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing); ebph needs a kernel built with CONFIG_DEBUG_INFO_BTF=y")]
     NoBtf,
     /// libbpf or the kernel refused something.
-    #[error("{what}: {source}")]
+    #[error("{what}: {cause}")]
     Bpf {
         /// What was being done.
         what: String,
         /// libbpf's error (the verifier log goes to stderr).
-        source: libbpf_rs::Error,
+        cause: libbpf_rs::Error,
+    },
+    /// The kernel lacks something the engine needs.
+    #[error("Linux {release} is too old for ebph: it lacks {}. ebph needs Linux {minimum} or newer (the oldest kernel it is tested on is Debian 12's 6.1: see \"Supported kernels\" in the README)", missing.join(", "))]
+    KernelTooOld {
+        /// The kernel's release.
+        release: String,
+        /// What it lacks, each with the release that brought it.
+        missing: Vec<String>,
+        /// The oldest Linux release ebph can run on.
+        minimum: &'static str,
     },
     /// A profile slot that does not exist.
     #[error("no profile in slot {0}")]
@@ -40,9 +50,9 @@ pub(crate) trait Context<T> {
 
 impl<T> Context<T> for Result<T, libbpf_rs::Error> {
     fn context(self, what: impl Into<String>) -> Result<T, EngineError> {
-        self.map_err(|source| EngineError::Bpf {
+        self.map_err(|cause| EngineError::Bpf {
             what: what.into(),
-            source,
+            cause,
         })
     }
 }

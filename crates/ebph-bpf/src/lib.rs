@@ -14,12 +14,16 @@ mod clock;
 mod engine;
 mod error;
 mod floor;
+mod lsm;
+mod requirements;
 
 pub use abi::{Event, EventKind, Record, RecordKind, Stats};
 pub use clock::{boot_now_ns, wall_time};
 pub use engine::{AdminOp, Capacity, Engine, EventSource, Subscription, TaskInfo};
 pub use error::EngineError;
 pub use floor::Floor;
+pub use lsm::BpfLsm;
+pub use requirements::{kernel_release, MINIMUM_LINUX};
 
 #[allow(unsafe_code, clippy::all, missing_docs, unused, non_camel_case_types)]
 mod skel {

@@ -946,38 +946,35 @@ int BPF_PROG(ebph_signal, int sig, struct kernel_siginfo *info, struct k_sigacti
 	return 0;
 }
 
-/* Admin operations, run from userspace with BPF_PROG_TEST_RUN. */
-SEC("syscall")
-int ebph_admin(struct ebph_admin *cmd)
+/* Admin operations, run from userspace with BPF_PROG_TEST_RUN: ctx[0] is the operation
+ * (enum ebph_admin_op), ctx[1] the profile's slot; returns 0 or -errno. A raw tracepoint
+ * program, never attached: unlike a `syscall` program it is not sleepable, and sleepable
+ * programs may not use the queue maps the table pools live in on 6.1 (Debian 12's kernel:
+ * "Sleepable programs can only use array, hash, and ringbuf maps"). */
+SEC("raw_tp")
+int ebph_admin(__u64 *ctx)
 {
-	__u32 slot = cmd->profile;
+	__u32 op = ctx[0], slot = ctx[1];
 	struct ebph_profile *p;
 
-	if (slot >= next_profile) {
-		cmd->result = -ENOENT;
-		return 0;
-	}
+	if (slot >= next_profile)
+		return -ENOENT;
 	p = bpf_map_lookup_elem(&profiles, &slot);
-	if (!p) {
-		cmd->result = -ENOENT;
-		return 0;
-	}
-	switch (cmd->op) {
+	if (!p)
+		return -ENOENT;
+	switch (op) {
 	case EBPH_ADMIN_NORMALIZE:
 		start_normal(p);
-		break;
+		return 0;
 	case EBPH_ADMIN_SENSITIZE:
 		reset_train(p);
-		break;
+		return 0;
 	case EBPH_ADMIN_TOLERIZE:
 		stop_normal(p);
-		break;
-	default:
-		cmd->result = -EINVAL;
 		return 0;
+	default:
+		return -EINVAL;
 	}
-	cmd->result = 0;
-	return 0;
 }
 
 /* Tracks every task that was running before the engine was attached, under the profile of

@@ -173,11 +173,4 @@ enum ebph_admin_op {
 	EBPH_ADMIN_TOLERIZE = 3,
 };
 
-struct ebph_admin {
-	__u32 op;
-	__u32 profile;
-	__s32 result;
-	__u32 _pad;
-};
-
 #endif
