@@ -27,10 +27,27 @@ pub struct Status {
     pub save_interval: String,
     /// The response mode (`monitor`, `delay`, `enforce`).
     pub response: String,
-    /// How execve suspension is done: `bpf-lsm` or `sigkill`.
-    pub execve_suspension: String,
+    /// What this kernel lets ebph do.
+    pub kernel: KernelSupport,
     /// Processes held for a delay now.
     pub held: u64,
+}
+
+/// What the running kernel lets ebph do, found out by loading programs at start.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct KernelSupport {
+    /// The kernel's release (`uname -r`).
+    pub release: String,
+    /// Whether execs are refused with BPF-LSM.
+    pub bpf_lsm: bool,
+    /// Why BPF-LSM is not used, when it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bpf_lsm_unavailable: Option<String>,
+    /// How execve suspension is done: `bpf-lsm` (the exec fails with EPERM) or `sigkill` (the
+    /// task is killed at its execve).
+    pub execve_suspension: String,
+    /// How a delay holds a task: `sigstop` (stopped from the kernel, continued by the daemon).
+    pub delays: String,
 }
 
 /// The engine's counters.
@@ -223,6 +240,10 @@ pub struct SettingValue {
     pub value: String,
     /// What it does.
     pub description: String,
+    /// What the value means on this kernel, where kernels differ (how `enforce` suspends
+    /// execs, for one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// `GET /v1/anomalies`: one anomaly of the history.

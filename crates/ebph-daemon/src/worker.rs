@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
-use ebph_bpf::{AdminOp, Engine, EventKind};
+use ebph_bpf::{kernel_release, AdminOp, Engine, EventKind};
 use ebph_core::{Arch, Profile, ProfileKey, ProfileStatus, Settings, Syscall};
 use tokio::sync::{broadcast, oneshot};
 
@@ -267,6 +267,16 @@ impl Worker {
         // Attached first, so that tasks exiting from now on are seen; then every task that was
         // already running is associated with its executable's profile.
         engine.attach()?;
+        match engine.bpf_lsm().reason() {
+            None => tracing::info!(
+                "kernel {}: delays by SIGSTOP; execve suspension by BPF-LSM (the exec fails with EPERM)",
+                kernel_release()
+            ),
+            Some(why) => tracing::info!(
+                "kernel {}: delays by SIGSTOP; execve suspension by SIGKILL at exec, because BPF-LSM is unavailable: {why}",
+                kernel_release()
+            ),
+        }
         let associated = engine.associate_running()?;
         tracing::info!(
             "engine attached; {} saved profiles loaded from {}; {} running tasks associated",
@@ -590,7 +600,7 @@ impl Worker {
             last_save: self.last_save.map(rfc3339),
             save_interval: humantime::format_duration(self.config.save_interval).to_string(),
             response: self.settings.response.to_string(),
-            execve_suspension: self.engine.execve_suspension().to_owned(),
+            kernel: self.kernel_support(),
             held: self.held.len() as u64,
         })
     }
@@ -746,8 +756,46 @@ impl Worker {
                 name: info.name.to_owned(),
                 value,
                 description: info.description.to_owned(),
+                note: self.note_on(info.name),
             })
             .collect()
+    }
+
+    /// What the engine chose on this kernel.
+    fn kernel_support(&self) -> protocol::KernelSupport {
+        let lsm = self.engine.bpf_lsm();
+        protocol::KernelSupport {
+            release: kernel_release(),
+            bpf_lsm: self.engine.execve_suspension() == "bpf-lsm",
+            bpf_lsm_unavailable: lsm.reason().map(str::to_owned),
+            execve_suspension: self.engine.execve_suspension().to_owned(),
+            delays: "sigstop".to_owned(),
+        }
+    }
+
+    /// What setting `name` does on this kernel, where kernels differ.
+    fn note_on(&self, name: &str) -> Option<String> {
+        use ebph_core::ResponseMode;
+        let delays = "delays stop a task with SIGSTOP and the daemon continues it with SIGCONT";
+        let execve = || {
+            match self.engine.bpf_lsm().reason() {
+            None => "an exec of a task over suspend-execve fails with EPERM (BPF-LSM)".to_owned(),
+            Some(why) => format!(
+                "BPF-LSM is unavailable on this kernel ({why}), so a task over suspend-execve is killed (SIGKILL) at its exec instead of having the exec refused"
+            ),
+        }
+        };
+        match (name, self.settings.response) {
+            ("response", ResponseMode::Delay) => Some(delays.to_owned()),
+            ("response", ResponseMode::Enforce) if self.settings.suspend_execve > 0 => {
+                Some(format!("{delays}; {}", execve()))
+            }
+            ("response", ResponseMode::Enforce) => Some(format!(
+                "{delays}; execve suspension is off (suspend-execve = 0)"
+            )),
+            ("suspend-execve", _) if self.settings.suspend_execve > 0 => Some(execve()),
+            _ => None,
+        }
     }
 
     fn set(&mut self, name: &str, value: &str) -> Result<Vec<SettingValue>, ApiError> {

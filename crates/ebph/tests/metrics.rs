@@ -2,44 +2,9 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-
-use common::{can_run, copy_program, run, Daemon, ONE_AT_A_TIME};
-
-/// `GET /metrics` over plain HTTP/1.1.
-fn scrape(port: u16) -> prometheus_parse::Scrape {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        stream,
-        "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    // The body may be chunked: keep only the lines of the exposition format.
-    let lines = body
-        .lines()
-        .filter(|l| l.starts_with('#') || l.starts_with("ebph_"))
-        .map(|l| Ok(l.to_owned()));
-    prometheus_parse::Scrape::parse(lines).expect("Prometheus text")
-}
-
-fn value(scrape: &prometheus_parse::Scrape, name: &str, label: Option<(&str, &str)>) -> f64 {
-    scrape
-        .samples
-        .iter()
-        .find(|s| s.metric == name && label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
-        .map(|s| match s.value {
-            prometheus_parse::Value::Counter(v)
-            | prometheus_parse::Value::Gauge(v)
-            | prometheus_parse::Value::Untyped(v) => v,
-            _ => f64::NAN,
-        })
-        .unwrap_or_else(|| panic!("no {name} in the scrape"))
-}
+use common::{
+    can_run, copy_program, free_port, metric as value, run, scrape, Daemon, ONE_AT_A_TIME,
+};
 
 #[test]
 fn metrics_parse_and_move_when_calls_happen() {
@@ -47,11 +12,7 @@ fn metrics_parse_and_move_when_calls_happen() {
     if !can_run() {
         return;
     }
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     let daemon = Daemon::start_with(
         dir.path(),

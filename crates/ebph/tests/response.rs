@@ -6,13 +6,21 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{can_run, compile, events, is_stopped, s, wait_until, Daemon, ONE_AT_A_TIME};
+use common::{
+    can_run, compile, events, free_port, is_stopped, metric, s, scrape, wait_until, Daemon,
+    ONE_AT_A_TIME,
+};
 use serde_json::Value;
 
 /// A daemon with `spree` trained on its ordinary runs, then made normal.
 fn trained(dir: &Path, exec: bool) -> (Daemon, std::path::PathBuf) {
+    trained_with(dir, exec, &[])
+}
+
+/// [`trained`], with more flags for the daemon.
+fn trained_with(dir: &Path, exec: bool, flags: &[&str]) -> (Daemon, std::path::PathBuf) {
     let spree = compile(dir, "spree");
-    let daemon = Daemon::start(dir);
+    let daemon = Daemon::start_with(dir, flags);
     for _ in 0..8 {
         let mut cmd = Command::new(&spree);
         if exec {
@@ -101,49 +109,131 @@ fn anomalous_processes_are_held_longer_as_their_lfc_grows_and_normal_ones_never(
     daemon.stop();
 }
 
+/// The execve suspension this kernel must use, when the caller knows it (the kernel matrix
+/// says `bpf-lsm` for its guests booted with BPF-LSM), so that a fallback cannot pass unseen.
+fn expected_execve_suspension() -> Option<String> {
+    std::env::var("EBPH_EXPECT_EXECVE_SUSPENSION")
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
+/// Runs `spree` with an exec at its end; returns its pid and what it did.
+fn spree_exec(spree: &Path, arg: Option<&str>) -> (u32, std::process::Output) {
+    let child = Command::new(spree)
+        .args(arg)
+        .env("SPREE_EXEC", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    (pid, child.wait_with_output().unwrap())
+}
+
 #[test]
-fn an_exec_over_the_threshold_is_refused_and_reported() {
+fn execve_suspension_refuses_anomalous_execs_only_and_stops_with_monitor() {
+    use std::os::unix::process::ExitStatusExt;
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     if !can_run() {
         return;
     }
+    let port = free_port();
     let dir = tempfile::tempdir().unwrap();
-    let (daemon, spree) = trained(dir.path(), true);
-    daemon.ok(&["set", "delay-factor", "0"]);
-    daemon.ok(&["set", "suspend-execve", "2"]);
-    daemon.ok(&["set", "response", "enforce"]);
-    // Normal behaviour may still exec.
-    let out = Command::new(&spree)
-        .env("SPREE_EXEC", "1")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    // Far out of line: its exec fails (BPF-LSM) or it is killed at its exec (elsewhere).
-    let how = daemon.json(&["status", "--json"])["execve_suspension"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let child = Command::new(&spree)
-        .arg("spree")
-        .env("SPREE_EXEC", "1")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let status = child.wait_with_output().unwrap().status;
-    use std::os::unix::process::ExitStatusExt;
+    let listen = format!("127.0.0.1:{port}");
+    let (daemon, spree) = trained_with(dir.path(), true, &["--metrics-listen", &listen]);
+
+    // How this kernel suspends execs, as `ebph status` tells it, and the reason for a fallback.
+    let kernel = daemon.json(&["status", "--json"])["kernel"].clone();
+    let how = kernel["execve_suspension"].as_str().unwrap().to_owned();
+    if let Some(expected) = expected_execve_suspension() {
+        assert_eq!(
+            how, expected,
+            "this kernel was expected to use {expected}: {kernel}"
+        );
+    }
     match how.as_str() {
-        "sigkill" => assert_eq!(status.signal(), Some(9), "not killed: {status:?}"),
-        "bpf-lsm" => assert!(
-            status.success(),
-            "the refused exec returns to spree: {status:?}"
+        "bpf-lsm" => {
+            assert!(kernel["bpf_lsm"] == true && kernel.get("bpf_lsm_unavailable").is_none())
+        }
+        "sigkill" => assert!(
+            kernel["bpf_lsm"] == false
+                && kernel["bpf_lsm_unavailable"]
+                    .as_str()
+                    .is_some_and(|why| !why.is_empty()),
+            "a fallback must say why: {kernel}"
         ),
         other => panic!("unknown execve suspension {other:?}"),
     }
-    std::thread::sleep(Duration::from_millis(100));
-    let refused = of_pid(&events(&daemon), "execve_refused", pid);
+
+    daemon.ok(&["set", "delay-factor", "0"]);
+    daemon.ok(&["set", "suspend-execve", "2"]);
+    // Setting the mode says what it does on this kernel.
+    let set = daemon.cli(&["set", "response", "enforce"]);
+    assert!(set.status.success());
+    let note = String::from_utf8_lossy(&set.stderr);
+    let promised = if how == "bpf-lsm" { "EPERM" } else { "SIGKILL" };
+    assert!(
+        note.contains(promised),
+        "ebph set response enforce said: {note}"
+    );
+    let refusals = || metric(&scrape(port), "ebph_execve_refused_total", None);
+    assert_eq!(refusals(), 0.0);
+
+    // Normal behaviour may always exec.
+    let mut normal_pids = Vec::new();
+    for _ in 0..3 {
+        let (pid, out) = spree_exec(&spree, None);
+        assert!(out.status.success(), "{out:?}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            !stdout.contains("exec refused"),
+            "a normal exec was refused: {stdout}"
+        );
+        normal_pids.push(pid);
+    }
+
+    // Far out of line: the exec fails with EPERM and the process lives on (BPF-LSM), or the
+    // process is killed at its exec (elsewhere).
+    let (pid, out) = spree_exec(&spree, Some("spree"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    match how.as_str() {
+        "bpf-lsm" => {
+            assert!(out.status.success(), "{out:?}");
+            assert!(
+                stdout.contains("exec refused: Operation not permitted")
+                    && stdout.contains("still running"),
+                "expected EPERM and a live process: {stdout}"
+            );
+        }
+        _ => assert_eq!(out.status.signal(), Some(9), "not killed: {out:?}"),
+    }
+    wait_until(20, "the refusal to be reported", || {
+        !of_pid(&events(&daemon), "execve_refused", pid).is_empty()
+    });
+    let all = events(&daemon);
+    let refused = of_pid(&all, "execve_refused", pid);
     assert_eq!(refused.len(), 1, "{refused:?}");
-    assert!(refused[0]["lfc"].as_u64().unwrap() > 2);
+    assert!(refused[0]["lfc"].as_u64().unwrap() > 2, "{refused:?}");
+    for normal in &normal_pids {
+        assert!(of_pid(&all, "execve_refused", *normal).is_empty());
+    }
+    wait_until(20, "the metric to count the refusal", || refusals() == 1.0);
+
+    // Back to monitoring: the same run execs again at once.
+    daemon.ok(&["set", "response", "monitor"]);
+    let (pid, out) = spree_exec(&spree, Some("spree"));
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains("exec refused"),
+        "refused in monitor mode: {stdout}"
+    );
+    // Its exec of /bin/true is reported after anything about the exec itself.
+    wait_until(20, "the exec to be reported", || {
+        of_pid(&events(&daemon), "exec", pid).len() >= 2
+    });
+    assert!(of_pid(&events(&daemon), "execve_refused", pid).is_empty());
+    assert_eq!(refusals(), 1.0);
     daemon.stop();
 }
 

@@ -67,6 +67,10 @@ pub fn set(client: &Client, args: SetArgs) -> Result<()> {
     let wanted = args.setting.replace('_', "-");
     if let Some(s) = settings.iter().find(|s| s.name == wanted) {
         println!("{} = {}", s.name, s.value);
+        // How the value works on this kernel, where kernels differ.
+        if let Some(note) = &s.note {
+            eprintln!("ebph: on this kernel, {note}");
+        }
     }
     Ok(())
 }

@@ -27,10 +27,18 @@ pub fn run(client: &Client, args: Args) -> Result<()> {
     println!("profiles   {} ({} normal)", s.profiles, s.normal_profiles);
     println!("tasks      {} tracked", s.tasks);
     println!("anomalies  {} since start", e.anomalies);
-    println!(
-        "response   {} ({} held now; execve suspension by {})",
-        s.response, s.held, s.execve_suspension
-    );
+    println!("response   {} ({} held now)", s.response, s.held);
+    let k = &s.kernel;
+    match &k.bpf_lsm_unavailable {
+        None => println!(
+            "kernel     {}: delays by SIGSTOP; execve suspension by BPF-LSM (the exec fails with EPERM)",
+            k.release
+        ),
+        Some(why) => println!(
+            "kernel     {}: delays by SIGSTOP; execve suspension by SIGKILL at exec (BPF-LSM unavailable: {why})",
+            k.release
+        ),
+    }
     println!(
         "database   {} (saved {}, every {})",
         s.database,

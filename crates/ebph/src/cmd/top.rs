@@ -235,7 +235,13 @@ mod tests {
                 last_save: None,
                 save_interval: "5m".into(),
                 response: "delay".into(),
-                execve_suspension: "sigkill".into(),
+                kernel: ebph_daemon::protocol::KernelSupport {
+                    release: "6.1.0-56-amd64".into(),
+                    bpf_lsm: true,
+                    bpf_lsm_unavailable: None,
+                    execve_suspension: "bpf-lsm".into(),
+                    delays: "sigstop".into(),
+                },
                 held: 1,
             },
             processes: vec![

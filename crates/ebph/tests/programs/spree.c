@@ -1,8 +1,11 @@
 /*
  * A program to misbehave on demand. Without arguments: a few calls (and, with SPREE_EXEC set,
  * an exec of /bin/true). "once": one unusual call first. "spree": many unusual calls first.
+ * When the exec is refused, it says why and goes on running.
  */
+#include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,7 +28,10 @@ int main(int argc, char **argv)
 		}
 	}
 	write(1, "done\n", 5);
-	if (getenv("SPREE_EXEC"))
+	if (getenv("SPREE_EXEC")) {
 		execl("/bin/true", "true", (char *)NULL);
+		printf("exec refused: %s\n", strerror(errno));
+		printf("still running\n");
+	}
 	return 0;
 }
