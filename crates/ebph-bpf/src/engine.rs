@@ -112,7 +112,7 @@ fn effective_uid() -> Option<u32> {
 
 /// Says what the kernel lacks, when that is why the engine did not load.
 fn explain_load_failure(e: EngineError) -> EngineError {
-    let missing = crate::requirements::missing();
+    let missing = crate::requirements::missing_requirements();
     if missing.is_empty() {
         return e;
     }

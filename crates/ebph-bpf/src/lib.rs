@@ -23,7 +23,7 @@ pub use engine::{AdminOp, Capacity, Engine, EventSource, Subscription, TaskInfo}
 pub use error::EngineError;
 pub use floor::Floor;
 pub use lsm::BpfLsm;
-pub use requirements::{kernel_release, MINIMUM_LINUX};
+pub use requirements::{kernel_release, missing_requirements, MINIMUM_LINUX};
 
 #[allow(unsafe_code, clippy::all, missing_docs, unused, non_camel_case_types)]
 mod skel {

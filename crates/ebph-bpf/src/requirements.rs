@@ -35,9 +35,9 @@ const REQUIREMENTS: [Requirement; 3] = [
     },
 ];
 
-/// What this kernel lacks, e.g. `task storage maps (Linux 5.11)`. A check that cannot run
-/// counts as present: only a clear "no" is reported.
-pub(crate) fn missing() -> Vec<String> {
+/// What this kernel lacks of what the engine needs, e.g. `task storage maps (Linux 5.11)`.
+/// A check that cannot run counts as present: only a clear "no" is reported. Needs root.
+pub fn missing_requirements() -> Vec<String> {
     REQUIREMENTS
         .iter()
         .filter(|r| matches!((r.present)(), Ok(false)))
