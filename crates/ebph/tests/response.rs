@@ -165,6 +165,22 @@ fn execve_suspension_refuses_anomalous_execs_only_and_stops_with_monitor() {
         other => panic!("unknown execve suspension {other:?}"),
     }
 
+    // The same, for people.
+    let text = daemon.ok(&["status"]);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("kernel"))
+        .unwrap_or_else(|| panic!("no kernel line in ebph status: {text}"));
+    let said = if how == "bpf-lsm" {
+        "execve suspension by BPF-LSM".to_owned()
+    } else {
+        format!(
+            "execve suspension by SIGKILL at exec (BPF-LSM unavailable: {})",
+            kernel["bpf_lsm_unavailable"].as_str().unwrap()
+        )
+    };
+    assert!(line.contains(&said), "{line}");
+
     daemon.ok(&["set", "delay-factor", "0"]);
     daemon.ok(&["set", "suspend-execve", "2"]);
     // Setting the mode says what it does on this kernel.
