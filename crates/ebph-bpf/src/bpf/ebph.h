@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The layout shared by the BPF program and its Rust loader (crates/ebph-bpf/src/abi.rs).
- * Every struct has explicit padding and a size the loader checks.
+ * Every struct has explicit padding; its size is asserted below and the loader checks the
+ * same sizes on its side.
  */
 #ifndef EBPH_H
 #define EBPH_H
@@ -172,5 +173,17 @@ enum ebph_admin_op {
 	EBPH_ADMIN_SENSITIZE = 2,
 	EBPH_ADMIN_TOLERIZE = 3,
 };
+
+/* The sizes the loader relies on: a change here must change crates/ebph-bpf/src too. */
+_Static_assert(sizeof(struct ebph_settings) == 72, "struct ebph_settings");
+_Static_assert(sizeof(struct ebph_key) == 24, "struct ebph_key");
+_Static_assert(sizeof(struct ebph_profile) == 80, "struct ebph_profile");
+_Static_assert(sizeof(struct ebph_index) == 4 * EBPH_MAX_SYSCALLS, "struct ebph_index");
+_Static_assert(sizeof(struct ebph_row) == EBPH_MAX_SYSCALLS, "struct ebph_row");
+_Static_assert(sizeof(struct ebph_task) == 128, "struct ebph_task");
+_Static_assert(sizeof(struct ebph_event) == 360, "struct ebph_event");
+_Static_assert(sizeof(struct ebph_record) == 56, "struct ebph_record");
+_Static_assert(sizeof(struct ebph_cpu_cache) == 24, "struct ebph_cpu_cache");
+_Static_assert(sizeof(struct ebph_stats) == 88, "struct ebph_stats");
 
 #endif

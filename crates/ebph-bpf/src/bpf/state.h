@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Everything the engine keeps: call and signal numbers it acts on, capacities (fixed by the
+ * loader), settings (written by userspace), counters, and the maps. Included once, by
+ * ebph.bpf.c, before the other headers.
+ */
+#ifndef EBPH_STATE_H
+#define EBPH_STATE_H
+
+#define SIG_IGN_VALUE 1UL
+#define SIGKILL 9
+#define SIGSTOP 19
+#define X86_64_RT_SIGRETURN 15
+#define X86_64_EXECVE 59
+#define X86_64_EXECVEAT 322
+
+/* Capacities, fixed at load time by the loader (which sizes the maps to match). */
+const volatile __u32 max_profiles = 16384;
+const volatile __u32 max_indexes = 4096;
+const volatile __u32 max_rows = 32768;
+const volatile __u32 max_tasks = 65536;
+
+struct ebph_settings settings = {
+	.window = 9,
+	.locality_frame = 128,
+	.normal_factor = 128,
+	.normal_factor_den = 32,
+	.normal_wait_ns = 7ULL * 24 * 3600 * 1000000000ULL,
+	.anomaly_limit = 30,
+	.tolerize_limit = 12,
+	.max_tasks = 65536,
+};
+/* Changes whenever a task starts being tracked: invalidates cached "not tracked" answers. */
+__u32 track_gen;
+struct ebph_stats stats;
+__u64 next_profile;
+__u64 next_index = 1; /* slot 0 means "none" */
+__u64 next_row = 1;
+__u64 next_task;
+__u64 record_seq;
+
+/* The slot of each tracked task. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u32);
+} tasks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct ebph_task);
+} task_states SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 65536);
+	__type(value, __u32);
+} free_tasks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ebph_cpu_cache);
+} cpu_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct ebph_profile);
+} profiles SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct ebph_key);
+	__type(value, __u32);
+} profile_keys SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct ebph_index);
+} indexes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 4096);
+	__type(value, __u32);
+} free_indexes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 32768);
+	__type(key, __u32);
+	__type(value, struct ebph_row);
+} rows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 32768);
+	__type(value, __u32);
+} free_rows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1); /* sized by the loader when recording is wanted */
+} records SEC(".maps");
+
+/* Profiles whose tasks are never held nor refused (the allowlist), by slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u32);
+} exempt SEC(".maps");
+
+struct path_buf {
+	char path[EBPH_PATH_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct path_buf);
+} scratch SEC(".maps");
+
+#endif

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Lookahead tables: an index block per table, a row per call; reading pairs, learning them,
+ * emptying a table and sharing rows between a profile's train and test tables.
+ */
+#ifndef EBPH_TABLE_H
+#define EBPH_TABLE_H
+
+static __always_inline struct ebph_row *row_of(__u32 index_id, __u32 curr)
+{
+	struct ebph_index *ix;
+	__u32 r;
+
+	if (!index_id)
+		return NULL;
+	ix = bpf_map_lookup_elem(&indexes, &index_id);
+	if (!ix)
+		return NULL;
+	r = ix->row[curr & (EBPH_MAX_SYSCALLS - 1)];
+	if (!r)
+		return NULL;
+	return bpf_map_lookup_elem(&rows, &r);
+}
+
+static __always_inline __u32 prev_call(__u64 lo, __u64 hi, int i)
+{
+	return (i < 4 ? lo >> (16 * i) : hi >> (16 * (i - 4))) & (EBPH_MAX_SYSCALLS - 1);
+}
+
+/* Misses of `curr` after the window (lo, hi) looking `depth` calls back. */
+static __always_inline __u32 count_misses(struct ebph_row *row, __u64 lo, __u64 hi, __u32 depth)
+{
+	__u32 misses = 0;
+
+	if (!row)
+		return depth;
+#pragma unroll
+	for (int i = 0; i < EBPH_LOOKAHEAD; i++) {
+		if (i < depth && !((row->flags[prev_call(lo, hi, i)] >> i) & 1))
+			misses++;
+	}
+	return misses;
+}
+
+/* Whether the table of `other_index` uses row `r` for `curr` too. */
+static __always_inline bool row_shared(__u32 other_index, __u32 curr, __u32 r)
+{
+	struct ebph_index *other;
+
+	if (!other_index)
+		return false;
+	other = bpf_map_lookup_elem(&indexes, &other_index);
+	return other && other->row[curr & (EBPH_MAX_SYSCALLS - 1)] == r;
+}
+
+/* Sets every pair of `curr` after the window in the train table. Rows that the test table
+ * shares are copied first. */
+static __always_inline void learn(struct ebph_profile *p, __u32 curr, __u64 lo, __u64 hi,
+				  __u32 depth)
+{
+	struct ebph_index *ix;
+	struct ebph_row *row;
+	__u32 ix_id, r, fresh, old;
+
+	curr &= EBPH_MAX_SYSCALLS - 1;
+	ix_id = p->train_index;
+	if (!ix_id) {
+		fresh = alloc_index();
+		if (!fresh)
+			return;
+		old = __sync_val_compare_and_swap(&p->train_index, 0, fresh);
+		if (old) {
+			bpf_map_push_elem(&free_indexes, &fresh, BPF_ANY);
+			__sync_fetch_and_sub(&stats.indexes_used, 1);
+			fresh = old;
+		}
+		ix_id = fresh;
+	}
+	ix = bpf_map_lookup_elem(&indexes, &ix_id);
+	if (!ix)
+		return;
+	r = ix->row[curr];
+	if (!r) {
+		fresh = alloc_row();
+		if (!fresh)
+			return;
+		old = __sync_val_compare_and_swap(&ix->row[curr], 0, fresh);
+		if (old) {
+			free_row(fresh);
+			fresh = old;
+		}
+		r = fresh;
+	} else if (row_shared(p->test_index, curr, r)) {
+		/* The test table still uses this row: learn into a copy. */
+		struct ebph_row *shared = bpf_map_lookup_elem(&rows, &r), *copy;
+
+		fresh = alloc_row();
+		if (!fresh)
+			return;
+		copy = bpf_map_lookup_elem(&rows, &fresh);
+		if (!shared || !copy) {
+			free_row(fresh);
+			return;
+		}
+		__builtin_memcpy(copy, shared, sizeof(*copy));
+		old = __sync_val_compare_and_swap(&ix->row[curr], r, fresh);
+		if (old != r) {
+			free_row(fresh);
+			fresh = old;
+		}
+		r = fresh;
+	}
+	row = bpf_map_lookup_elem(&rows, &r);
+	if (!row)
+		return;
+#pragma unroll
+	for (int i = 0; i < EBPH_LOOKAHEAD; i++) {
+		if (i < depth) {
+			__u32 prev = prev_call(lo, hi, i);
+			__u32 *word = (__u32 *)&row->flags[prev & ~3U];
+
+			__sync_fetch_and_or(word, (1U << i) << ((prev & 3) * 8));
+		}
+	}
+}
+
+struct table_ctx {
+	__u32 from;
+	__u32 to; /* clear: the other table of the profile; copy: the destination */
+};
+
+static long clear_entry(__u64 i, struct table_ctx *c)
+{
+	struct ebph_index *ix = bpf_map_lookup_elem(&indexes, &c->from);
+	__u32 r;
+
+	if (!ix)
+		return 1;
+	r = ix->row[i & (EBPH_MAX_SYSCALLS - 1)];
+	if (r) {
+		ix->row[i & (EBPH_MAX_SYSCALLS - 1)] = 0;
+		if (!row_shared(c->to, i, r))
+			free_row(r);
+	}
+	return 0;
+}
+
+/* Empties a table, returning to the pool the rows the profile's other table does not use. */
+static __always_inline void clear_table(__u32 index_id, __u32 other_index)
+{
+	struct table_ctx c = { .from = index_id, .to = other_index };
+
+	if (index_id)
+		bpf_loop(EBPH_MAX_SYSCALLS, clear_entry, &c, 0);
+}
+
+/* Shares a row of the train table with the test table (copied when training changes it). */
+static long share_entry(__u64 i, struct table_ctx *c)
+{
+	struct ebph_index *src = bpf_map_lookup_elem(&indexes, &c->from);
+	struct ebph_index *dst = bpf_map_lookup_elem(&indexes, &c->to);
+
+	if (!src || !dst)
+		return 1;
+	dst->row[i & (EBPH_MAX_SYSCALLS - 1)] = src->row[i & (EBPH_MAX_SYSCALLS - 1)];
+	return 0;
+}
+
+#endif

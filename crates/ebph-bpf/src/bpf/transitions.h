@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Profiles: finding or creating one at exec, and every transition of pH's rules
+ * (ebph_core::Profile): training, freezing, normal, anomalies, the limits.
+ */
+#ifndef EBPH_TRANSITIONS_H
+#define EBPH_TRANSITIONS_H
+
+/* Finds or creates the profile of `key`; returns its slot, or -1 when the table is full. */
+static __always_inline long profile_slot(struct ebph_key *key, const char *path)
+{
+	struct ebph_profile *p;
+	struct ebph_event *ev;
+	__u32 *found, slot;
+
+	found = bpf_map_lookup_elem(&profile_keys, key);
+	if (found)
+		return *found;
+	slot = __sync_fetch_and_add(&next_profile, 1);
+	if (slot >= max_profiles) {
+		__sync_fetch_and_add(&stats.profiles_full, 1);
+		return -1;
+	}
+	p = bpf_map_lookup_elem(&profiles, &slot);
+	if (!p)
+		return -1;
+	__builtin_memset(p, 0, sizeof(*p));
+	p->key = *key;
+	if (bpf_map_update_elem(&profile_keys, key, &slot, BPF_NOEXIST)) {
+		/* Another CPU created it first (this slot stays unused), or the map is full. */
+		found = bpf_map_lookup_elem(&profile_keys, key);
+		if (found)
+			return *found;
+		__sync_fetch_and_add(&stats.profiles_full, 1);
+		return -1;
+	}
+	__sync_fetch_and_add(&stats.profiles_created, 1);
+	ev = new_event(EBPH_EV_PROFILE_CREATED, slot, p);
+	if (ev) {
+		__builtin_memcpy(ev->path, path, EBPH_PATH_MAX);
+		bpf_ringbuf_submit(ev, 0);
+	}
+	return slot;
+}
+
+
+
+/* Leaves normal: back to training, test emptied. */
+static __always_inline void stop_normal(struct ebph_profile *p)
+{
+	__u32 test = p->test_index;
+
+	p->status = EBPH_TRAINING;
+	if (test) {
+		clear_table(test, p->train_index);
+		p->test_index = 0;
+		bpf_map_push_elem(&free_indexes, &test, BPF_ANY);
+		__sync_fetch_and_sub(&stats.indexes_used, 1);
+	}
+}
+
+/* Becomes normal: test := train; anomalies, train_count, last_mod_count start again. */
+static __always_inline void start_normal(struct ebph_profile *p)
+{
+	struct table_ctx c;
+	__u32 test;
+
+	stop_normal(p);
+	p->status = EBPH_NORMAL;
+	p->anomalies = 0;
+	p->train_count = 0;
+	p->last_mod_count = 0;
+	if (!p->train_index)
+		return;
+	test = alloc_index();
+	if (!test)
+		return;
+	c.from = p->train_index;
+	c.to = test;
+	bpf_loop(EBPH_MAX_SYSCALLS, share_entry, &c, 0);
+	p->test_index = test;
+}
+
+/* Forgets the training data; a frozen profile goes back to training. */
+static __always_inline void reset_train(struct ebph_profile *p)
+{
+	clear_table(p->train_index, p->test_index);
+	p->train_count = 0;
+	p->last_mod_count = 0;
+	p->sequences = 0;
+	if (p->status == EBPH_FROZEN)
+		p->status = EBPH_TRAINING;
+}
+
+
+/* The boot-time clock, read once per call at most, and only when a rule needs it. */
+static __always_inline __u64 now_ns(__u64 *cached)
+{
+	if (!*cached)
+		*cached = bpf_ktime_get_boot_ns();
+	return *cached;
+}
+
+/* One call of a tracked task: ebph_core::Profile::on_call. */
+static __always_inline void on_call(struct ebph_task *t, __u32 curr, __u64 now)
+{
+	struct ebph_profile *p;
+	struct ebph_event *ev;
+	bool froze = false;
+	__u32 slot = t->profile, d = t->depth & (EBPH_SIGNAL_FRAMES - 1);
+	__u64 lo = t->seq[d][0], hi = t->seq[d][1];
+	__u32 len = t->len[d], window = settings.window, depth, misses, lfc, lfc_before;
+
+	p = bpf_map_lookup_elem(&profiles, &slot);
+	if (!p)
+		return;
+	depth = window > 1 ? window - 1 : 0;
+	if (depth > EBPH_LOOKAHEAD)
+		depth = EBPH_LOOKAHEAD;
+	if (len < depth)
+		depth = len;
+
+	/* 1. Training. */
+	p->train_count++;
+	if (count_misses(row_of(p->train_index, curr), lo, hi, depth)) {
+		learn(p, curr, lo, hi, depth);
+		p->sequences++;
+		p->last_mod_count = 0;
+		if (p->status == EBPH_FROZEN)
+			p->status = EBPH_TRAINING;
+	} else {
+		p->last_mod_count++;
+		if (p->status == EBPH_TRAINING) {
+			__u64 normal_count = p->train_count - p->last_mod_count;
+
+			if (normal_count > 0 && p->train_count * settings.normal_factor_den >
+						normal_count * settings.normal_factor) {
+				__u64 at = now_ns(&now) + settings.normal_wait_ns;
+
+				froze = true;
+				p->status = EBPH_FROZEN;
+				p->normal_time = at < settings.normal_wait_ns ? ~0ULL : at;
+				profile_event(EBPH_EV_FROZEN, slot, p, t->lf_count);
+			}
+		}
+	}
+
+	/* 2. Frozen long enough: normal (looked at when freezing, then every
+	 *    EBPH_NORMAL_CHECK_INTERVAL unchanged calls). */
+	if (p->status == EBPH_FROZEN &&
+	    (froze || p->last_mod_count % EBPH_NORMAL_CHECK_INTERVAL == 0) &&
+	    now_ns(&now) >= p->normal_time) {
+		start_normal(p);
+		profile_event(EBPH_EV_NORMAL, slot, p, t->lf_count);
+	}
+
+	/* 3. Detection and the locality frame. */
+	misses = 0;
+	if (p->status == EBPH_NORMAL)
+		misses = count_misses(row_of(p->test_index, curr), lo, hi, depth);
+	t->seq[d][1] = (hi << 16) | (lo >> 48);
+	t->seq[d][0] = (lo << 16) | curr;
+	if (len < EBPH_LOOKAHEAD)
+		t->len[d] = len + 1;
+	lfc_before = t->lf_count;
+	lfc = locality_record(t, misses > 0);
+	if (misses) {
+		p->anomalies++;
+		__sync_fetch_and_add(&stats.anomalies, 1);
+		ev = new_event(EBPH_EV_ANOMALY, slot, p);
+		if (ev) {
+			ev->syscall = curr;
+			ev->misses = misses;
+			ev->lfc = lfc;
+			ev->seq_len = len + 1;
+			ev->sequence[0] = curr;
+#pragma unroll
+			for (int i = 0; i < EBPH_LOOKAHEAD; i++)
+				ev->sequence[i + 1] = i < len ? prev_call(lo, hi, i) : 0;
+			bpf_ringbuf_submit(ev, 0);
+		}
+		if (p->anomalies > settings.anomaly_limit) {
+			stop_normal(p);
+			profile_event(EBPH_EV_LEFT_NORMAL, slot, p, lfc);
+		}
+	}
+
+	/* 4. An attack in progress must not be learned as normal. */
+	if (lfc > settings.tolerize_limit) {
+		if (lfc_before <= settings.tolerize_limit)
+			profile_event(EBPH_EV_TOLERIZE_LIMIT, slot, p, lfc);
+		reset_train(p);
+	}
+}
+
+#endif
