@@ -23,8 +23,10 @@ impl Bytes<'_> {
     }
 }
 
+/// Requires `data` to be exactly one `len`-byte struct: a size that differs means the
+/// program and the loader disagree on a layout.
 pub(crate) fn expect_len(what: &str, data: &[u8], len: usize) -> Result<(), EngineError> {
-    if data.len() < len {
+    if data.len() != len {
         return Err(EngineError::Layout(format!(
             "{what} is {} bytes, expected {len}",
             data.len()

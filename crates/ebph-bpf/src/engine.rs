@@ -12,6 +12,7 @@ use libbpf_rs::{MapCore, MapFlags, OpenObject, RingBuffer, RingBufferBuilder};
 
 use crate::abi::{expect_len, key_to_kernel, Bytes};
 use crate::error::Context;
+use crate::layout::{cpu_cache, profile as prof, task, INDEX_SIZE, KEY_SIZE, ROW_SIZE};
 use crate::lsm::BpfLsm;
 use crate::skel::{EbphSkel, EbphSkelBuilder};
 use crate::{EngineError, Event, Record, Stats};
@@ -98,11 +99,6 @@ pub struct Engine {
 }
 
 const PAGE: u32 = 4096;
-
-/// `sizeof(struct ebph_profile)`.
-const PROFILE_SIZE: usize = 80;
-/// `sizeof(struct ebph_task)`.
-const TASK_SIZE: usize = 128;
 
 fn effective_uid() -> Option<u32> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -335,13 +331,13 @@ impl Engine {
     pub fn release(&self, pid: u32) -> Result<u32, EngineError> {
         let mut released = 0;
         for (slot, mut value) in self.task_entries()? {
-            if Bytes(&value).u32(20) != pid {
+            if Bytes(&value).u32(task::PID) != pid {
                 continue;
             }
-            // lf_pos, lf_count; the locality frame's bits; held_until.
-            value[29] = 0;
-            value[30] = 0;
-            value[104..128].fill(0);
+            // An empty locality frame, and no hold.
+            value[task::LF_POS] = 0;
+            value[task::LF_COUNT] = 0;
+            value[task::LF..task::SIZE].fill(0);
             self.skel
                 .maps
                 .task_states
@@ -392,8 +388,8 @@ impl Engine {
             .unwrap_or_default();
         let mut total = 0;
         for value in per_cpu {
-            expect_len("a per-CPU cache", &value, 24)?;
-            total += Bytes(&value).u64(16);
+            expect_len("a per-CPU cache", &value, cpu_cache::SIZE)?;
+            total += Bytes(&value).u64(cpu_cache::CALLS);
         }
         Ok(total)
     }
@@ -409,7 +405,7 @@ impl Engine {
             else {
                 continue;
             };
-            expect_len("a profile key", &key, 24)?;
+            expect_len("a profile key", &key, KEY_SIZE)?;
             expect_len("a profile slot", &slot, 4)?;
             out.push((Bytes(&key).key(0), Bytes(&slot).u32(0)));
         }
@@ -437,7 +433,7 @@ impl Engine {
             .lookup(&slot.to_le_bytes(), MapFlags::ANY)
             .context("reading a profile")?
             .ok_or(EngineError::NoSuchProfile(slot))?;
-        expect_len("a profile", &value, PROFILE_SIZE)?;
+        expect_len("a profile", &value, prof::SIZE)?;
         Ok(value)
     }
 
@@ -446,8 +442,8 @@ impl Engine {
         let value = self.profile_entry(slot)?;
         let mut profile = counters_of(&value)?;
         let b = Bytes(&value);
-        profile.train = self.table(b.u32(68))?;
-        profile.test = self.table(b.u32(72))?;
+        profile.train = self.table(b.u32(prof::TRAIN_INDEX))?;
+        profile.test = self.table(b.u32(prof::TEST_INDEX))?;
         Ok(profile)
     }
 
@@ -463,7 +459,7 @@ impl Engine {
         let b = Bytes(&value);
         let mut rows = std::collections::BTreeSet::new();
         let mut indexes = 0;
-        for index in [b.u32(68), b.u32(72)] {
+        for index in [b.u32(prof::TRAIN_INDEX), b.u32(prof::TEST_INDEX)] {
             if index == 0 {
                 continue;
             }
@@ -482,7 +478,7 @@ impl Engine {
             .lookup(&index.to_le_bytes(), MapFlags::ANY)
             .context("reading an index block")?
             .ok_or_else(|| EngineError::Layout(format!("index block {index} missing")))?;
-        expect_len("an index block", &ix, 4 * MAX_SYSCALLS)?;
+        expect_len("an index block", &ix, INDEX_SIZE)?;
         let ix = Bytes(&ix);
         Ok((0..MAX_SYSCALLS)
             .map(|curr| (curr, ix.u32(4 * curr)))
@@ -503,7 +499,7 @@ impl Engine {
                 .lookup(&row_id.to_le_bytes(), MapFlags::ANY)
                 .context("reading a row")?
                 .ok_or_else(|| EngineError::Layout(format!("row {row_id} missing")))?;
-            expect_len("a row", &row, MAX_SYSCALLS)?;
+            expect_len("a row", &row, ROW_SIZE)?;
             let curr = Syscall::new(curr as u16).expect("index is below MAX_SYSCALLS");
             for (prev, &flags) in row.iter().enumerate().take(MAX_SYSCALLS) {
                 if flags != 0 {
@@ -529,8 +525,8 @@ impl Engine {
             else {
                 continue;
             };
-            expect_len("a task state", &value, TASK_SIZE)?;
-            if Bytes(&value).u64(0) != 0 {
+            expect_len("a task state", &value, task::SIZE)?;
+            if Bytes(&value).u64(task::OWNER) != 0 {
                 entries.push((slot, value));
             }
         }
@@ -543,12 +539,12 @@ impl Engine {
         for (_, value) in self.task_entries()? {
             let b = Bytes(&value);
             tasks.push(TaskInfo {
-                tid: b.u32(16),
-                pid: b.u32(20),
-                profile: b.u32(24),
-                lfc: u32::from(value[30]),
-                signal_depth: u32::from(value[28]) + b.u32(32),
-                held_until: b.u64(120),
+                tid: b.u32(task::TID),
+                pid: b.u32(task::PID),
+                profile: b.u32(task::PROFILE),
+                lfc: u32::from(value[task::LF_COUNT]),
+                signal_depth: u32::from(value[task::DEPTH]) + b.u32(task::OVERFLOW),
+                held_until: b.u64(task::HELD_UNTIL),
             });
         }
         tasks.sort_by_key(|t| (t.pid, t.tid));
@@ -578,14 +574,14 @@ impl Engine {
         } else {
             WrittenTable::default()
         };
-        let mut value = [0u8; PROFILE_SIZE];
-        value[..24].copy_from_slice(&key_to_kernel(key));
+        let mut value = [0u8; prof::SIZE];
+        value[prof::KEY..prof::KEY + KEY_SIZE].copy_from_slice(&key_to_kernel(key));
         for (at, v) in [
-            (24, profile.train_count),
-            (32, profile.last_mod_count),
-            (40, profile.sequences),
-            (48, profile.anomalies),
-            (56, profile.normal_time),
+            (prof::TRAIN_COUNT, profile.train_count),
+            (prof::LAST_MOD_COUNT, profile.last_mod_count),
+            (prof::SEQUENCES, profile.sequences),
+            (prof::ANOMALIES, profile.anomalies),
+            (prof::NORMAL_TIME, profile.normal_time),
         ] {
             value[at..at + 8].copy_from_slice(&v.to_le_bytes());
         }
@@ -594,9 +590,13 @@ impl Engine {
             ProfileStatus::Frozen => 1,
             ProfileStatus::Normal => 2,
         };
-        value[64..68].copy_from_slice(&status.to_le_bytes());
-        value[68..72].copy_from_slice(&train.index.to_le_bytes());
-        value[72..76].copy_from_slice(&test.index.to_le_bytes());
+        for (at, v) in [
+            (prof::STATUS, status),
+            (prof::TRAIN_INDEX, train.index),
+            (prof::TEST_INDEX, test.index),
+        ] {
+            value[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        }
         self.skel
             .maps
             .profiles
@@ -810,7 +810,7 @@ impl Subscription<'_> {
 /// The counters and status in a raw `struct ebph_profile`, with empty tables.
 fn counters_of(value: &[u8]) -> Result<Profile, EngineError> {
     let b = Bytes(value);
-    let status = match b.u32(64) {
+    let status = match b.u32(prof::STATUS) {
         0 => ProfileStatus::Training,
         1 => ProfileStatus::Frozen,
         2 => ProfileStatus::Normal,
@@ -819,11 +819,11 @@ fn counters_of(value: &[u8]) -> Result<Profile, EngineError> {
     Ok(Profile {
         train: LookaheadTable::new(),
         test: LookaheadTable::new(),
-        train_count: b.u64(24),
-        last_mod_count: b.u64(32),
-        sequences: b.u64(40),
-        anomalies: b.u64(48),
+        train_count: b.u64(prof::TRAIN_COUNT),
+        last_mod_count: b.u64(prof::LAST_MOD_COUNT),
+        sequences: b.u64(prof::SEQUENCES),
+        anomalies: b.u64(prof::ANOMALIES),
         status,
-        normal_time: b.u64(56),
+        normal_time: b.u64(prof::NORMAL_TIME),
     })
 }

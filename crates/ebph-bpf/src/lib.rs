@@ -14,6 +14,7 @@ mod clock;
 mod engine;
 mod error;
 mod floor;
+mod layout;
 mod lsm;
 mod requirements;
 

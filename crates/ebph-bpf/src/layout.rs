@@ -1,0 +1,72 @@
+//! Where each field of the kernel's structs lies, taken from the types the skeleton generates
+//! from the BPF object's BTF (so from `src/bpf/ebph.h` itself): the loader reads and writes
+//! map values through these, never through offsets written by hand.
+
+use std::mem::{offset_of, size_of};
+
+use crate::skel::types::{ebph_cpu_cache, ebph_index, ebph_key, ebph_profile, ebph_row, ebph_task};
+
+/// `struct ebph_key`.
+pub(crate) const KEY_SIZE: usize = size_of::<ebph_key>();
+/// `struct ebph_index`.
+pub(crate) const INDEX_SIZE: usize = size_of::<ebph_index>();
+/// `struct ebph_row`.
+pub(crate) const ROW_SIZE: usize = size_of::<ebph_row>();
+
+/// `struct ebph_profile`.
+pub(crate) mod profile {
+    use super::*;
+    pub(crate) const SIZE: usize = size_of::<ebph_profile>();
+    pub(crate) const KEY: usize = offset_of!(ebph_profile, key);
+    pub(crate) const TRAIN_COUNT: usize = offset_of!(ebph_profile, train_count);
+    pub(crate) const LAST_MOD_COUNT: usize = offset_of!(ebph_profile, last_mod_count);
+    pub(crate) const SEQUENCES: usize = offset_of!(ebph_profile, sequences);
+    pub(crate) const ANOMALIES: usize = offset_of!(ebph_profile, anomalies);
+    pub(crate) const NORMAL_TIME: usize = offset_of!(ebph_profile, normal_time);
+    pub(crate) const STATUS: usize = offset_of!(ebph_profile, status);
+    pub(crate) const TRAIN_INDEX: usize = offset_of!(ebph_profile, train_index);
+    pub(crate) const TEST_INDEX: usize = offset_of!(ebph_profile, test_index);
+}
+
+/// `struct ebph_task`.
+pub(crate) mod task {
+    use super::*;
+    pub(crate) const SIZE: usize = size_of::<ebph_task>();
+    pub(crate) const OWNER: usize = offset_of!(ebph_task, owner);
+    pub(crate) const TID: usize = offset_of!(ebph_task, tid);
+    pub(crate) const PID: usize = offset_of!(ebph_task, pid);
+    pub(crate) const PROFILE: usize = offset_of!(ebph_task, profile);
+    pub(crate) const DEPTH: usize = offset_of!(ebph_task, depth);
+    pub(crate) const LF_POS: usize = offset_of!(ebph_task, lf_pos);
+    pub(crate) const LF_COUNT: usize = offset_of!(ebph_task, lf_count);
+    pub(crate) const OVERFLOW: usize = offset_of!(ebph_task, overflow);
+    /// The locality frame's bits.
+    pub(crate) const LF: usize = offset_of!(ebph_task, lf);
+    pub(crate) const HELD_UNTIL: usize = offset_of!(ebph_task, held_until);
+}
+
+/// `struct ebph_cpu_cache`.
+pub(crate) mod cpu_cache {
+    use super::*;
+    pub(crate) const SIZE: usize = size_of::<ebph_cpu_cache>();
+    pub(crate) const CALLS: usize = offset_of!(ebph_cpu_cache, calls);
+}
+
+// What the code around these takes for granted.
+const _: () = assert!(KEY_SIZE == 24, "struct ebph_key: three u64");
+const _: () = assert!(
+    INDEX_SIZE == 4 * ebph_core::MAX_SYSCALLS,
+    "a u32 row slot per call"
+);
+const _: () = assert!(
+    ROW_SIZE == ebph_core::MAX_SYSCALLS,
+    "a byte of flags per call"
+);
+const _: () = assert!(
+    task::LF + 16 == task::HELD_UNTIL,
+    "the frame's bits, then held_until"
+);
+const _: () = assert!(
+    task::HELD_UNTIL + 8 == task::SIZE,
+    "held_until ends the task state"
+);
