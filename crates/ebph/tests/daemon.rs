@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{can_run, copy_program, run, s, Daemon, ONE_AT_A_TIME};
+use common::{can_run, copy_program, pipe_without_reader, run, s, Daemon, ONE_AT_A_TIME};
 use serde_json::Value;
 
 #[test]
@@ -439,4 +439,52 @@ fn exported_profiles_import_bit_for_bit_and_bad_files_are_refused() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!first.path().join("fresh/ebph.db").exists());
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let ls = copy_program(dir.path(), "ls", "/bin/ls");
+    run(&ls, &["/"]);
+    daemon.ok(&["save"]);
+    let commands: &[&[&str]] = &[
+        &["status"],
+        &["status", "--json"],
+        &["ps"],
+        &["ps", "--json"],
+        &["profiles"],
+        &["profile", "show", s(&ls)],
+        &["profile", "show", s(&ls), "--json"],
+        &["profile", "export", s(&ls)],
+        &["profile", "csv"],
+        &["get"],
+        &["get", "normal-wait"],
+        &["set", "normal-wait", "7d"],
+        &["save"],
+        &["normalize", "--profile", s(&ls)],
+        &["logs"],
+        &["logs", "--json"],
+        &["--help"],
+        &["--version"],
+    ];
+    for args in commands {
+        let out = Command::new(env!("CARGO_BIN_EXE_ebph"))
+            .args(*args)
+            .env("EBPH_SOCKET", dir.path().join("ebph.sock"))
+            .stdout(pipe_without_reader())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && !stderr.contains("panicked") && !stderr.contains("error"),
+            "ebph {args:?} into a closed pipe: {:?}\n{stderr}",
+            out.status
+        );
+    }
+    daemon.stop();
 }

@@ -1,5 +1,7 @@
 //! `ebph replay`, driven through the binary as a user would.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -402,4 +404,41 @@ fn unm_login_intrusions_stand_out_from_normal_logins() {
         assert!(worst > 12, "{file}: max LFC {worst}");
     }
     fs::remove_dir_all(login.parent().unwrap()).ok();
+}
+
+#[test]
+fn replay_into_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let train = write(d, "train/a.int", &unm(1, &[1, 2, 3, 4]));
+    // Enough test processes that the output outgrows any buffer.
+    let test: String = (2..2000).map(|pid| unm(pid, &[1, 3, 2, 4])).collect();
+    let test = write(d, "test/b.int", &test);
+    for json in [false, true] {
+        let mut args = vec![
+            "replay",
+            "--format",
+            "unm",
+            "--arch",
+            "i386",
+            "--train",
+            train.to_str().unwrap(),
+            "--test",
+            test.to_str().unwrap(),
+        ];
+        if json {
+            args.push("--json");
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_ebph"))
+            .args(&args)
+            .stdout(common::pipe_without_reader())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stderr.is_empty(),
+            "json {json}: {:?} {stderr}",
+            out.status
+        );
+    }
 }

@@ -3,6 +3,7 @@
 use anyhow::Result;
 use ebph_daemon::client::{Client, Method};
 use ebph_daemon::protocol::{AdminRequest, ProfileSummary, Target};
+use std::io::Write;
 
 /// Which profile: exactly one of --profile, --key, --pid.
 #[derive(Debug, clap::Args)]
@@ -20,6 +21,7 @@ pub struct Args {
 }
 
 pub fn run(client: &Client, op: &str, args: Args) -> Result<()> {
+    let mut out = std::io::stdout().lock();
     let request = AdminRequest {
         op: op.to_owned(),
         target: Target {
@@ -29,11 +31,12 @@ pub fn run(client: &Client, op: &str, args: Args) -> Result<()> {
         },
     };
     let p: ProfileSummary = client.send(Method::POST, "/v1/admin", &request)?;
-    println!(
+    writeln!(
+        out,
         "{op}d {} ({}): now {}",
         if p.path.is_empty() { &p.key } else { &p.path },
         p.key,
         p.status
-    );
+    )?;
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `ebph plot`: a profile's lookahead pairs as a heatmap, and its anomalies as a timeline.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -47,6 +48,7 @@ fn register_font() -> Result<()> {
 }
 
 pub fn run(client: &Client, args: Args) -> Result<()> {
+    let mut out = std::io::stdout().lock();
     let profile: ProfileDetail =
         client.get(&format!("/v1/profile?{}", target_query(&args.target)))?;
     let anomalies: Vec<Anomaly> = client.get("/v1/anomalies?limit=100000")?;
@@ -55,7 +57,7 @@ pub fn run(client: &Client, args: Args) -> Result<()> {
         .filter(|a| a.key == profile.summary.key)
         .collect();
     render(&profile, &anomalies, &args.output, args.size)?;
-    println!("wrote {}", args.output.display());
+    writeln!(out, "wrote {}", args.output.display())?;
     Ok(())
 }
 

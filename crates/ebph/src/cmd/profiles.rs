@@ -1,5 +1,7 @@
 //! `ebph profiles` and `ebph profile show`.
 
+use std::io::Write;
+
 use anyhow::{bail, Context, Result};
 use ebph_daemon::client::Client;
 use ebph_daemon::export::ProfileFile;
@@ -85,7 +87,6 @@ fn write_out(text: &str, output: Option<&std::path::Path>) -> Result<()> {
             std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
         }
         None => {
-            use std::io::Write;
             writeln!(std::io::stdout().lock(), "{text}")?;
             Ok(())
         }
@@ -182,6 +183,7 @@ pub fn run(client: &Client, command: ProfileCommand) -> Result<()> {
 }
 
 fn import(args: ImportArgs) -> Result<()> {
+    let mut out = std::io::stdout().lock();
     let file = read_file(&args.file)?;
     if ebph_daemon::daemon::state_in_use(&args.state_dir) {
         bail!(
@@ -197,33 +199,35 @@ fn import(args: ImportArgs) -> Result<()> {
         .with_context(|| format!("{}", args.file.display()))?;
     let db = args.state_dir.join("ebph.db");
     ebph_daemon::store::Store::open(&db)?.put_profiles(&stored)?;
-    println!(
+    writeln!(
+        out,
         "imported {} profiles into {}; they are loaded when the daemon starts",
         stored.len(),
         db.display()
-    );
+    )?;
     Ok(())
 }
 
 fn show(client: &Client, args: ShowArgs) -> Result<()> {
+    let mut out = std::io::stdout().lock();
     let p: ProfileDetail = client.get(&format!("/v1/profile?{}", target_query(&args.target)))?;
     if args.json {
         return super::print_json(&p);
     }
     let s = &p.summary;
-    println!("path            {}", s.path);
-    println!("key             {}", s.key);
-    println!("status          {}", s.status);
+    writeln!(out, "path            {}", s.path)?;
+    writeln!(out, "key             {}", s.key)?;
+    writeln!(out, "status          {}", s.status)?;
     if let Some(t) = &s.normal_time {
-        println!("normal at       {t}");
+        writeln!(out, "normal at       {t}")?;
     }
-    println!("train count     {}", s.train_count);
-    println!("last mod count  {}", s.last_mod_count);
-    println!("sequences       {}", s.sequences);
-    println!("anomalies       {}", s.anomalies);
-    println!("pairs           {}", s.lookahead_pairs);
-    println!("kernel memory   {}", super::bytes(s.memory_bytes));
-    println!();
+    writeln!(out, "train count     {}", s.train_count)?;
+    writeln!(out, "last mod count  {}", s.last_mod_count)?;
+    writeln!(out, "sequences       {}", s.sequences)?;
+    writeln!(out, "anomalies       {}", s.anomalies)?;
+    writeln!(out, "pairs           {}", s.lookahead_pairs)?;
+    writeln!(out, "kernel memory   {}", super::bytes(s.memory_bytes))?;
+    writeln!(out)?;
     let mut table = Table::new(&[
         ("CALL", Align::Left),
         ("AFTER", Align::Left),

@@ -3,6 +3,7 @@
 use anyhow::Result;
 use ebph_daemon::client::{Client, Method};
 use ebph_daemon::protocol::Release;
+use std::io::Write;
 
 /// Release a process held for a delay: it continues now, and its locality frame starts
 /// empty, so it is not held again until it makes new anomalous calls.
@@ -14,7 +15,8 @@ pub struct Args {
 }
 
 pub fn run(client: &Client, args: Args) -> Result<()> {
+    let mut out = std::io::stdout().lock();
     let tasks: u32 = client.send(Method::POST, "/v1/release", &Release { pid: args.pid })?;
-    println!("released process {} ({tasks} tasks)", args.pid);
+    writeln!(out, "released process {} ({tasks} tasks)", args.pid)?;
     Ok(())
 }

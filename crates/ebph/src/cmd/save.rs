@@ -3,12 +3,15 @@
 use anyhow::Result;
 use ebph_daemon::client::{Client, Method};
 use ebph_daemon::protocol::Saved;
+use std::io::Write;
 
 pub fn run(client: &Client) -> Result<()> {
+    let mut out = std::io::stdout().lock();
     let saved: Saved = client.send(Method::POST, "/v1/save", &())?;
-    println!(
+    writeln!(
+        out,
         "saved {} profiles in {} ms",
         saved.profiles, saved.milliseconds
-    );
+    )?;
     Ok(())
 }

@@ -4,6 +4,7 @@ use anyhow::{bail, Result};
 use ebph_daemon::client::Client;
 use ebph_daemon::client::Method;
 use ebph_daemon::protocol::{SetSetting, SettingValue};
+use std::io::Write;
 
 use crate::table::{Align, Table};
 
@@ -27,6 +28,7 @@ pub struct SetArgs {
 }
 
 pub fn get(client: &Client, args: GetArgs) -> Result<()> {
+    let mut out = std::io::stdout().lock();
     let settings: Vec<SettingValue> = client.get("/v1/settings")?;
     if let Some(name) = &args.setting {
         let wanted = name.replace('_', "-");
@@ -40,7 +42,7 @@ pub fn get(client: &Client, args: GetArgs) -> Result<()> {
         if args.json {
             return super::print_json(s);
         }
-        println!("{}", s.value);
+        writeln!(out, "{}", s.value)?;
         return Ok(());
     }
     if args.json {
@@ -59,6 +61,7 @@ pub fn get(client: &Client, args: GetArgs) -> Result<()> {
 }
 
 pub fn set(client: &Client, args: SetArgs) -> Result<()> {
+    let mut out = std::io::stdout().lock();
     let body = SetSetting {
         name: args.setting.clone(),
         value: args.value,
@@ -66,7 +69,7 @@ pub fn set(client: &Client, args: SetArgs) -> Result<()> {
     let settings: Vec<SettingValue> = client.send(Method::PUT, "/v1/settings", &body)?;
     let wanted = args.setting.replace('_', "-");
     if let Some(s) = settings.iter().find(|s| s.name == wanted) {
-        println!("{} = {}", s.name, s.value);
+        writeln!(out, "{} = {}", s.name, s.value)?;
         // How the value works on this kernel, where kernels differ.
         if let Some(note) = &s.note {
             eprintln!("ebph: on this kernel, {note}");

@@ -3,6 +3,7 @@
 use anyhow::Result;
 use ebph_daemon::client::Client;
 use ebph_daemon::protocol::Status;
+use std::io::Write;
 
 /// Show the daemon's state: profiles, tasks, anomalies, the database, the engine's counters.
 #[derive(Debug, clap::Args)]
@@ -13,41 +14,51 @@ pub struct Args {
 }
 
 pub fn run(client: &Client, args: Args) -> Result<()> {
+    let mut out = std::io::stdout().lock();
     let s: Status = client.get("/v1/status")?;
     if args.json {
         return super::print_json(&s);
     }
     let e = &s.engine;
-    println!(
+    writeln!(
+        out,
         "ebph {} is running (pid {}, up {})",
         s.version,
         s.pid,
         humantime::format_duration(std::time::Duration::from_secs(s.uptime_seconds))
-    );
-    println!("profiles   {} ({} normal)", s.profiles, s.normal_profiles);
-    println!("tasks      {} tracked", s.tasks);
-    println!("anomalies  {} since start", e.anomalies);
-    println!("response   {} ({} held now)", s.response, s.held);
+    )?;
+    writeln!(
+        out,
+        "profiles   {} ({} normal)",
+        s.profiles, s.normal_profiles
+    )?;
+    writeln!(out, "tasks      {} tracked", s.tasks)?;
+    writeln!(out, "anomalies  {} since start", e.anomalies)?;
+    writeln!(out, "response   {} ({} held now)", s.response, s.held)?;
     let k = &s.kernel;
     match &k.bpf_lsm_unavailable {
-        None => println!(
+        None => writeln!(
+        out,
             "kernel     {}: delays by SIGSTOP; execve suspension by BPF-LSM (the exec fails with EPERM)",
             k.release
-        ),
-        Some(why) => println!(
+        )?,
+        Some(why) => writeln!(
+        out,
             "kernel     {}: delays by SIGSTOP; execve suspension by SIGKILL at exec (BPF-LSM unavailable: {why})",
             k.release
-        ),
+        )?,
     }
-    println!(
+    writeln!(
+        out,
         "database   {} (saved {}, every {})",
         s.database,
         s.last_save.as_deref().unwrap_or("not yet"),
         s.save_interval
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "engine     {} rows and {} index blocks in use; full: {} profiles, {} rows, {} indexes, {} tasks; {} events lost",
         e.rows_used, e.indexes_used, e.profiles_full, e.rows_full, e.indexes_full, e.tasks_full, e.events_lost
-    );
+    )?;
     Ok(())
 }

@@ -247,3 +247,14 @@ pub fn metric(scrape: &prometheus_parse::Scrape, name: &str, label: Option<(&str
         })
         .unwrap_or_else(|| panic!("no {name} in the scrape"))
 }
+
+/// The write end of a pipe whose reader has gone: the stdin of a `true` that has exited.
+pub fn pipe_without_reader() -> std::process::ChildStdin {
+    let mut reader = Command::new("true")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let writer = reader.stdin.take().unwrap();
+    reader.wait().unwrap();
+    writer
+}
