@@ -19,8 +19,8 @@ use tokio::net::UnixListener;
 use tokio::sync::oneshot;
 use tokio_stream::wrappers::BroadcastStream;
 
+use crate::mailbox::{ApiError, Command, Handle};
 use crate::protocol::{AdminRequest, ErrorReply, Release, SetSetting, Target};
-use crate::worker::{ApiError, Command, Handle};
 
 /// Who is on the other end of a connection.
 #[derive(Clone, Debug)]

@@ -10,8 +10,9 @@ use tokio::sync::broadcast;
 
 use crate::api::{self, Peer};
 use crate::config::Config;
+use crate::mailbox::{Handle, Outputs};
 use crate::store::Store;
-use crate::worker::{self, Handle, Outputs};
+use crate::worker;
 
 /// Whether a daemon is using `state_dir` now (it holds the directory's lock).
 pub fn state_in_use(state_dir: &std::path::Path) -> bool {

@@ -11,6 +11,7 @@ pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod export;
+mod mailbox;
 pub mod metrics;
 pub mod protocol;
 pub mod store;

@@ -16,38 +16,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use tokio::sync::oneshot;
 
-use crate::worker::{Command, Handle};
-
-/// What a scrape reports, read from the engine's thread.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Snapshot {
-    /// System calls of tracked tasks seen.
-    pub calls: u64,
-    /// Anomalous calls.
-    pub anomalies: u64,
-    /// Profiles by status: training, frozen, normal.
-    pub profiles: [u64; 3],
-    /// Tasks tracked now.
-    pub tasks: u64,
-    /// Delays imposed.
-    pub delays: u64,
-    /// Execs refused.
-    pub execve_refused: u64,
-    /// Processes held now.
-    pub held: u64,
-    /// Events the engine dropped (ring buffer full).
-    pub events_lost: u64,
-    /// Things refused because a map was full: profiles, rows, indexes, tasks.
-    pub full: [u64; 4],
-    /// Entries in use and capacity: profiles, rows, indexes, tasks.
-    pub used: [u64; 4],
-    /// Capacity of the same.
-    pub capacity: [u64; 4],
-    /// Saves done, and how long the last one took.
-    pub saves: u64,
-    /// Seconds the last save took.
-    pub last_save_seconds: f64,
-}
+pub use crate::mailbox::Snapshot;
+use crate::mailbox::{Command, Handle};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StatusLabel {

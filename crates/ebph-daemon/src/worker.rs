@@ -2,20 +2,19 @@
 //! log lines and anomaly history, saves on an interval, and answers the API's requests.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::rc::Rc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
 use ebph_bpf::{kernel_release, AdminOp, Engine, EventKind};
 use ebph_core::{Arch, Profile, ProfileKey, ProfileStatus, Settings, Syscall};
-use tokio::sync::{broadcast, oneshot};
 
 use crate::config::Config;
+use crate::mailbox::{ApiError, Command, Outputs, Snapshot};
 use crate::protocol::{
     self, Event, Pair, ProfileDetail, ProfileSummary, Saved, SettingValue, Status, Target,
 };
@@ -23,84 +22,6 @@ use crate::store::{Store, StoredAnomaly, StoredProfile};
 
 /// Events kept in memory for `ebph logs` without `-f`.
 const RECENT_EVENTS: usize = 1000;
-
-/// An error the API reports with an HTTP status.
-#[derive(Debug, Clone)]
-pub struct ApiError {
-    /// 400, 404, 500...
-    pub status: u16,
-    /// For a person.
-    pub message: String,
-}
-
-impl ApiError {
-    fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError {
-            status: 404,
-            message: message.into(),
-        }
-    }
-    fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError {
-            status: 400,
-            message: message.into(),
-        }
-    }
-    fn internal(e: impl std::fmt::Display) -> ApiError {
-        ApiError {
-            status: 500,
-            message: e.to_string(),
-        }
-    }
-}
-
-type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
-
-/// A request to the engine's thread.
-pub enum Command {
-    /// The daemon's state.
-    Status(Reply<Status>),
-    /// Every profile.
-    Profiles(Reply<Vec<ProfileSummary>>),
-    /// One profile with its pairs.
-    Profile(Target, Reply<ProfileDetail>),
-    /// Tracked processes (or, with `true`, threads).
-    Processes(bool, Reply<Vec<protocol::Process>>),
-    /// The settings.
-    GetSettings(Reply<Vec<SettingValue>>),
-    /// Change one setting.
-    SetSetting(String, String, Reply<Vec<SettingValue>>),
-    /// Normalize, sensitize or tolerize a profile.
-    Admin(AdminOp, Target, Reply<ProfileSummary>),
-    /// Save now.
-    Save(Reply<Saved>),
-    /// Release a held process.
-    Release(u32, Reply<u32>),
-    /// What a metrics scrape reports.
-    Metrics(Reply<crate::metrics::Snapshot>),
-    /// One profile (or, with no target, every one) as a profile file.
-    Export(Target, Reply<crate::export::ProfileFile>),
-    /// The last anomalies recorded, oldest first.
-    Anomalies(u32, Reply<Vec<protocol::Anomaly>>),
-}
-
-/// Where the engine's thread publishes events.
-#[derive(Clone)]
-pub struct Outputs {
-    /// Every event, as it happens.
-    pub events: broadcast::Sender<Event>,
-    /// The latest events.
-    pub recent: Arc<Mutex<VecDeque<Event>>>,
-}
-
-/// What the API needs to reach the engine's thread.
-#[derive(Clone)]
-pub struct Handle {
-    /// Requests.
-    pub commands: Sender<Command>,
-    /// Its events.
-    pub outputs: Outputs,
-}
 
 struct Worker {
     engine: Engine,
@@ -446,7 +367,7 @@ impl Worker {
     fn export(&self, target: &Target) -> Result<crate::export::ProfileFile, ApiError> {
         let everyone = target.key.is_none() && target.path.is_none() && target.pid.is_none();
         let slots = if everyone {
-            self.engine.profile_slots().map_err(ApiError::internal)?
+            self.engine.profile_slots()?
         } else {
             vec![self.resolve(target)?]
         };
@@ -455,26 +376,23 @@ impl Worker {
             let stored = StoredProfile {
                 key,
                 path: self.path_of(&key),
-                profile: self.engine.profile(slot).map_err(ApiError::internal)?,
+                profile: self.engine.profile(slot)?,
             };
             profiles.push(crate::export::FileProfile::from_stored(&stored));
         }
         Ok(crate::export::ProfileFile::new(profiles))
     }
 
-    fn metrics(&self) -> Result<crate::metrics::Snapshot, ApiError> {
+    fn metrics(&self) -> Result<Snapshot, ApiError> {
         let s = self.engine.stats();
         let c = self.engine.capacity();
         let mut profiles = [0u64; 3];
-        for (_, slot) in self.engine.profile_slots().map_err(ApiError::internal)? {
-            let p = self
-                .engine
-                .profile_counters(slot)
-                .map_err(ApiError::internal)?;
+        for (_, slot) in self.engine.profile_slots()? {
+            let p = self.engine.profile_counters(slot)?;
             profiles[p.status as usize] += 1;
         }
-        Ok(crate::metrics::Snapshot {
-            calls: self.engine.calls().map_err(ApiError::internal)?,
+        Ok(Snapshot {
+            calls: self.engine.calls()?,
             anomalies: s.anomalies,
             profiles,
             tasks: s.tasks_tracked,
@@ -528,7 +446,7 @@ impl Worker {
     }
 
     fn release(&mut self, pid: u32) -> Result<u32, ApiError> {
-        let tasks = self.engine.release(pid).map_err(ApiError::internal)?;
+        let tasks = self.engine.release(pid)?;
         if tasks == 0 && !self.held.contains_key(&pid) {
             return Err(ApiError::not_found(format!(
                 "process {pid} is not tracked by ebph"
@@ -557,7 +475,7 @@ impl Worker {
 
     /// Applies the allowlist to every profile.
     fn apply_allowlist(&self) -> Result<(), ApiError> {
-        for (key, slot) in self.engine.profile_slots().map_err(ApiError::internal)? {
+        for (key, slot) in self.engine.profile_slots()? {
             self.apply_allowlist_to(key, slot);
         }
         Ok(())
@@ -565,16 +483,10 @@ impl Worker {
 
     fn status(&self) -> Result<Status, ApiError> {
         let s = self.engine.stats();
-        let slots = self.engine.profile_slots().map_err(ApiError::internal)?;
+        let slots = self.engine.profile_slots()?;
         let mut normal = 0;
         for (_, slot) in &slots {
-            if self
-                .engine
-                .profile_counters(*slot)
-                .map_err(ApiError::internal)?
-                .status
-                == ProfileStatus::Normal
-            {
+            if self.engine.profile_counters(*slot)?.status == ProfileStatus::Normal {
                 normal += 1;
             }
         }
@@ -622,17 +534,14 @@ impl Worker {
             normal_time: (p.status == ProfileStatus::Frozen)
                 .then(|| rfc3339(ebph_bpf::wall_time(p.normal_time))),
             lookahead_pairs: p.train.lookahead_pairs(),
-            memory_bytes: self
-                .engine
-                .profile_memory(slot)
-                .map_err(ApiError::internal)? as u64,
+            memory_bytes: self.engine.profile_memory(slot)? as u64,
         })
     }
 
     fn profiles(&self) -> Result<Vec<ProfileSummary>, ApiError> {
         let mut out = Vec::new();
-        for (key, slot) in self.engine.profile_slots().map_err(ApiError::internal)? {
-            let p = self.engine.profile(slot).map_err(ApiError::internal)?;
+        for (key, slot) in self.engine.profile_slots()? {
+            let p = self.engine.profile(slot)?;
             out.push(self.summary(&key, slot, &p)?);
         }
         out.sort_by(|a, b| a.path.cmp(&b.path).then(a.key.cmp(&b.key)));
@@ -641,7 +550,7 @@ impl Worker {
 
     /// The key and slot of the profile a request names.
     fn resolve(&self, target: &Target) -> Result<(ProfileKey, u32), ApiError> {
-        let slots = self.engine.profile_slots().map_err(ApiError::internal)?;
+        let slots = self.engine.profile_slots()?;
         let by_key = |key: ProfileKey, what: &str| {
             slots
                 .iter()
@@ -676,7 +585,7 @@ impl Worker {
             );
         }
         if let Some(pid) = target.pid {
-            let tasks = self.engine.tasks().map_err(ApiError::internal)?;
+            let tasks = self.engine.tasks()?;
             let task = tasks.iter().find(|t| t.tid == pid).ok_or_else(|| {
                 ApiError::not_found(format!("process {pid} is not tracked by ebph"))
             })?;
@@ -691,7 +600,7 @@ impl Worker {
 
     fn profile(&self, target: &Target) -> Result<ProfileDetail, ApiError> {
         let (key, slot) = self.resolve(target)?;
-        let p = self.engine.profile(slot).map_err(ApiError::internal)?;
+        let p = self.engine.profile(slot)?;
         let pairs = p
             .train
             .entries()
@@ -708,17 +617,14 @@ impl Worker {
     }
 
     fn processes(&self, threads: bool) -> Result<Vec<protocol::Process>, ApiError> {
-        let slots = self.engine.profile_slots().map_err(ApiError::internal)?;
+        let slots = self.engine.profile_slots()?;
         let mut profiles = HashMap::new();
         for (key, slot) in slots {
-            let p = self
-                .engine
-                .profile_counters(slot)
-                .map_err(ApiError::internal)?;
+            let p = self.engine.profile_counters(slot)?;
             profiles.insert(slot, (key, p.status, p.anomalies));
         }
         let mut out = Vec::new();
-        for t in self.engine.tasks().map_err(ApiError::internal)? {
+        for t in self.engine.tasks()? {
             if !threads && t.tid != t.pid {
                 continue;
             }
@@ -806,9 +712,7 @@ impl Worker {
         let shown = next
             .get(&canonical)
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        self.store
-            .set_setting(&canonical, &shown)
-            .map_err(ApiError::internal)?;
+        self.store.set_setting(&canonical, &shown)?;
         self.engine.set_settings(&next);
         self.settings = next;
         tracing::info!("setting {canonical} = {shown}");
@@ -824,25 +728,23 @@ impl Worker {
 
     fn admin(&mut self, op: AdminOp, target: &Target) -> Result<ProfileSummary, ApiError> {
         let (key, slot) = self.resolve(target)?;
-        self.engine.admin(op, slot).map_err(ApiError::internal)?;
+        self.engine.admin(op, slot)?;
         tracing::info!("{op:?} {} ({key})", self.path_of(&key));
-        let p = self.engine.profile(slot).map_err(ApiError::internal)?;
+        let p = self.engine.profile(slot)?;
         self.summary(&key, slot, &p)
     }
 
     fn save(&mut self) -> Result<Saved, ApiError> {
         let start = Instant::now();
         let mut profiles = Vec::new();
-        for (key, slot) in self.engine.profile_slots().map_err(ApiError::internal)? {
+        for (key, slot) in self.engine.profile_slots()? {
             profiles.push(StoredProfile {
                 key,
                 path: self.path_of(&key),
-                profile: self.engine.profile(slot).map_err(ApiError::internal)?,
+                profile: self.engine.profile(slot)?,
             });
         }
-        self.store
-            .save_profiles(&profiles)
-            .map_err(ApiError::internal)?;
+        self.store.save_profiles(&profiles)?;
         self.last_save = Some(SystemTime::now());
         self.saves += 1;
         self.last_save_seconds = start.elapsed().as_secs_f64();
