@@ -1,0 +1,149 @@
+//! Engine events: turned into API events, logged as JSON lines, published, and acted on
+//! (delays become holds, anomalies go into the history).
+
+use super::*;
+
+/// A path as it was given to execve, made absolute with the process's working directory.
+pub(super) fn absolute(path: &str, pid: u32) -> String {
+    if path.starts_with('/') {
+        return path.to_owned();
+    }
+    match std::fs::read_link(format!("/proc/{pid}/cwd")) {
+        Ok(cwd) => {
+            let mut out = cwd;
+            for part in std::path::Path::new(path).components() {
+                match part {
+                    std::path::Component::CurDir => {}
+                    std::path::Component::ParentDir => {
+                        out.pop();
+                    }
+                    other => out.push(other),
+                }
+            }
+            out.display().to_string()
+        }
+        Err(_) => path.to_owned(),
+    }
+}
+
+pub(super) fn name(call: u16) -> String {
+    Syscall::new(call).map_or_else(
+        || format!("syscall_{call}"),
+        |c| Arch::X86_64.display_name(c),
+    )
+}
+
+pub(super) fn kind_name(kind: EventKind) -> &'static str {
+    match kind {
+        EventKind::ProfileCreated => "profile_created",
+        EventKind::Exec => "exec",
+        EventKind::Anomaly => "anomaly",
+        EventKind::Frozen => "frozen",
+        EventKind::Normal => "normal",
+        EventKind::LeftNormal => "left_normal",
+        EventKind::TolerizeLimit => "tolerize_limit",
+        EventKind::Delay => "delay",
+        EventKind::ExecveRefused => "execve_refused",
+    }
+}
+
+impl Worker {
+    pub(super) fn handle_events(&mut self, events: Vec<ebph_bpf::Event>) {
+        if events.is_empty() {
+            return;
+        }
+        let mut anomalies = Vec::new();
+        for e in events {
+            let names_program = e.kind == EventKind::Exec
+                || (e.kind == EventKind::ProfileCreated && !e.path.is_empty());
+            if names_program && !self.paths.contains_key(&e.key) {
+                let path = if e.path.is_empty() {
+                    // A task that was running before the engine: its executable's path.
+                    std::fs::read_link(format!("/proc/{}/exe", e.pid))
+                        .map(|p| {
+                            p.display()
+                                .to_string()
+                                .trim_end_matches(" (deleted)")
+                                .to_owned()
+                        })
+                        .unwrap_or_default()
+                } else {
+                    absolute(&e.path, e.pid)
+                };
+                if !path.is_empty() {
+                    self.paths.insert(e.key, path);
+                }
+                // A profile seen for the first time; the others were matched at start or
+                // when the allowlist changed.
+                if !self.settings.allowlist.is_empty() {
+                    self.apply_allowlist_to(e.key, e.profile);
+                }
+            }
+            match e.kind {
+                EventKind::Delay => {
+                    self.delays += 1;
+                    let until = e.time_boot_ns.saturating_add(e.delay_ns);
+                    let held = self.held.entry(e.pid).or_insert(0);
+                    *held = (*held).max(until);
+                }
+                EventKind::ExecveRefused => self.execve_refused += 1,
+                _ => {}
+            }
+            let anomaly = e.kind == EventKind::Anomaly;
+            let event = Event {
+                kind: kind_name(e.kind).to_owned(),
+                time: rfc3339(e.time()),
+                pid: e.pid,
+                tid: e.tid,
+                key: e.key.to_string(),
+                path: self.path_of(&e.key),
+                syscall: anomaly.then(|| name(e.syscall)),
+                misses: anomaly.then_some(e.misses),
+                lfc: e.lfc,
+                sequence: anomaly.then(|| e.sequence.iter().map(|&c| name(c)).collect()),
+                anomalies: e.anomalies,
+                delay_ms: (e.kind == EventKind::Delay).then(|| e.delay_ns as f64 / 1e6),
+            };
+            if anomaly {
+                tracing::warn!(
+                    "anomaly: pid {} {} {} (misses {}, LFC {})",
+                    event.pid,
+                    event.path,
+                    event.syscall.as_deref().unwrap_or(""),
+                    e.misses,
+                    e.lfc
+                );
+                anomalies.push(StoredAnomaly {
+                    time: event.time.clone(),
+                    pid: event.pid,
+                    tid: event.tid,
+                    key: event.key.clone(),
+                    path: event.path.clone(),
+                    syscall: event.syscall.clone().unwrap_or_default(),
+                    misses: e.misses,
+                    lfc: e.lfc,
+                    sequence: event.sequence.clone().unwrap_or_default(),
+                });
+            }
+            if let Ok(line) = serde_json::to_string(&event) {
+                let _ = writeln!(self.log, "{line}");
+            }
+            {
+                let mut recent = self
+                    .outputs
+                    .recent
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                if recent.len() == RECENT_EVENTS {
+                    recent.pop_front();
+                }
+                recent.push_back(event.clone());
+            }
+            let _ = self.outputs.events.send(event);
+        }
+        let _ = self.log.flush();
+        if let Err(e) = self.store.add_anomalies(&anomalies) {
+            tracing::error!("recording anomalies failed: {e}");
+        }
+    }
+}

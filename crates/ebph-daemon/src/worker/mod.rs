@@ -1,0 +1,219 @@
+//! The engine's thread: it owns the kernel engine and the database, turns engine events into
+//! log lines and anomaly history, saves on an interval, and answers the API's requests.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::rc::Rc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result};
+use ebph_bpf::{kernel_release, AdminOp, Engine, EventKind};
+use ebph_core::{Arch, Profile, ProfileKey, ProfileStatus, Settings, Syscall};
+
+use crate::config::Config;
+use crate::mailbox::{ApiError, Command, Outputs, Snapshot};
+use crate::protocol::{
+    self, Event, Pair, ProfileDetail, ProfileSummary, Saved, SettingValue, Status, Target,
+};
+use crate::store::{Store, StoredAnomaly, StoredProfile};
+
+mod allowlist;
+mod control;
+mod events;
+mod holds;
+mod saves;
+mod views;
+
+/// Events kept in memory for `ebph logs` without `-f`.
+const RECENT_EVENTS: usize = 1000;
+
+struct Worker {
+    engine: Engine,
+    store: Store,
+    config: Config,
+    settings: Settings,
+    paths: HashMap<ProfileKey, String>,
+    log: BufWriter<File>,
+    outputs: Outputs,
+    started: Instant,
+    last_save: Option<SystemTime>,
+    next_save: Instant,
+    /// Processes held for a delay, and until when (engine clock).
+    held: HashMap<u32, u64>,
+    /// Counters for metrics: delays, refused execs, saves, the last save's duration.
+    delays: u64,
+    execve_refused: u64,
+    saves: u64,
+    last_save_seconds: f64,
+}
+
+/// Loads the engine and the saved profiles, attaches, then serves `commands` until the
+/// channel closes; saves before returning. `ready` gets the outcome of starting.
+pub fn run(
+    config: Config,
+    store: Store,
+    commands: Receiver<Command>,
+    outputs: Outputs,
+    ready: std::sync::mpsc::Sender<Result<(), String>>,
+) -> Result<()> {
+    let mut worker = match Worker::start(config, store, outputs) {
+        Ok(worker) => {
+            let _ = ready.send(Ok(()));
+            worker
+        }
+        Err(e) => {
+            let _ = ready.send(Err(format!("{e:#}")));
+            return Err(e);
+        }
+    };
+    if let Err(e) = worker.apply_allowlist() {
+        tracing::error!("applying the allowlist failed: {}", e.message);
+    }
+    let source = worker.engine.event_source()?;
+    let pending = Rc::new(RefCell::new(Vec::new()));
+    let sink = pending.clone();
+    let subscription = source.subscribe(move |e| sink.borrow_mut().push(e))?;
+    loop {
+        subscription.poll(Duration::from_millis(5))?;
+        let events = pending.take();
+        worker.handle_events(events);
+        worker.continue_due();
+        match commands.recv_timeout(worker.wait_time()) {
+            Ok(command) => {
+                // Answer with every event so far taken into account (paths of new profiles).
+                subscription.consume()?;
+                let events = pending.take();
+                worker.handle_events(events);
+                worker.handle(command);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        while let Ok(command) = commands.try_recv() {
+            worker.handle(command);
+        }
+        if Instant::now() >= worker.next_save {
+            if let Err(e) = worker.save() {
+                tracing::error!("saving profiles failed: {}", e.message);
+            }
+        }
+    }
+    subscription.consume()?;
+    let events = pending.take();
+    worker.handle_events(events);
+    // No task is left stopped: no new holds, and every held process continues now.
+    let mut monitor = worker.settings.clone();
+    monitor.response = ebph_core::ResponseMode::Monitor;
+    worker.engine.set_settings(&monitor);
+    worker.release_all();
+    let saved = worker.save().map_err(|e| anyhow::anyhow!(e.message))?;
+    tracing::info!("saved {} profiles on the way out", saved.profiles);
+    Ok(())
+}
+
+fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_millis(time).to_string()
+}
+
+impl Worker {
+    fn start(config: Config, store: Store, outputs: Outputs) -> Result<Worker> {
+        let mut settings = Settings::default();
+        for (name, value) in store.settings()? {
+            if let Err(e) = settings.set(&name, &value) {
+                tracing::warn!("ignoring the saved setting {name}={value}: {e}");
+            }
+        }
+        for name in &config.settings_from_file {
+            let value = config.settings.get(name)?;
+            settings.set(name, &value)?;
+        }
+        let mut engine = Engine::load(&config.capacity)?;
+        engine.set_daemon_pid(std::process::id());
+        engine.set_settings(&settings);
+        let mut paths = HashMap::new();
+        let saved = store.load_profiles()?;
+        for p in &saved {
+            engine
+                .insert_profile(&p.key, &p.profile)
+                .with_context(|| format!("loading the profile of {} ({})", p.path, p.key))?;
+            paths.insert(p.key, p.path.clone());
+        }
+        // Attached first, so that tasks exiting from now on are seen; then every task that was
+        // already running is associated with its executable's profile.
+        engine.attach()?;
+        match engine.bpf_lsm().reason() {
+            None => tracing::info!(
+                "kernel {}: delays by SIGSTOP; execve suspension by BPF-LSM (the exec fails with EPERM)",
+                kernel_release()
+            ),
+            Some(why) => tracing::info!(
+                "kernel {}: delays by SIGSTOP; execve suspension by SIGKILL at exec, because BPF-LSM is unavailable: {why}",
+                kernel_release()
+            ),
+        }
+        let associated = engine.associate_running()?;
+        tracing::info!(
+            "engine attached; {} saved profiles loaded from {}; {} running tasks associated",
+            saved.len(),
+            config.database().display(),
+            associated
+        );
+        // `ebph logs` shows the latest events across restarts: the tail of the event log.
+        if let Ok(text) = std::fs::read_to_string(config.event_log()) {
+            let mut recent = outputs.recent.lock().unwrap_or_else(|e| e.into_inner());
+            let lines: Vec<&str> = text.lines().collect();
+            for line in &lines[lines.len().saturating_sub(RECENT_EVENTS)..] {
+                if let Ok(event) = serde_json::from_str::<Event>(line) {
+                    recent.push_back(event);
+                }
+            }
+        }
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(config.event_log())
+            .with_context(|| format!("opening {}", config.event_log().display()))?;
+        let next_save = Instant::now() + config.save_interval;
+        Ok(Worker {
+            engine,
+            store,
+            settings,
+            paths,
+            log: BufWriter::new(log),
+            outputs,
+            started: Instant::now(),
+            last_save: None,
+            next_save,
+            config,
+            held: HashMap::new(),
+            delays: 0,
+            execve_refused: 0,
+            saves: 0,
+            last_save_seconds: 0.0,
+        })
+    }
+
+    fn path_of(&self, key: &ProfileKey) -> String {
+        self.paths.get(key).cloned().unwrap_or_default()
+    }
+
+    fn handle(&mut self, command: Command) {
+        match command {
+            Command::Status(reply) => drop(reply.send(self.status())),
+            Command::Profiles(reply) => drop(reply.send(self.profiles())),
+            Command::Profile(target, reply) => drop(reply.send(self.profile(&target))),
+            Command::Processes(threads, reply) => drop(reply.send(self.processes(threads))),
+            Command::GetSettings(reply) => drop(reply.send(Ok(self.setting_values()))),
+            Command::SetSetting(name, value, reply) => drop(reply.send(self.set(&name, &value))),
+            Command::Admin(op, target, reply) => drop(reply.send(self.admin(op, &target))),
+            Command::Save(reply) => drop(reply.send(self.save())),
+            Command::Release(pid, reply) => drop(reply.send(self.release(pid))),
+            Command::Metrics(reply) => drop(reply.send(self.metrics())),
+            Command::Export(target, reply) => drop(reply.send(self.export(&target))),
+            Command::Anomalies(limit, reply) => drop(reply.send(self.anomalies(limit))),
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! Saving every profile to the store.
+
+use super::*;
+
+impl Worker {
+    pub(super) fn save(&mut self) -> Result<Saved, ApiError> {
+        let start = Instant::now();
+        let mut profiles = Vec::new();
+        for (key, slot) in self.engine.profile_slots()? {
+            profiles.push(StoredProfile {
+                key,
+                path: self.path_of(&key),
+                profile: self.engine.profile(slot)?,
+            });
+        }
+        self.store.save_profiles(&profiles)?;
+        self.last_save = Some(SystemTime::now());
+        self.saves += 1;
+        self.last_save_seconds = start.elapsed().as_secs_f64();
+        self.next_save = Instant::now() + self.config.save_interval;
+        let saved = Saved {
+            profiles: profiles.len() as u64,
+            milliseconds: start.elapsed().as_millis() as u64,
+        };
+        tracing::info!(
+            "saved {} profiles in {} ms",
+            saved.profiles,
+            saved.milliseconds
+        );
+        Ok(saved)
+    }
+}

@@ -1,0 +1,244 @@
+//! What the API reads: status, profiles, processes, anomalies, exports, metrics.
+
+use super::*;
+
+impl Worker {
+    pub(super) fn anomalies(&self, limit: u32) -> Result<Vec<protocol::Anomaly>, ApiError> {
+        self.store.anomalies(limit).map_err(ApiError::internal)
+    }
+
+    pub(super) fn export(&self, target: &Target) -> Result<crate::export::ProfileFile, ApiError> {
+        let everyone = target.key.is_none() && target.path.is_none() && target.pid.is_none();
+        let slots = if everyone {
+            self.engine.profile_slots()?
+        } else {
+            vec![self.resolve(target)?]
+        };
+        let mut profiles = Vec::new();
+        for (key, slot) in slots {
+            let stored = StoredProfile {
+                key,
+                path: self.path_of(&key),
+                profile: self.engine.profile(slot)?,
+            };
+            profiles.push(crate::export::FileProfile::from_stored(&stored));
+        }
+        Ok(crate::export::ProfileFile::new(profiles))
+    }
+
+    pub(super) fn metrics(&self) -> Result<Snapshot, ApiError> {
+        let s = self.engine.stats();
+        let c = self.engine.capacity();
+        let mut profiles = [0u64; 3];
+        for (_, slot) in self.engine.profile_slots()? {
+            let p = self.engine.profile_counters(slot)?;
+            profiles[p.status as usize] += 1;
+        }
+        Ok(Snapshot {
+            calls: self.engine.calls()?,
+            anomalies: s.anomalies,
+            profiles,
+            tasks: s.tasks_tracked,
+            delays: self.delays,
+            execve_refused: self.execve_refused,
+            held: self.held.len() as u64,
+            events_lost: s.events_lost,
+            full: [s.profiles_full, s.rows_full, s.indexes_full, s.tasks_full],
+            used: [
+                profiles.iter().sum(),
+                s.rows_used,
+                s.indexes_used,
+                s.tasks_tracked,
+            ],
+            capacity: [c.profiles, c.rows, c.indexes, c.tasks].map(u64::from),
+            saves: self.saves,
+            last_save_seconds: self.last_save_seconds,
+        })
+    }
+
+    pub(super) fn status(&self) -> Result<Status, ApiError> {
+        let s = self.engine.stats();
+        let slots = self.engine.profile_slots()?;
+        let mut normal = 0;
+        for (_, slot) in &slots {
+            if self.engine.profile_counters(*slot)?.status == ProfileStatus::Normal {
+                normal += 1;
+            }
+        }
+        Ok(Status {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            pid: std::process::id(),
+            uptime_seconds: self.started.elapsed().as_secs(),
+            profiles: slots.len() as u64,
+            normal_profiles: normal,
+            tasks: s.tasks_tracked,
+            engine: protocol::EngineStats {
+                profiles_created: s.profiles_created,
+                profiles_full: s.profiles_full,
+                rows_full: s.rows_full,
+                indexes_full: s.indexes_full,
+                tasks_full: s.tasks_full,
+                events_lost: s.events_lost,
+                anomalies: s.anomalies,
+                rows_used: s.rows_used,
+                indexes_used: s.indexes_used,
+            },
+            database: self.config.database().display().to_string(),
+            last_save: self.last_save.map(rfc3339),
+            save_interval: humantime::format_duration(self.config.save_interval).to_string(),
+            response: self.settings.response.to_string(),
+            kernel: self.kernel_support(),
+            held: self.held.len() as u64,
+        })
+    }
+
+    pub(super) fn summary(
+        &self,
+        key: &ProfileKey,
+        slot: u32,
+        p: &Profile,
+    ) -> Result<ProfileSummary, ApiError> {
+        Ok(ProfileSummary {
+            key: key.to_string(),
+            path: self.path_of(key),
+            status: p.status.to_string(),
+            train_count: p.train_count,
+            last_mod_count: p.last_mod_count,
+            sequences: p.sequences,
+            anomalies: p.anomalies,
+            normal_time: (p.status == ProfileStatus::Frozen)
+                .then(|| rfc3339(ebph_bpf::wall_time(p.normal_time))),
+            lookahead_pairs: p.train.lookahead_pairs(),
+            memory_bytes: self.engine.profile_memory(slot)? as u64,
+        })
+    }
+
+    pub(super) fn profiles(&self) -> Result<Vec<ProfileSummary>, ApiError> {
+        let mut out = Vec::new();
+        for (key, slot) in self.engine.profile_slots()? {
+            let p = self.engine.profile(slot)?;
+            out.push(self.summary(&key, slot, &p)?);
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path).then(a.key.cmp(&b.key)));
+        Ok(out)
+    }
+
+    /// The key and slot of the profile a request names.
+    pub(super) fn resolve(&self, target: &Target) -> Result<(ProfileKey, u32), ApiError> {
+        let slots = self.engine.profile_slots()?;
+        let by_key = |key: ProfileKey, what: &str| {
+            slots
+                .iter()
+                .find(|(k, _)| *k == key)
+                .copied()
+                .ok_or_else(|| ApiError::not_found(format!("no profile for {what}")))
+        };
+        if let Some(key) = &target.key {
+            let key: ProfileKey = key
+                .parse()
+                .map_err(|e: ebph_core::ProfileKeyError| ApiError::bad_request(e.to_string()))?;
+            return by_key(key, &format!("key {key}"));
+        }
+        if let Some(path) = &target.path {
+            if let Some((key, _)) = self
+                .paths
+                .iter()
+                .find(|(k, p)| *p == path && slots.iter().any(|(s, _)| s == *k))
+            {
+                return by_key(*key, path);
+            }
+            let meta = std::fs::metadata(path)
+                .map_err(|e| ApiError::not_found(format!("no profile for {path}: {e}")))?;
+            use std::os::unix::fs::MetadataExt;
+            return by_key(
+                ProfileKey {
+                    dev: meta.dev(),
+                    ino: meta.ino(),
+                    script: 0,
+                },
+                path,
+            );
+        }
+        if let Some(pid) = target.pid {
+            let tasks = self.engine.tasks()?;
+            let task = tasks.iter().find(|t| t.tid == pid).ok_or_else(|| {
+                ApiError::not_found(format!("process {pid} is not tracked by ebph"))
+            })?;
+            return slots
+                .iter()
+                .find(|(_, slot)| *slot == task.profile)
+                .copied()
+                .ok_or_else(|| ApiError::not_found(format!("process {pid} has no profile")));
+        }
+        Err(ApiError::bad_request("name a profile by key, path or pid"))
+    }
+
+    pub(super) fn profile(&self, target: &Target) -> Result<ProfileDetail, ApiError> {
+        let (key, slot) = self.resolve(target)?;
+        let p = self.engine.profile(slot)?;
+        let pairs = p
+            .train
+            .entries()
+            .map(|(curr, prev, flags)| Pair {
+                call: Arch::X86_64.display_name(curr),
+                prev: Arch::X86_64.display_name(prev),
+                distances: (1..=8).filter(|d| flags & (1 << (d - 1)) != 0).collect(),
+            })
+            .collect();
+        Ok(ProfileDetail {
+            summary: self.summary(&key, slot, &p)?,
+            pairs,
+        })
+    }
+
+    pub(super) fn processes(&self, threads: bool) -> Result<Vec<protocol::Process>, ApiError> {
+        let slots = self.engine.profile_slots()?;
+        let mut profiles = HashMap::new();
+        for (key, slot) in slots {
+            let p = self.engine.profile_counters(slot)?;
+            profiles.insert(slot, (key, p.status, p.anomalies));
+        }
+        let mut out = Vec::new();
+        for t in self.engine.tasks()? {
+            if !threads && t.tid != t.pid {
+                continue;
+            }
+            let Some((key, status, anomalies)) = profiles.get(&t.profile) else {
+                continue;
+            };
+            let comm = std::fs::read_to_string(format!("/proc/{}/task/{}/comm", t.pid, t.tid))
+                .map(|c| c.trim_end().to_owned())
+                .unwrap_or_default();
+            let now = ebph_bpf::boot_now_ns();
+            let held_ms = self
+                .held
+                .get(&t.pid)
+                .filter(|&&until| until > now)
+                .map(|&until| (until - now) / 1_000_000);
+            out.push(protocol::Process {
+                held_ms,
+                pid: t.pid,
+                tid: t.tid,
+                comm,
+                key: key.to_string(),
+                path: self.path_of(key),
+                status: status.to_string(),
+                lfc: t.lfc,
+                anomalies: *anomalies,
+            });
+        }
+        Ok(out)
+    }
+
+    /// What the engine chose on this kernel.
+    pub(super) fn kernel_support(&self) -> protocol::KernelSupport {
+        let lsm = self.engine.bpf_lsm();
+        protocol::KernelSupport {
+            release: kernel_release(),
+            bpf_lsm: self.engine.execve_suspension() == "bpf-lsm",
+            bpf_lsm_unavailable: lsm.reason().map(str::to_owned),
+            execve_suspension: self.engine.execve_suspension().to_owned(),
+            delays: "sigstop".to_owned(),
+        }
+    }
+}
