@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 use tokio_stream::wrappers::BroadcastStream;
 
 use crate::mailbox::{ApiError, Command, Handle};
-use crate::protocol::{AdminRequest, ErrorReply, Release, SetSetting, Target};
+use ebph_api::protocol::{AdminRequest, ErrorReply, Release, SetSetting, Target};
 
 /// Who is on the other end of a connection.
 #[derive(Clone, Debug)]

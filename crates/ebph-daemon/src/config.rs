@@ -9,11 +9,11 @@ use ebph_core::Settings;
 use serde::Deserialize;
 
 /// Where the configuration file is looked for by default.
-pub const DEFAULT_CONFIG: &str = "/etc/ebph/ebph.toml";
-/// Where profiles and logs live by default.
-pub const DEFAULT_STATE_DIR: &str = "/var/lib/ebph";
+pub use ebph_api::paths::DEFAULT_CONFIG;
 /// Where the API listens by default.
-pub const DEFAULT_SOCKET: &str = "/run/ebph/ebph.sock";
+pub use ebph_api::paths::DEFAULT_SOCKET;
+/// Where profiles and logs live by default.
+pub use ebph_api::paths::DEFAULT_STATE_DIR;
 
 /// Everything the daemon needs to start.
 #[derive(Clone, Debug)]
@@ -74,8 +74,7 @@ struct CapacityFile {
 
 /// Parses a duration written like `30s`, `5m` or `7d`.
 pub fn parse_duration(text: &str) -> Result<Duration> {
-    humantime::parse_duration(text.trim())
-        .with_context(|| format!("invalid duration {text:?} (write it like 30s, 5m or 7d)"))
+    Ok(ebph_api::protocol::parse_duration(text)?)
 }
 
 /// Parses a metrics address: `HOST:PORT`, or `on` for the loopback default.
@@ -143,12 +142,12 @@ impl Config {
 
     /// The database of profiles, anomalies and settings.
     pub fn database(&self) -> PathBuf {
-        self.state_dir.join("ebph.db")
+        self.state_dir.join(ebph_api::paths::DATABASE_FILE)
     }
 
     /// The event log, one JSON object a line.
     pub fn event_log(&self) -> PathBuf {
-        self.state_dir.join("events.jsonl")
+        self.state_dir.join(ebph_api::paths::EVENT_LOG_FILE)
     }
 }
 

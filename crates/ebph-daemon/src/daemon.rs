@@ -14,15 +14,38 @@ use crate::mailbox::{Handle, Outputs};
 use crate::store::Store;
 use crate::worker;
 
-/// Whether a daemon is using `state_dir` now (it holds the directory's lock).
-pub fn state_in_use(state_dir: &std::path::Path) -> bool {
-    let Ok(lock) = fs::OpenOptions::new()
-        .read(true)
-        .open(state_dir.join("ebph.lock"))
-    else {
-        return false;
+/// Takes the lock of `state_dir`: one daemon, or one offline import, at a time. `None` when
+/// someone else holds it. The lock lasts as long as the returned file is open.
+fn lock_state_dir(state_dir: &std::path::Path) -> Result<Option<fs::File>> {
+    let lock_path = state_dir.join("ebph.lock");
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("opening {}", lock_path.display()))?;
+    if rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+        return Ok(None);
+    }
+    Ok(Some(lock))
+}
+
+/// Writes `profiles` into the database of `state_dir` while no daemon runs there, holding
+/// the directory's lock meanwhile (so a daemon cannot start halfway); returns the database's
+/// path. They are loaded when the daemon next starts.
+pub fn import_offline(
+    state_dir: &std::path::Path,
+    profiles: &[crate::store::StoredProfile],
+) -> Result<std::path::PathBuf> {
+    let Some(_lock) = lock_state_dir(state_dir)? else {
+        bail!(
+            "the ebph daemon is running on {}: stop it first (imported profiles are loaded when it starts)",
+            state_dir.display()
+        );
     };
-    rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockShared).is_err()
+    let db = state_dir.join(ebph_api::paths::DATABASE_FILE);
+    crate::store::Store::open(&db)?.put_profiles(profiles)?;
+    Ok(db)
 }
 
 /// Runs the daemon in the foreground until SIGTERM or SIGINT; saves before it returns.
@@ -37,19 +60,12 @@ pub fn run(config: Config) -> Result<()> {
         .with_context(|| format!("creating {}", config.state_dir.display()))?;
 
     // One daemon per state directory...
-    let lock_path = config.state_dir.join("ebph.lock");
-    let lock = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .with_context(|| format!("opening {}", lock_path.display()))?;
-    if rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+    let Some(_lock) = lock_state_dir(&config.state_dir)? else {
         bail!(
             "another ebph daemon is using {}",
             config.state_dir.display()
         );
-    }
+    };
     // ...and per socket.
     if config.socket.exists() {
         if std::os::unix::net::UnixStream::connect(&config.socket).is_ok() {

@@ -7,12 +7,9 @@
 //! [`client::Client`] is the other end, for the `ebph` command line.
 
 pub mod api;
-pub mod client;
 pub mod config;
 pub mod daemon;
-pub mod export;
 mod mailbox;
 pub mod metrics;
-pub mod protocol;
 pub mod store;
 mod worker;

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use ebph_bpf::AdminOp;
 use tokio::sync::{broadcast, oneshot};
 
-use crate::protocol::{
+use ebph_api::protocol::{
     self, Event, ProfileDetail, ProfileSummary, Saved, SettingValue, Status, Target,
 };
 
@@ -83,7 +83,7 @@ pub enum Command {
     /// What a metrics scrape reports.
     Metrics(Reply<Snapshot>),
     /// One profile (or, with no target, every one) as a profile file.
-    Export(Target, Reply<crate::export::ProfileFile>),
+    Export(Target, Reply<ebph_api::file::ProfileFile>),
     /// The last anomalies recorded, oldest first.
     Anomalies(u32, Reply<Vec<protocol::Anomaly>>),
 }

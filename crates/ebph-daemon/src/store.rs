@@ -4,6 +4,7 @@
 //! version): any other file is refused and never written to. Every save is one transaction,
 //! so a crash mid-save leaves the previous save intact.
 
+pub use ebph_api::file::StoredProfile;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -87,19 +88,8 @@ pub enum StoreError {
     },
 }
 
-/// A profile as stored: its key, path and contents.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoredProfile {
-    /// The executable.
-    pub key: ProfileKey,
-    /// Its path, as it was run.
-    pub path: String,
-    /// Its tables and counters; `normal_time` on the engine's clock.
-    pub profile: Profile,
-}
-
 /// An anomaly as stored: the API's own type.
-pub use crate::protocol::Anomaly as StoredAnomaly;
+pub use ebph_api::protocol::Anomaly as StoredAnomaly;
 
 /// The open database.
 pub struct Store {

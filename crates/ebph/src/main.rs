@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use ebph_daemon::client::Client;
+use ebph_api::client::Client;
 
 /// ebph: learns what every program on this machine normally does, one system call at a time,
 /// and flags what breaks the pattern.
@@ -61,7 +61,7 @@ fn main() -> ExitCode {
         Client::new(
             socket
                 .as_deref()
-                .unwrap_or(ebph_daemon::config::DEFAULT_SOCKET.as_ref()),
+                .unwrap_or(ebph_api::paths::DEFAULT_SOCKET.as_ref()),
         )
     };
     let result = match cli.command {

@@ -15,10 +15,10 @@ use ebph_core::{Arch, Profile, ProfileKey, ProfileStatus, Settings, Syscall};
 
 use crate::config::Config;
 use crate::mailbox::{ApiError, Command, Outputs, Snapshot};
-use crate::protocol::{
+use crate::store::{Store, StoredAnomaly, StoredProfile};
+use ebph_api::protocol::{
     self, Event, Pair, ProfileDetail, ProfileSummary, Saved, SettingValue, Status, Target,
 };
-use crate::store::{Store, StoredAnomaly, StoredProfile};
 
 mod allowlist;
 mod control;

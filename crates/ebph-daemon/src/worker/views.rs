@@ -7,7 +7,7 @@ impl Worker {
         self.store.anomalies(limit).map_err(ApiError::internal)
     }
 
-    pub(super) fn export(&self, target: &Target) -> Result<crate::export::ProfileFile, ApiError> {
+    pub(super) fn export(&self, target: &Target) -> Result<ebph_api::file::ProfileFile, ApiError> {
         let everyone = target.key.is_none() && target.path.is_none() && target.pid.is_none();
         let slots = if everyone {
             self.engine.profile_slots()?
@@ -21,9 +21,9 @@ impl Worker {
                 path: self.path_of(&key),
                 profile: self.engine.profile(slot)?,
             };
-            profiles.push(crate::export::FileProfile::from_stored(&stored));
+            profiles.push(ebph_api::file::FileProfile::from_stored(&stored));
         }
-        Ok(crate::export::ProfileFile::new(profiles))
+        Ok(ebph_api::file::ProfileFile::new(profiles))
     }
 
     pub(super) fn metrics(&self) -> Result<Snapshot, ApiError> {

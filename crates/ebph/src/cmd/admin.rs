@@ -1,8 +1,8 @@
 //! `ebph normalize`, `ebph sensitize`, `ebph tolerize`.
 
 use anyhow::Result;
-use ebph_daemon::client::{Client, Method};
-use ebph_daemon::protocol::{AdminRequest, ProfileSummary, Target};
+use ebph_api::client::{Client, Method};
+use ebph_api::protocol::{AdminRequest, ProfileSummary, Target};
 use std::io::Write;
 
 /// Which profile: exactly one of --profile, --key, --pid.

@@ -1,8 +1,8 @@
 //! `ebph logs`: the engine's events.
 
 use anyhow::Result;
-use ebph_daemon::client::Client;
-use ebph_daemon::protocol::Event;
+use ebph_api::client::Client;
+use ebph_api::protocol::Event;
 
 /// Show recent events: anomalies, profiles created, frozen, normal...
 #[derive(Debug, clap::Args)]

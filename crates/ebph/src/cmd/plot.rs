@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use anyhow::{anyhow, bail, Context, Result};
-use ebph_daemon::client::Client;
-use ebph_daemon::protocol::{Anomaly, ProfileDetail};
+use ebph_api::client::Client;
+use ebph_api::protocol::{Anomaly, ProfileDetail};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -196,7 +196,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ebph_daemon::protocol::{Pair, ProfileSummary};
+    use ebph_api::protocol::{Pair, ProfileSummary};
 
     fn profile() -> ProfileDetail {
         let pair = |call: &str, prev: &str, distances: &[u8]| Pair {

@@ -2,10 +2,10 @@
 
 use std::io::Write;
 
-use anyhow::{bail, Context, Result};
-use ebph_daemon::client::Client;
-use ebph_daemon::export::ProfileFile;
-use ebph_daemon::protocol::{ProfileDetail, ProfileSummary};
+use anyhow::{Context, Result};
+use ebph_api::client::Client;
+use ebph_api::file::ProfileFile;
+use ebph_api::protocol::{ProfileDetail, ProfileSummary};
 
 use crate::table::{Align, Table};
 
@@ -59,7 +59,7 @@ pub struct ImportArgs {
     /// The profile file.
     file: std::path::PathBuf,
     /// The daemon's state directory.
-    #[arg(long, value_name = "DIR", default_value = ebph_daemon::config::DEFAULT_STATE_DIR)]
+    #[arg(long, value_name = "DIR", default_value = ebph_api::paths::DEFAULT_STATE_DIR)]
     state_dir: std::path::PathBuf,
 }
 
@@ -185,20 +185,13 @@ pub fn run(client: &Client, command: ProfileCommand) -> Result<()> {
 fn import(args: ImportArgs) -> Result<()> {
     let mut out = std::io::stdout().lock();
     let file = read_file(&args.file)?;
-    if ebph_daemon::daemon::state_in_use(&args.state_dir) {
-        bail!(
-            "the ebph daemon is running on {}: stop it first (imported profiles are loaded when it starts)",
-            args.state_dir.display()
-        );
-    }
     let stored = file
         .profiles
         .iter()
         .map(|p| p.to_stored())
         .collect::<Result<Vec<_>, _>>()
         .with_context(|| format!("{}", args.file.display()))?;
-    let db = args.state_dir.join("ebph.db");
-    ebph_daemon::store::Store::open(&db)?.put_profiles(&stored)?;
+    let db = ebph_daemon::daemon::import_offline(&args.state_dir, &stored)?;
     writeln!(
         out,
         "imported {} profiles into {}; they are loaded when the daemon starts",
@@ -244,7 +237,7 @@ fn show(client: &Client, args: ShowArgs) -> Result<()> {
 fn csv_out(client: &Client, args: CsvArgs) -> Result<()> {
     let mut w = csv::Writer::from_writer(std::io::stdout().lock());
     if args.anomalies {
-        let anomalies: Vec<ebph_daemon::protocol::Anomaly> =
+        let anomalies: Vec<ebph_api::protocol::Anomaly> =
             client.get("/v1/anomalies?limit=100000")?;
         w.write_record([
             "time", "pid", "tid", "key", "path", "syscall", "misses", "lfc", "sequence",

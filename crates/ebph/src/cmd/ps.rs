@@ -1,8 +1,8 @@
 //! `ebph ps`: the processes ebph watches.
 
 use anyhow::Result;
-use ebph_daemon::client::Client;
-use ebph_daemon::protocol::Process;
+use ebph_api::client::Client;
+use ebph_api::protocol::Process;
 
 use crate::table::{Align, Table};
 

@@ -1,8 +1,8 @@
 //! `ebph release --pid PID`: end a process's delay now.
 
 use anyhow::Result;
-use ebph_daemon::client::{Client, Method};
-use ebph_daemon::protocol::Release;
+use ebph_api::client::{Client, Method};
+use ebph_api::protocol::Release;
 use std::io::Write;
 
 /// Release a process held for a delay: it continues now, and its locality frame starts

@@ -1,8 +1,8 @@
 //! `ebph save`: write every profile to the database now.
 
 use anyhow::Result;
-use ebph_daemon::client::{Client, Method};
-use ebph_daemon::protocol::Saved;
+use ebph_api::client::{Client, Method};
+use ebph_api::protocol::Saved;
 use std::io::Write;
 
 pub fn run(client: &Client) -> Result<()> {

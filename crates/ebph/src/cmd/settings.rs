@@ -1,9 +1,9 @@
 //! `ebph get` and `ebph set`.
 
 use anyhow::{bail, Result};
-use ebph_daemon::client::Client;
-use ebph_daemon::client::Method;
-use ebph_daemon::protocol::{SetSetting, SettingValue};
+use ebph_api::client::Client;
+use ebph_api::client::Method;
+use ebph_api::protocol::{SetSetting, SettingValue};
 use std::io::Write;
 
 use crate::table::{Align, Table};

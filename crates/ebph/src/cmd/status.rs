@@ -1,8 +1,8 @@
 //! `ebph status`: is the daemon running, and what does it hold.
 
 use anyhow::Result;
-use ebph_daemon::client::Client;
-use ebph_daemon::protocol::Status;
+use ebph_api::client::Client;
+use ebph_api::protocol::Status;
 use std::io::Write;
 
 /// Show the daemon's state: profiles, tasks, anomalies, the database, the engine's counters.

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use ebph_daemon::client::Client;
-use ebph_daemon::protocol::{Event, Process, Status};
+use ebph_api::client::Client;
+use ebph_api::protocol::{Event, Process, Status};
 use ratatui::crossterm::event::{self, Event as Input, KeyCode, KeyModifiers};
 use ratatui::layout::{Constraint, Layout};
 use ratatui::style::{Color, Modifier, Style};
@@ -16,7 +16,7 @@ use ratatui::Frame;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Time between refreshes, e.g. 1s or 500ms.
-    #[arg(long, default_value = "1s", value_parser = ebph_daemon::config::parse_duration)]
+    #[arg(long, default_value = "1s", value_parser = ebph_api::protocol::parse_duration)]
     interval: Duration,
 }
 
@@ -202,7 +202,7 @@ pub fn run(client: &Client, args: Args) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ebph_daemon::protocol::EngineStats;
+    use ebph_api::protocol::EngineStats;
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
 
@@ -235,7 +235,7 @@ mod tests {
                 last_save: None,
                 save_interval: "5m".into(),
                 response: "delay".into(),
-                kernel: ebph_daemon::protocol::KernelSupport {
+                kernel: ebph_api::protocol::KernelSupport {
                     release: "6.1.0-56-amd64".into(),
                     bpf_lsm: true,
                     bpf_lsm_unavailable: None,

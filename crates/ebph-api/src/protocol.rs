@@ -2,6 +2,22 @@
 
 use serde::{Deserialize, Serialize};
 
+/// A duration that did not parse (see [`parse_duration`]).
+#[derive(Debug, thiserror::Error)]
+#[error("invalid duration {text:?} (write it like 30s, 5m or 7d)")]
+pub struct DurationError {
+    text: String,
+    source: humantime::DurationError,
+}
+
+/// Parses a duration as settings, flags and the configuration write them: `30s`, `5m`, `7d`.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, DurationError> {
+    humantime::parse_duration(text.trim()).map_err(|source| DurationError {
+        text: text.to_owned(),
+        source,
+    })
+}
+
 /// `GET /v1/status`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Status {

@@ -11,7 +11,16 @@ use ebph_core::{LookaheadTable, Profile, ProfileKey, ProfileStatus, Syscall};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::store::StoredProfile;
+/// A profile as stored: its key, path and contents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredProfile {
+    /// The executable.
+    pub key: ProfileKey,
+    /// Its path, as it was run.
+    pub path: String,
+    /// Its tables and counters; `normal_time` on the engine's clock.
+    pub profile: Profile,
+}
 
 /// The `format` of a profile file.
 pub const FORMAT: &str = "ebph-profiles";
