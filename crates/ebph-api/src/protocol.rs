@@ -205,13 +205,16 @@ pub struct Saved {
     pub milliseconds: u64,
 }
 
-/// An event, as the API streams it and the event log stores it (one JSON object a line).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+/// An event, as the API streams it and the event log stores it: one JSON object a line, the
+/// schema of `docs/events.md`. [`EventKind`] says what happened and carries what only that
+/// kind has. On the wire it is one flat object, `type` first and the fields in the documented
+/// order (see [`WireEvent`]): a tagged enum would move `syscall` and `misses` after `lfc`, and
+/// the schema promises fields are never moved.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(into = "WireEvent", try_from = "WireEvent")]
 pub struct Event {
-    /// `profile_created`, `exec`, `anomaly`, `frozen`, `normal`, `left_normal`,
-    /// `tolerize_limit`, `delay`, `execve_refused`.
-    #[serde(rename = "type")]
-    pub kind: String,
+    /// What happened.
+    pub kind: EventKind,
     /// When (RFC 3339, UTC).
     pub time: String,
     /// The process id.
@@ -222,22 +225,165 @@ pub struct Event {
     pub key: String,
     /// The profile's path.
     pub path: String,
-    /// Anomaly: the call, by name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub syscall: Option<String>,
-    /// Anomaly: lookahead pairs missing.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub misses: Option<u32>,
     /// The task's locality frame count.
     pub lfc: u32,
-    /// Anomaly: the window, by name, oldest first, the anomalous call last.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sequence: Option<Vec<String>>,
     /// The profile's anomaly count.
     pub anomalies: u64,
-    /// Delay: how long the task is held, in milliseconds.
+}
+
+/// What an [`Event`] reports, with what only that kind carries.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EventKind {
+    /// A program ran for the first time (or was running when the daemon started).
+    ProfileCreated,
+    /// A task executed a program (or was associated with one at start).
+    Exec,
+    /// A call formed lookahead pairs never seen.
+    Anomaly {
+        /// The call, by name.
+        syscall: String,
+        /// Lookahead pairs missing.
+        misses: u32,
+        /// The window, by name, oldest first, the anomalous call last.
+        sequence: Vec<String>,
+    },
+    /// A profile's behaviour became stable.
+    Frozen,
+    /// A profile became normal.
+    Normal,
+    /// A profile passed `anomaly-limit` and went back to training.
+    LeftNormal,
+    /// A task's LFC passed `tolerize-limit`.
+    TolerizeLimit,
+    /// A task was held.
+    Delay {
+        /// How long, in milliseconds.
+        delay_ms: f64,
+    },
+    /// A task above `suspend-execve` tried to exec and was stopped.
+    ExecveRefused,
+}
+
+impl EventKind {
+    /// Every kind's name, as `type` writes it.
+    pub const NAMES: [&'static str; 9] = [
+        "profile_created",
+        "exec",
+        "anomaly",
+        "frozen",
+        "normal",
+        "left_normal",
+        "tolerize_limit",
+        "delay",
+        "execve_refused",
+    ];
+
+    /// This kind's name, as `type` writes it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::ProfileCreated => "profile_created",
+            EventKind::Exec => "exec",
+            EventKind::Anomaly { .. } => "anomaly",
+            EventKind::Frozen => "frozen",
+            EventKind::Normal => "normal",
+            EventKind::LeftNormal => "left_normal",
+            EventKind::TolerizeLimit => "tolerize_limit",
+            EventKind::Delay { .. } => "delay",
+            EventKind::ExecveRefused => "execve_refused",
+        }
+    }
+}
+
+/// An [`Event`] as JSON writes it: flat, `type` first, kind-specific fields where the schema
+/// has always put them.
+#[derive(Serialize, Deserialize)]
+struct WireEvent {
+    #[serde(rename = "type")]
+    kind: String,
+    time: String,
+    pid: u32,
+    tid: u32,
+    key: String,
+    path: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub delay_ms: Option<f64>,
+    syscall: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    misses: Option<u32>,
+    lfc: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sequence: Option<Vec<String>>,
+    anomalies: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delay_ms: Option<f64>,
+}
+
+impl From<Event> for WireEvent {
+    fn from(e: Event) -> WireEvent {
+        let kind = e.kind.name().to_owned();
+        let (mut syscall, mut misses, mut sequence, mut delay_ms) = (None, None, None, None);
+        match e.kind {
+            EventKind::Anomaly {
+                syscall: call,
+                misses: m,
+                sequence: window,
+            } => {
+                syscall = Some(call);
+                misses = Some(m);
+                sequence = Some(window);
+            }
+            EventKind::Delay { delay_ms: ms } => delay_ms = Some(ms),
+            _ => {}
+        }
+        WireEvent {
+            kind,
+            time: e.time,
+            pid: e.pid,
+            tid: e.tid,
+            key: e.key,
+            path: e.path,
+            syscall,
+            misses,
+            lfc: e.lfc,
+            sequence,
+            anomalies: e.anomalies,
+            delay_ms,
+        }
+    }
+}
+
+impl TryFrom<WireEvent> for Event {
+    type Error = String;
+
+    fn try_from(w: WireEvent) -> Result<Event, String> {
+        let kind = match w.kind.as_str() {
+            "profile_created" => EventKind::ProfileCreated,
+            "exec" => EventKind::Exec,
+            "anomaly" => EventKind::Anomaly {
+                syscall: w.syscall.ok_or("an anomaly without `syscall`")?,
+                misses: w.misses.ok_or("an anomaly without `misses`")?,
+                sequence: w.sequence.ok_or("an anomaly without `sequence`")?,
+            },
+            "frozen" => EventKind::Frozen,
+            "normal" => EventKind::Normal,
+            "left_normal" => EventKind::LeftNormal,
+            "tolerize_limit" => EventKind::TolerizeLimit,
+            "delay" => EventKind::Delay {
+                delay_ms: w.delay_ms.ok_or("a delay without `delay_ms`")?,
+            },
+            "execve_refused" => EventKind::ExecveRefused,
+            other => return Err(format!("unknown event type {other:?}")),
+        };
+        Ok(Event {
+            kind,
+            time: w.time,
+            pid: w.pid,
+            tid: w.tid,
+            key: w.key,
+            path: w.path,
+            lfc: w.lfc,
+            anomalies: w.anomalies,
+        })
+    }
 }
 
 /// The body of every error reply.
@@ -283,4 +429,53 @@ pub struct Anomaly {
     pub lfc: u32,
     /// The window, oldest first.
     pub sequence: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lines as the event log has always written them (docs/events.md).
+    const LINES: [&str; 4] = [
+        r#"{"type":"anomaly","time":"2026-11-24T02:05:22.490Z","pid":10869,"tid":10869,"key":"254:0:10010721","path":"/tmp/anomaly","syscall":"write","misses":3,"lfc":4,"sequence":["mprotect","prlimit64","munmap","newfstatat","getrandom","brk","brk","write","write"],"anomalies":4}"#,
+        r#"{"type":"delay","time":"2026-11-24T02:25:39.109Z","pid":32127,"tid":32127,"key":"254:0:10010721","path":"/tmp/anomaly","lfc":1,"anomalies":7,"delay_ms":2.0}"#,
+        r#"{"type":"exec","time":"2026-11-24T02:05:20.461Z","pid":10840,"tid":10840,"key":"254:0:10010721:9f3a","path":"/tmp/x.sh","lfc":0,"anomalies":0}"#,
+        r#"{"type":"execve_refused","time":"2026-11-24T02:25:40.001Z","pid":1,"tid":2,"key":"8:1:3","path":"","lfc":5,"anomalies":9}"#,
+    ];
+
+    #[test]
+    fn events_read_and_write_the_same_bytes() {
+        for line in LINES {
+            let event: Event = serde_json::from_str(line).unwrap();
+            assert_eq!(serde_json::to_string(&event).unwrap(), line);
+        }
+        let anomaly: Event = serde_json::from_str(LINES[0]).unwrap();
+        assert!(matches!(
+            anomaly.kind,
+            EventKind::Anomaly { ref syscall, misses: 3, ref sequence } if syscall == "write" && sequence.len() == 9
+        ));
+    }
+
+    #[test]
+    fn every_kind_name_reads_back_as_that_kind() {
+        for name in EventKind::NAMES {
+            let line = format!(
+                r#"{{"type":"{name}","time":"t","pid":1,"tid":1,"key":"k","path":"p","syscall":"read","misses":1,"lfc":0,"sequence":[],"anomalies":0,"delay_ms":1.0}}"#
+            );
+            let event: Event = serde_json::from_str(&line).unwrap();
+            assert_eq!(event.kind.name(), name);
+        }
+    }
+
+    #[test]
+    fn unknown_kinds_and_incomplete_anomalies_are_refused() {
+        let unknown = r#"{"type":"reboot","time":"t","pid":1,"tid":1,"key":"k","path":"p","lfc":0,"anomalies":0}"#;
+        let e = serde_json::from_str::<Event>(unknown).unwrap_err();
+        assert!(
+            e.to_string().contains("unknown event type \"reboot\""),
+            "{e}"
+        );
+        let bare = r#"{"type":"anomaly","time":"t","pid":1,"tid":1,"key":"k","path":"p","lfc":0,"anomalies":0}"#;
+        assert!(serde_json::from_str::<Event>(bare).is_err());
+    }
 }

@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 use tokio_stream::wrappers::BroadcastStream;
 
 use crate::mailbox::{ApiError, Command, Handle};
-use ebph_api::protocol::{AdminRequest, ErrorReply, Release, SetSetting, Target};
+use ebph_api::protocol::{AdminRequest, ErrorReply, Event, EventKind, Release, SetSetting, Target};
 
 /// Who is on the other end of a connection.
 #[derive(Clone, Debug)]
@@ -93,6 +93,26 @@ struct LimitQuery {
 struct EventsQuery {
     #[serde(default)]
     follow: bool,
+    /// Only events of these types, comma-separated (`anomaly,delay`); all when absent.
+    types: Option<String>,
+}
+
+/// Which event types a request wants: `None` for all of them.
+fn wanted_types(types: Option<&str>) -> Result<Option<Vec<&'static str>>, ApiError> {
+    let Some(types) = types else {
+        return Ok(None);
+    };
+    let mut wanted = Vec::new();
+    for name in types.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        let Some(known) = EventKind::NAMES.iter().find(|k| **k == name) else {
+            return Err(ApiError::bad_request(format!(
+                "unknown event type {name:?} (known types: {})",
+                EventKind::NAMES.join(", ")
+            )));
+        };
+        wanted.push(*known);
+    }
+    Ok(Some(wanted))
 }
 
 fn admin_op(name: &str) -> Result<AdminOp, ApiError> {
@@ -184,8 +204,14 @@ pub fn router(handle: Handle) -> Router {
         .with_state(handle)
 }
 
-/// The latest events as JSON lines; with `follow`, then every new one as it happens.
+/// The latest events as JSON lines; with `follow`, then every new one as it happens; with
+/// `types`, only events of those types.
 async fn events(State(h): State<Handle>, Query(q): Query<EventsQuery>) -> Response {
+    let wanted = match wanted_types(q.types.as_deref()) {
+        Ok(wanted) => wanted,
+        Err(e) => return e.into_response(),
+    };
+    let keep = move |e: &Event| wanted.as_ref().is_none_or(|w| w.contains(&e.kind.name()));
     let live = q.follow.then(|| h.outputs.events.subscribe());
     let recent: Vec<String> = h
         .outputs
@@ -193,6 +219,7 @@ async fn events(State(h): State<Handle>, Query(q): Query<EventsQuery>) -> Respon
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .iter()
+        .filter(|e| keep(e))
         .filter_map(|e| serde_json::to_string(e).ok())
         .collect();
     let head = futures_util::stream::iter(
@@ -203,10 +230,13 @@ async fn events(State(h): State<Handle>, Query(q): Query<EventsQuery>) -> Respon
     match live {
         None => Body::from_stream(head).into_response(),
         Some(rx) => {
-            let tail = BroadcastStream::new(rx).filter_map(|e| async move {
-                e.ok()
+            let tail = BroadcastStream::new(rx).filter_map(move |e| {
+                let line = e
+                    .ok()
+                    .filter(|e| keep(e))
                     .and_then(|e| serde_json::to_string(&e).ok())
-                    .map(|l| Ok::<_, Infallible>(Bytes::from(l + "\n")))
+                    .map(|l| Ok::<_, Infallible>(Bytes::from(l + "\n")));
+                async move { line }
             });
             Body::from_stream(head.chain(tail)).into_response()
         }

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod cmd;
+mod event_text;
 mod table;
 
 use std::io;

@@ -488,3 +488,55 @@ fn output_into_a_closed_pipe_ends_quietly() {
     }
     daemon.stop();
 }
+
+#[test]
+fn logs_are_filtered_by_type_in_the_daemon() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let ls = copy_program(dir.path(), "ls", "/bin/ls");
+    run(&ls, &["/"]);
+    let types = |args: &[&str]| -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let out = daemon.ok(args);
+            let types: Vec<String> = out
+                .lines()
+                .map(|l| {
+                    serde_json::from_str::<Value>(l).unwrap()["type"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned()
+                })
+                .collect();
+            if out.contains(s(&ls)) || Instant::now() > deadline {
+                return types;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let all = types(&["logs", "--json"]);
+    assert!(all.iter().any(|t| t == "exec") && all.iter().any(|t| t == "profile_created"));
+    let no_exec = types(&["logs", "--json", "--no-exec"]);
+    assert!(!no_exec.iter().any(|t| t == "exec"), "{no_exec:?}");
+    assert!(
+        no_exec.iter().any(|t| t == "profile_created"),
+        "{no_exec:?}"
+    );
+    let created = types(&["logs", "--json", "--type", "profile_created"]);
+    assert!(
+        !created.is_empty() && created.iter().all(|t| t == "profile_created"),
+        "{created:?}"
+    );
+    let bad = daemon.cli(&["logs", "--type", "reboot"]);
+    assert!(!bad.status.success());
+    let said = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        said.contains("unknown event type \"reboot\"") && said.contains("anomaly"),
+        "{said}"
+    );
+    daemon.stop();
+}

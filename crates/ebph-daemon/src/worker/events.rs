@@ -33,17 +33,25 @@ pub(super) fn name(call: u16) -> String {
     )
 }
 
-pub(super) fn kind_name(kind: EventKind) -> &'static str {
-    match kind {
-        EventKind::ProfileCreated => "profile_created",
-        EventKind::Exec => "exec",
-        EventKind::Anomaly => "anomaly",
-        EventKind::Frozen => "frozen",
-        EventKind::Normal => "normal",
-        EventKind::LeftNormal => "left_normal",
-        EventKind::TolerizeLimit => "tolerize_limit",
-        EventKind::Delay => "delay",
-        EventKind::ExecveRefused => "execve_refused",
+/// What an engine event reports, as the API types it.
+fn kind_of(e: &ebph_bpf::Event) -> protocol::EventKind {
+    use protocol::EventKind as Kind;
+    match e.kind {
+        EventKind::ProfileCreated => Kind::ProfileCreated,
+        EventKind::Exec => Kind::Exec,
+        EventKind::Anomaly => Kind::Anomaly {
+            syscall: name(e.syscall),
+            misses: e.misses,
+            sequence: e.sequence.iter().map(|&c| name(c)).collect(),
+        },
+        EventKind::Frozen => Kind::Frozen,
+        EventKind::Normal => Kind::Normal,
+        EventKind::LeftNormal => Kind::LeftNormal,
+        EventKind::TolerizeLimit => Kind::TolerizeLimit,
+        EventKind::Delay => Kind::Delay {
+            delay_ms: e.delay_ns as f64 / 1e6,
+        },
+        EventKind::ExecveRefused => Kind::ExecveRefused,
     }
 }
 
@@ -89,28 +97,28 @@ impl Worker {
                 EventKind::ExecveRefused => self.execve_refused += 1,
                 _ => {}
             }
-            let anomaly = e.kind == EventKind::Anomaly;
             let event = Event {
-                kind: kind_name(e.kind).to_owned(),
+                kind: kind_of(&e),
                 time: rfc3339(e.time()),
                 pid: e.pid,
                 tid: e.tid,
                 key: e.key.to_string(),
                 path: self.path_of(&e.key),
-                syscall: anomaly.then(|| name(e.syscall)),
-                misses: anomaly.then_some(e.misses),
                 lfc: e.lfc,
-                sequence: anomaly.then(|| e.sequence.iter().map(|&c| name(c)).collect()),
                 anomalies: e.anomalies,
-                delay_ms: (e.kind == EventKind::Delay).then(|| e.delay_ns as f64 / 1e6),
             };
-            if anomaly {
+            if let protocol::EventKind::Anomaly {
+                syscall,
+                misses,
+                sequence,
+            } = &event.kind
+            {
                 tracing::warn!(
                     "anomaly: pid {} {} {} (misses {}, LFC {})",
                     event.pid,
                     event.path,
-                    event.syscall.as_deref().unwrap_or(""),
-                    e.misses,
+                    syscall,
+                    misses,
                     e.lfc
                 );
                 anomalies.push(StoredAnomaly {
@@ -119,10 +127,10 @@ impl Worker {
                     tid: event.tid,
                     key: event.key.clone(),
                     path: event.path.clone(),
-                    syscall: event.syscall.clone().unwrap_or_default(),
-                    misses: e.misses,
+                    syscall: syscall.clone(),
+                    misses: *misses,
                     lfc: e.lfc,
-                    sequence: event.sequence.clone().unwrap_or_default(),
+                    sequence: sequence.clone(),
                 });
             }
             if let Ok(line) = serde_json::to_string(&event) {

@@ -35,11 +35,13 @@ fn fetch(client: &Client) -> Result<View> {
     let status: Status = client.get("/v1/status")?;
     let processes: Vec<Process> = client.get("/v1/processes")?;
     let mut events = Vec::new();
-    client.stream_lines("/v1/events", |line| {
+    let path = format!(
+        "/v1/events?types={}",
+        crate::event_text::types_but(&["exec"])
+    );
+    client.stream_lines(&path, |line| {
         if let Ok(e) = serde_json::from_str::<Event>(line) {
-            if e.kind != "exec" {
-                events.push(e);
-            }
+            events.push(e);
         }
         true
     })?;
@@ -143,21 +145,13 @@ pub fn draw(frame: &mut Frame, view: &View) {
         .rev()
         .take(feed.height.saturating_sub(1) as usize)
         .map(|e| {
-            let what = match e.kind.as_str() {
-                "anomaly" => format!(
-                    "{} ({} misses, LFC {}) after {}",
-                    e.syscall.as_deref().unwrap_or("?"),
-                    e.misses.unwrap_or(0),
-                    e.lfc,
-                    e.sequence.as_deref().unwrap_or_default().join(" ")
-                ),
-                "delay" => format!("held {:.0} ms (LFC {})", e.delay_ms.unwrap_or(0.0), e.lfc),
-                _ => String::new(),
-            };
+            let what = crate::event_text::detail(e).unwrap_or_default();
             let time = e.time.get(11..19).unwrap_or(&e.time);
             ListItem::new(format!(
                 "{time} {:<14} {:>7} {} {what}",
-                e.kind, e.pid, e.path
+                e.kind.name(),
+                e.pid,
+                e.path
             ))
         })
         .collect();
@@ -202,7 +196,7 @@ pub fn run(client: &Client, args: Args) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ebph_api::protocol::EngineStats;
+    use ebph_api::protocol::{EngineStats, EventKind};
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
 
@@ -249,18 +243,18 @@ mod tests {
                 process(4242, "anomaly", 5, Some(64)),
             ],
             events: vec![Event {
-                kind: "anomaly".into(),
+                kind: EventKind::Anomaly {
+                    syscall: "write".into(),
+                    misses: 3,
+                    sequence: vec!["brk".into(), "write".into(), "write".into()],
+                },
                 time: "2026-11-24T02:05:22.490Z".into(),
                 pid: 4242,
                 tid: 4242,
                 key: "254:0:1".into(),
                 path: "/usr/bin/anomaly".into(),
-                syscall: Some("write".into()),
-                misses: Some(3),
                 lfc: 4,
-                sequence: Some(vec!["brk".into(), "write".into(), "write".into()]),
                 anomalies: 4,
-                delay_ms: None,
             }],
         }
     }
