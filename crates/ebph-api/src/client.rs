@@ -4,13 +4,17 @@ use std::path::{Path, PathBuf};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-pub use hyper::Method;
+use hyper::Method;
 use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::protocol::ErrorReply;
+use crate::file::ProfileFile;
+use crate::protocol::{
+    AdminRequest, Anomaly, ErrorReply, Process, ProfileDetail, ProfileSummary, Release, Saved,
+    SetSetting, SettingValue, Status, Target,
+};
 
 /// Why a request failed, in terms a person can act on.
 #[derive(Debug, thiserror::Error)]
@@ -133,12 +137,12 @@ impl Client {
     }
 
     /// `GET path`.
-    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+    fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         self.call(Method::GET, path, Vec::new())
     }
 
     /// `method path` with a JSON body.
-    pub fn send<B: Serialize, T: DeserializeOwned>(
+    fn send<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
@@ -150,7 +154,7 @@ impl Client {
 
     /// `GET path`, handing each line of the answer to `line` as it arrives, until the daemon
     /// ends it or `line` returns false.
-    pub fn stream_lines(
+    fn stream_lines(
         &self,
         path: &str,
         mut line: impl FnMut(&str) -> bool,
@@ -177,5 +181,96 @@ impl Client {
             }
             Ok(())
         })
+    }
+
+    // ---- one method per endpoint ----------------------------------------------------------
+
+    /// `GET /v1/status`.
+    pub fn status(&self) -> Result<Status, ClientError> {
+        self.get("/v1/status")
+    }
+
+    /// `GET /v1/profiles`: every profile, without tables.
+    pub fn profiles(&self) -> Result<Vec<ProfileSummary>, ClientError> {
+        self.get("/v1/profiles")
+    }
+
+    /// `GET /v1/profile`: one profile with its pairs.
+    pub fn profile(&self, target: &Target) -> Result<ProfileDetail, ClientError> {
+        self.get(&format!("/v1/profile?{}", self.query(target)?))
+    }
+
+    /// `GET /v1/processes`: tracked processes, or with `threads`, every tracked thread.
+    pub fn processes(&self, threads: bool) -> Result<Vec<Process>, ClientError> {
+        self.get(&format!("/v1/processes?threads={threads}"))
+    }
+
+    /// `GET /v1/settings`.
+    pub fn settings(&self) -> Result<Vec<SettingValue>, ClientError> {
+        self.get("/v1/settings")
+    }
+
+    /// `PUT /v1/settings`: changes one setting; answers with all of them.
+    pub fn set_setting(&self, name: &str, value: &str) -> Result<Vec<SettingValue>, ClientError> {
+        let body = SetSetting {
+            name: name.to_owned(),
+            value: value.to_owned(),
+        };
+        self.send(Method::PUT, "/v1/settings", &body)
+    }
+
+    /// `POST /v1/admin`: `normalize`, `sensitize` or `tolerize` a profile.
+    pub fn admin(&self, op: &str, target: Target) -> Result<ProfileSummary, ClientError> {
+        let request = AdminRequest {
+            op: op.to_owned(),
+            target,
+        };
+        self.send(Method::POST, "/v1/admin", &request)
+    }
+
+    /// `POST /v1/save`.
+    pub fn save(&self) -> Result<Saved, ClientError> {
+        self.send(Method::POST, "/v1/save", &())
+    }
+
+    /// `POST /v1/release`: continues a held process; answers how many tasks were released.
+    pub fn release(&self, pid: u32) -> Result<u32, ClientError> {
+        self.send(Method::POST, "/v1/release", &Release { pid })
+    }
+
+    /// `GET /v1/anomalies`: the last `limit` anomalies recorded, oldest first.
+    pub fn anomalies(&self, limit: u32) -> Result<Vec<Anomaly>, ClientError> {
+        self.get(&format!("/v1/anomalies?limit={limit}"))
+    }
+
+    /// `GET /v1/export`: one profile, or every profile, as a profile file.
+    pub fn export(&self, target: Option<&Target>) -> Result<ProfileFile, ClientError> {
+        let query = match target {
+            Some(t) => self.query(t)?,
+            None => String::new(),
+        };
+        self.get(&format!("/v1/export?{query}"))
+    }
+
+    /// `GET /v1/events`: hands each event's JSON line to `line` (the latest ones, then with
+    /// `follow` every new one) until the daemon ends or `line` returns false. `types`: only
+    /// events of these types.
+    pub fn events(
+        &self,
+        follow: bool,
+        types: Option<&[&str]>,
+        line: impl FnMut(&str) -> bool,
+    ) -> Result<(), ClientError> {
+        let mut path = format!("/v1/events?follow={follow}");
+        if let Some(types) = types {
+            path.push('&');
+            path.push_str(&self.query(&[("types", types.join(","))])?);
+        }
+        self.stream_lines(&path, line)
+    }
+
+    /// A query string, encoded as the daemon decodes it.
+    fn query(&self, value: &impl Serialize) -> Result<String, ClientError> {
+        serde_urlencoded::to_string(value).map_err(|e| self.other(e))
     }
 }

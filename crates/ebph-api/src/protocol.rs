@@ -166,7 +166,7 @@ pub struct Release {
     pub pid: u32,
 }
 
-/// Which profile an admin request is about.
+/// Which profile a request is about.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Target {
     /// A profile key.
@@ -175,6 +175,24 @@ pub struct Target {
     pub path: Option<String>,
     /// A process whose profile it is.
     pub pid: Option<u32>,
+}
+
+impl Target {
+    /// A profile named the way people name one: a key (`MAJOR:MINOR:INODE[:HASH]`) when
+    /// `text` reads as one, else an executable's path.
+    pub fn named(text: &str) -> Target {
+        if text.parse::<ebph_core::ProfileKey>().is_ok() {
+            Target {
+                key: Some(text.to_owned()),
+                ..Target::default()
+            }
+        } else {
+            Target {
+                path: Some(text.to_owned()),
+                ..Target::default()
+            }
+        }
+    }
 }
 
 /// `POST /v1/admin`.

@@ -540,3 +540,31 @@ fn logs_are_filtered_by_type_in_the_daemon() {
     );
     daemon.stop();
 }
+
+#[test]
+fn profiles_are_found_by_paths_that_need_encoding() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let odd = copy_program(dir.path(), "l s&x=1%20?+é", "/bin/ls");
+    run(&odd, &["/"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = daemon.cli(&["profile", "show", s(&odd), "--json"]);
+        if out.status.success() {
+            let p: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(p["path"], s(&odd));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    daemon.stop();
+}

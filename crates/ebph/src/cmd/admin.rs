@@ -1,8 +1,8 @@
 //! `ebph normalize`, `ebph sensitize`, `ebph tolerize`.
 
 use anyhow::Result;
-use ebph_api::client::{Client, Method};
-use ebph_api::protocol::{AdminRequest, ProfileSummary, Target};
+use ebph_api::client::Client;
+use ebph_api::protocol::Target;
 use std::io::Write;
 
 /// Which profile: exactly one of --profile, --key, --pid.
@@ -22,15 +22,12 @@ pub struct Args {
 
 pub fn run(client: &Client, op: &str, args: Args) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    let request = AdminRequest {
-        op: op.to_owned(),
-        target: Target {
-            key: args.key,
-            path: args.profile,
-            pid: args.pid,
-        },
+    let target = Target {
+        key: args.key,
+        path: args.profile,
+        pid: args.pid,
     };
-    let p: ProfileSummary = client.send(Method::POST, "/v1/admin", &request)?;
+    let p = client.admin(op, target)?;
     writeln!(
         out,
         "{op}d {} ({}): now {}",

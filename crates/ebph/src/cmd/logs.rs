@@ -23,18 +23,14 @@ pub struct Args {
 
 pub fn run(client: &Client, args: Args) -> Result<()> {
     // The daemon filters: only what is asked for crosses the socket.
-    let types = match (&args.types, args.no_exec) {
-        (Some(types), _) => Some(types.clone()),
+    let types: Option<Vec<&str>> = match (&args.types, args.no_exec) {
+        (Some(types), _) => Some(types.split(',').map(str::trim).collect()),
         (None, true) => Some(crate::event_text::types_but(&["exec"])),
         (None, false) => None,
     };
-    let mut path = format!("/v1/events?follow={}", args.follow);
-    if let Some(types) = types {
-        path.push_str(&format!("&types={types}"));
-    }
     let mut out = std::io::stdout().lock();
     let mut failed = None;
-    client.stream_lines(&path, |line| {
+    client.events(args.follow, types.as_deref(), |line| {
         let Ok(event) = serde_json::from_str::<Event>(line) else {
             return true;
         };

@@ -6,11 +6,9 @@ use std::sync::OnceLock;
 
 use anyhow::{anyhow, bail, Context, Result};
 use ebph_api::client::Client;
-use ebph_api::protocol::{Anomaly, ProfileDetail};
+use ebph_api::protocol::{Anomaly, ProfileDetail, Target};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-
-use super::profiles::target_query;
 
 /// Draw a profile: its lookahead pairs as a heatmap (calls on both axes, darker = seen at
 /// more distances) and its anomalies over time. The file's extension picks PNG or SVG.
@@ -49,9 +47,8 @@ fn register_font() -> Result<()> {
 
 pub fn run(client: &Client, args: Args) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    let profile: ProfileDetail =
-        client.get(&format!("/v1/profile?{}", target_query(&args.target)))?;
-    let anomalies: Vec<Anomaly> = client.get("/v1/anomalies?limit=100000")?;
+    let profile: ProfileDetail = client.profile(&Target::named(&args.target))?;
+    let anomalies: Vec<Anomaly> = client.anomalies(100_000)?;
     let anomalies: Vec<Anomaly> = anomalies
         .into_iter()
         .filter(|a| a.key == profile.summary.key)

@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::{Context, Result};
 use ebph_api::client::Client;
 use ebph_api::file::ProfileFile;
-use ebph_api::protocol::{ProfileDetail, ProfileSummary};
+use ebph_api::protocol::{ProfileDetail, ProfileSummary, Target};
 
 use crate::table::{Align, Table};
 
@@ -103,31 +103,8 @@ pub struct ShowArgs {
     json: bool,
 }
 
-/// The query naming a profile by path or key.
-pub fn target_query(target: &str) -> String {
-    let name = if target.parse::<ebph_core::ProfileKey>().is_ok() {
-        "key"
-    } else {
-        "path"
-    };
-    format!("{name}={}", encode(target))
-}
-
-/// Percent-encodes a query value.
-pub fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' | b':' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 pub fn list(client: &Client, args: ListArgs) -> Result<()> {
-    let profiles: Vec<ProfileSummary> = client.get("/v1/profiles")?;
+    let profiles: Vec<ProfileSummary> = client.profiles()?;
     if args.json {
         return super::print_json(&profiles);
     }
@@ -161,8 +138,8 @@ pub fn run(client: &Client, command: ProfileCommand) -> Result<()> {
     match command {
         ProfileCommand::Show(args) => show(client, args),
         ProfileCommand::Export(args) => {
-            let query = args.target.as_deref().map(target_query).unwrap_or_default();
-            let file: ProfileFile = client.get(&format!("/v1/export?{query}"))?;
+            let target = args.target.as_deref().map(Target::named);
+            let file = client.export(target.as_ref())?;
             write_out(&file.to_text(), args.output.as_deref())?;
             if let Some(path) = &args.output {
                 eprintln!(
@@ -203,7 +180,7 @@ fn import(args: ImportArgs) -> Result<()> {
 
 fn show(client: &Client, args: ShowArgs) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    let p: ProfileDetail = client.get(&format!("/v1/profile?{}", target_query(&args.target)))?;
+    let p: ProfileDetail = client.profile(&Target::named(&args.target))?;
     if args.json {
         return super::print_json(&p);
     }
@@ -237,8 +214,7 @@ fn show(client: &Client, args: ShowArgs) -> Result<()> {
 fn csv_out(client: &Client, args: CsvArgs) -> Result<()> {
     let mut w = csv::Writer::from_writer(std::io::stdout().lock());
     if args.anomalies {
-        let anomalies: Vec<ebph_api::protocol::Anomaly> =
-            client.get("/v1/anomalies?limit=100000")?;
+        let anomalies: Vec<ebph_api::protocol::Anomaly> = client.anomalies(100_000)?;
         w.write_record([
             "time", "pid", "tid", "key", "path", "syscall", "misses", "lfc", "sequence",
         ])?;
@@ -256,7 +232,7 @@ fn csv_out(client: &Client, args: CsvArgs) -> Result<()> {
             ])?;
         }
     } else if let Some(target) = &args.target {
-        let p: ProfileDetail = client.get(&format!("/v1/profile?{}", target_query(target)))?;
+        let p: ProfileDetail = client.profile(&Target::named(target))?;
         w.write_record(["key", "path", "call", "prev", "distance"])?;
         for pair in &p.pairs {
             for d in &pair.distances {
@@ -270,7 +246,7 @@ fn csv_out(client: &Client, args: CsvArgs) -> Result<()> {
             }
         }
     } else {
-        let profiles: Vec<ProfileSummary> = client.get("/v1/profiles")?;
+        let profiles: Vec<ProfileSummary> = client.profiles()?;
         w.write_record([
             "key",
             "path",

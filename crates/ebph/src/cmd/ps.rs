@@ -18,7 +18,7 @@ pub struct Args {
 }
 
 pub fn run(client: &Client, args: Args) -> Result<()> {
-    let processes: Vec<Process> = client.get(&format!("/v1/processes?threads={}", args.threads))?;
+    let processes: Vec<Process> = client.processes(args.threads)?;
     if args.json {
         return super::print_json(&processes);
     }

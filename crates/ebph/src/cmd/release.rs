@@ -1,8 +1,7 @@
 //! `ebph release --pid PID`: end a process's delay now.
 
 use anyhow::Result;
-use ebph_api::client::{Client, Method};
-use ebph_api::protocol::Release;
+use ebph_api::client::Client;
 use std::io::Write;
 
 /// Release a process held for a delay: it continues now, and its locality frame starts
@@ -16,7 +15,7 @@ pub struct Args {
 
 pub fn run(client: &Client, args: Args) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    let tasks: u32 = client.send(Method::POST, "/v1/release", &Release { pid: args.pid })?;
+    let tasks: u32 = client.release(args.pid)?;
     writeln!(out, "released process {} ({tasks} tasks)", args.pid)?;
     Ok(())
 }

@@ -2,8 +2,7 @@
 
 use anyhow::{bail, Result};
 use ebph_api::client::Client;
-use ebph_api::client::Method;
-use ebph_api::protocol::{SetSetting, SettingValue};
+use ebph_api::protocol::SettingValue;
 use std::io::Write;
 
 use crate::table::{Align, Table};
@@ -29,7 +28,7 @@ pub struct SetArgs {
 
 pub fn get(client: &Client, args: GetArgs) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    let settings: Vec<SettingValue> = client.get("/v1/settings")?;
+    let settings: Vec<SettingValue> = client.settings()?;
     if let Some(name) = &args.setting {
         let wanted = name.replace('_', "-");
         let Some(s) = settings.iter().find(|s| s.name == wanted) else {
@@ -62,11 +61,7 @@ pub fn get(client: &Client, args: GetArgs) -> Result<()> {
 
 pub fn set(client: &Client, args: SetArgs) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    let body = SetSetting {
-        name: args.setting.clone(),
-        value: args.value,
-    };
-    let settings: Vec<SettingValue> = client.send(Method::PUT, "/v1/settings", &body)?;
+    let settings = client.set_setting(&args.setting, &args.value)?;
     let wanted = args.setting.replace('_', "-");
     if let Some(s) = settings.iter().find(|s| s.name == wanted) {
         writeln!(out, "{} = {}", s.name, s.value)?;

@@ -15,7 +15,7 @@ pub struct Args {
 
 pub fn run(client: &Client, args: Args) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    let s: Status = client.get("/v1/status")?;
+    let s: Status = client.status()?;
     if args.json {
         return super::print_json(&s);
     }

@@ -32,14 +32,11 @@ pub struct View {
 }
 
 fn fetch(client: &Client) -> Result<View> {
-    let status: Status = client.get("/v1/status")?;
-    let processes: Vec<Process> = client.get("/v1/processes")?;
+    let status = client.status()?;
+    let processes = client.processes(false)?;
     let mut events = Vec::new();
-    let path = format!(
-        "/v1/events?types={}",
-        crate::event_text::types_but(&["exec"])
-    );
-    client.stream_lines(&path, |line| {
+    let types = crate::event_text::types_but(&["exec"]);
+    client.events(false, Some(&types), |line| {
         if let Ok(e) = serde_json::from_str::<Event>(line) {
             events.push(e);
         }
