@@ -6,15 +6,15 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{can_run, copy_program, pipe_without_reader, run, s, Daemon, ONE_AT_A_TIME};
+use common::{copy_program, pipe_without_reader, run, s, Daemon};
+use ebph_test_support::as_root;
 use serde_json::Value;
 
 #[test]
 fn a_new_program_gets_a_profile_and_settings_round_trip() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !can_run() {
+    let Some(_one) = as_root() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let daemon = Daemon::start(dir.path());
     let ls = copy_program(dir.path(), "ls", "/bin/ls");
@@ -81,10 +81,9 @@ fn a_new_program_gets_a_profile_and_settings_round_trip() {
 
 #[test]
 fn the_thesis_anomaly_shows_in_the_logs() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !can_run() {
+    let Some(_one) = as_root() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let anomaly = dir.path().join("anomaly");
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ebph-bpf/tests/programs/anomaly.c");
@@ -194,10 +193,9 @@ fn the_thesis_anomaly_shows_in_the_logs() {
 
 #[test]
 fn profiles_survive_a_restart_bit_for_bit() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !can_run() {
+    let Some(_one) = as_root() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let ls = copy_program(dir.path(), "ls", "/bin/ls");
     let cat = copy_program(dir.path(), "cat", "/bin/cat");
@@ -247,10 +245,9 @@ fn profiles_survive_a_restart_bit_for_bit() {
 
 #[test]
 fn kill_9_while_saving_never_corrupts_the_store() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !can_run() {
+    let Some(_one) = as_root() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let ls = copy_program(dir.path(), "ls", "/bin/ls");
     let mut daemon = Daemon::start(dir.path());
@@ -286,10 +283,9 @@ fn kill_9_while_saving_never_corrupts_the_store() {
 
 #[test]
 fn clear_errors_for_people() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !can_run() {
+    let Some(_one) = as_root() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     // No daemon.
     let out = Command::new(env!("CARGO_BIN_EXE_ebph"))
@@ -351,10 +347,9 @@ fn clear_errors_for_people() {
 
 #[test]
 fn exported_profiles_import_bit_for_bit_and_bad_files_are_refused() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !can_run() {
+    let Some(_one) = as_root() else {
         return;
-    }
+    };
     let first = tempfile::tempdir().unwrap();
     let ls = copy_program(first.path(), "ls", "/bin/ls");
     let daemon = Daemon::start(first.path());
@@ -443,10 +438,9 @@ fn exported_profiles_import_bit_for_bit_and_bad_files_are_refused() {
 
 #[test]
 fn output_into_a_closed_pipe_ends_quietly() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !can_run() {
+    let Some(_one) = as_root() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let daemon = Daemon::start(dir.path());
     let ls = copy_program(dir.path(), "ls", "/bin/ls");
@@ -491,10 +485,9 @@ fn output_into_a_closed_pipe_ends_quietly() {
 
 #[test]
 fn logs_are_filtered_by_type_in_the_daemon() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !can_run() {
+    let Some(_one) = as_root() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let daemon = Daemon::start(dir.path());
     let ls = copy_program(dir.path(), "ls", "/bin/ls");
@@ -543,10 +536,9 @@ fn logs_are_filtered_by_type_in_the_daemon() {
 
 #[test]
 fn profiles_are_found_by_paths_that_need_encoding() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !can_run() {
+    let Some(_one) = as_root() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let daemon = Daemon::start(dir.path());
     let odd = copy_program(dir.path(), "l s&x=1%20?+é", "/bin/ls");

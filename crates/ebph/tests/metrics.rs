@@ -2,16 +2,14 @@
 
 mod common;
 
-use common::{
-    can_run, copy_program, free_port, metric as value, run, scrape, Daemon, ONE_AT_A_TIME,
-};
+use common::{copy_program, free_port, metric as value, run, scrape, Daemon};
+use ebph_test_support::as_root;
 
 #[test]
 fn metrics_parse_and_move_when_calls_happen() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !can_run() {
+    let Some(_one) = as_root() else {
         return;
-    }
+    };
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     let daemon = Daemon::start_with(

@@ -6,10 +6,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{
-    can_run, compile, events, free_port, is_stopped, metric, s, scrape, wait_until, Daemon,
-    ONE_AT_A_TIME,
-};
+use common::{compile, events, free_port, is_stopped, metric, s, scrape, wait_until, Daemon};
+use ebph_test_support::as_root;
 use serde_json::Value;
 
 /// A daemon with `spree` trained on its ordinary runs, then made normal.
@@ -46,10 +44,9 @@ fn of_pid(events: &[Value], kind: &str, pid: u32) -> Vec<Value> {
 
 #[test]
 fn anomalous_processes_are_held_longer_as_their_lfc_grows_and_normal_ones_never() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !can_run() {
+    let Some(_one) = as_root() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let (daemon, spree) = trained(dir.path(), false);
     daemon.ok(&["set", "delay-factor", "1ms"]);
@@ -133,10 +130,9 @@ fn spree_exec(spree: &Path, arg: Option<&str>) -> (u32, std::process::Output) {
 #[test]
 fn execve_suspension_refuses_anomalous_execs_only_and_stops_with_monitor() {
     use std::os::unix::process::ExitStatusExt;
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !can_run() {
+    let Some(_one) = as_root() else {
         return;
-    }
+    };
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     let listen = format!("127.0.0.1:{port}");
@@ -300,10 +296,9 @@ fn finishes_within(mut child: Spawned, seconds: u64, what: &str) {
 
 #[test]
 fn monitor_mode_the_daemon_stopping_and_release_free_held_processes() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !can_run() {
+    let Some(_one) = as_root() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let (daemon, spree) = trained(dir.path(), false);
     daemon.ok(&["set", "max-delay", "1h"]);
@@ -340,10 +335,9 @@ fn monitor_mode_the_daemon_stopping_and_release_free_held_processes() {
 
 #[test]
 fn the_allowlist_is_honoured() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    if !can_run() {
+    let Some(_one) = as_root() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let (daemon, spree) = trained(dir.path(), false);
     daemon.ok(&["set", "max-delay", "1h"]);

@@ -8,26 +8,12 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::rc::Rc;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use ebph_bpf::{Capacity, Engine, EngineError, Record, RecordKind};
 use ebph_core::{Arch, Model, ModelEvent, Profile, ProfileKey, Settings, Syscall};
 
-/// One engine at a time: each is attached system-wide.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-pub fn serial() -> MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Skips the test outside CI, saying why; fails it in CI, where BPF must work.
-pub fn skip_or_fail(why: &str) {
-    if std::env::var_os("CI").is_some_and(|v| v == "true") {
-        panic!("{why}: CI must run this test");
-    }
-    eprintln!("skipping: {why}");
-}
+pub use ebph_test_support::{one_at_a_time as serial, skip_or_fail};
 
 /// Capacity small enough for tests, with room to record.
 pub fn test_capacity() -> Capacity {

@@ -4,29 +4,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-pub static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
-
-/// Skips outside CI (saying why); fails in CI.
-pub fn can_run() -> bool {
-    if is_root() {
-        return true;
-    }
-    let why = "the daemon's tests need root (they load eBPF programs)";
-    if std::env::var_os("CI").is_some_and(|v| v == "true") {
-        panic!("{why}: CI must run them");
-    }
-    eprintln!("skipping: {why}");
-    false
-}
 
 pub struct Daemon {
     pub child: Option<Child>,
