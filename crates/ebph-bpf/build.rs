@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use libbpf_cargo::SkeletonBuilder;
 
 /// The engine; the empty program the overhead benchmark measures it against; the probe
-/// that tells whether BPF-LSM can be used.
-const PROGRAMS: [&str; 3] = ["ebph", "floor", "lsm_probe"];
+/// that tells whether BPF-LSM can be used; and an object never loaded, whose skeleton gives
+/// the ring buffers' payloads Rust types (src/layout.rs).
+const PROGRAMS: [&str; 4] = ["ebph", "floor", "lsm_probe", "layout"];
 
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR is set by cargo"));

@@ -2,6 +2,7 @@
 
 use ebph_core::ProfileKey;
 
+use crate::layout::{event, key, record, KEY_SIZE};
 use crate::EngineError;
 
 /// Reads little-endian integers at fixed offsets of a kernel struct.
@@ -17,9 +18,13 @@ impl Bytes<'_> {
     pub fn u64(&self, at: usize) -> u64 {
         u64::from_le_bytes(self.0[at..at + 8].try_into().expect("8 bytes"))
     }
-    /// A `struct ebph_key` at `at` (24 bytes).
+    /// A `struct ebph_key` at `at`.
     pub fn key(&self, at: usize) -> ProfileKey {
-        key_from_kernel(self.u64(at), self.u64(at + 8), self.u64(at + 16))
+        key_from_kernel(
+            self.u64(at + key::DEV),
+            self.u64(at + key::INO),
+            self.u64(at + key::SCRIPT),
+        )
     }
 }
 
@@ -44,11 +49,15 @@ pub(crate) fn key_from_kernel(dev: u64, ino: u64, script: u64) -> ProfileKey {
 }
 
 /// The kernel's `struct ebph_key` bytes for `key`.
-pub(crate) fn key_to_kernel(key: &ProfileKey) -> [u8; 24] {
-    let mut out = [0u8; 24];
-    out[..8].copy_from_slice(&u64::from(key.kernel_dev()).to_le_bytes());
-    out[8..16].copy_from_slice(&key.ino.to_le_bytes());
-    out[16..].copy_from_slice(&key.script.to_le_bytes());
+pub(crate) fn key_to_kernel(k: &ProfileKey) -> [u8; KEY_SIZE] {
+    let mut out = [0u8; KEY_SIZE];
+    for (at, v) in [
+        (key::DEV, u64::from(k.kernel_dev())),
+        (key::INO, k.ino),
+        (key::SCRIPT, k.script),
+    ] {
+        out[at..at + 8].copy_from_slice(&v.to_le_bytes());
+    }
     out
 }
 
@@ -106,7 +115,7 @@ pub struct Event {
     pub delay_ns: u64,
 }
 
-pub(crate) const EVENT_SIZE: usize = 360;
+pub(crate) const EVENT_SIZE: usize = event::SIZE;
 
 impl Event {
     /// When the event happened, in wall-clock time.
@@ -117,7 +126,7 @@ impl Event {
     pub(crate) fn parse(data: &[u8]) -> Result<Event, EngineError> {
         expect_len("an event", data, EVENT_SIZE)?;
         let b = Bytes(data);
-        let kind = match b.u32(0) {
+        let kind = match b.u32(event::TYPE) {
             1 => EventKind::ProfileCreated,
             2 => EventKind::Exec,
             3 => EventKind::Anomaly,
@@ -129,25 +138,28 @@ impl Event {
             9 => EventKind::ExecveRefused,
             other => return Err(EngineError::Layout(format!("unknown event type {other}"))),
         };
-        let seq_len = (b.u32(60) as usize).min(9);
+        let seq_len = (b.u32(event::SEQ_LEN) as usize).min(event::SEQUENCE_LEN);
         // The kernel writes the newest call first.
-        let sequence = (0..seq_len).rev().map(|i| b.u16(64 + 2 * i)).collect();
-        let path = &data[96..96 + 256];
+        let sequence = (0..seq_len)
+            .rev()
+            .map(|i| b.u16(event::SEQUENCE + 2 * i))
+            .collect();
+        let path = &data[event::PATH..event::PATH + event::PATH_LEN];
         let path = &path[..path.iter().position(|&c| c == 0).unwrap_or(path.len())];
         Ok(Event {
             kind,
-            pid: b.u32(4),
-            tid: b.u32(8),
-            profile: b.u32(12),
-            time_boot_ns: b.u64(16),
-            key: b.key(24),
-            syscall: b.u32(48) as u16,
-            misses: b.u32(52),
-            lfc: b.u32(56),
+            pid: b.u32(event::PID),
+            tid: b.u32(event::TID),
+            profile: b.u32(event::PROFILE),
+            time_boot_ns: b.u64(event::TIME),
+            key: b.key(event::KEY),
+            syscall: b.u32(event::SYSCALL) as u16,
+            misses: b.u32(event::MISSES),
+            lfc: b.u32(event::LFC),
             sequence,
-            anomalies: b.u64(88),
+            anomalies: b.u64(event::ANOMALIES),
             path: String::from_utf8_lossy(path).into_owned(),
-            delay_ns: b.u64(352),
+            delay_ns: b.u64(event::DELAY_NS),
         })
     }
 }
@@ -184,13 +196,13 @@ pub struct Record {
     pub key: ProfileKey,
 }
 
-pub(crate) const RECORD_SIZE: usize = 56;
+pub(crate) const RECORD_SIZE: usize = record::SIZE;
 
 impl Record {
     pub(crate) fn parse(data: &[u8]) -> Result<Record, EngineError> {
         expect_len("a record", data, RECORD_SIZE)?;
         let b = Bytes(data);
-        let kind = match b.u32(16) {
+        let kind = match b.u32(record::KIND) {
             1 => RecordKind::Exec,
             2 => RecordKind::Fork,
             3 => RecordKind::Signal,
@@ -199,12 +211,12 @@ impl Record {
             other => return Err(EngineError::Layout(format!("unknown record kind {other}"))),
         };
         Ok(Record {
-            seq: b.u64(0),
-            now: b.u64(8),
+            seq: b.u64(record::SEQ),
+            now: b.u64(record::NOW),
             kind,
-            tid: b.u32(20),
-            arg: b.u32(24),
-            key: b.key(32),
+            tid: b.u32(record::TID),
+            arg: b.u32(record::ARG),
+            key: b.key(record::KEY),
         })
     }
 }
@@ -247,21 +259,21 @@ mod tests {
     #[test]
     fn anomaly_events_decode_with_the_sequence_oldest_first() {
         let mut b = vec![0u8; EVENT_SIZE];
-        put(&mut b, 0, &3u32.to_le_bytes());
-        put(&mut b, 4, &100u32.to_le_bytes());
-        put(&mut b, 8, &101u32.to_le_bytes());
-        put(&mut b, 16, &5_000u64.to_le_bytes());
-        put(&mut b, 24, &((254u64 << 20) | 1).to_le_bytes());
-        put(&mut b, 32, &42u64.to_le_bytes());
-        put(&mut b, 48, &1u32.to_le_bytes());
-        put(&mut b, 52, &2u32.to_le_bytes());
-        put(&mut b, 56, &3u32.to_le_bytes());
-        put(&mut b, 60, &3u32.to_le_bytes());
+        put(&mut b, event::TYPE, &3u32.to_le_bytes());
+        put(&mut b, event::PID, &100u32.to_le_bytes());
+        put(&mut b, event::TID, &101u32.to_le_bytes());
+        put(&mut b, event::TIME, &5_000u64.to_le_bytes());
+        put(&mut b, event::KEY, &((254u64 << 20) | 1).to_le_bytes());
+        put(&mut b, event::KEY + 8, &42u64.to_le_bytes());
+        put(&mut b, event::SYSCALL, &1u32.to_le_bytes());
+        put(&mut b, event::MISSES, &2u32.to_le_bytes());
+        put(&mut b, event::LFC, &3u32.to_le_bytes());
+        put(&mut b, event::SEQ_LEN, &3u32.to_le_bytes());
         // Newest first in the kernel: write(1), read(0), openat(257).
         for (i, nr) in [1u16, 0, 257].iter().enumerate() {
-            put(&mut b, 64 + 2 * i, &nr.to_le_bytes());
+            put(&mut b, event::SEQUENCE + 2 * i, &nr.to_le_bytes());
         }
-        put(&mut b, 96, b"/bin/x\0junk");
+        put(&mut b, event::PATH, b"/bin/x\0junk");
         let e = Event::parse(&b).unwrap();
         assert_eq!(e.kind, EventKind::Anomaly);
         assert_eq!(
@@ -277,7 +289,7 @@ mod tests {
     fn short_or_unknown_data_is_an_error() {
         assert!(Event::parse(&[0u8; 10]).is_err());
         let mut b = vec![0u8; EVENT_SIZE];
-        put(&mut b, 0, &99u32.to_le_bytes());
+        put(&mut b, event::TYPE, &99u32.to_le_bytes());
         assert!(Event::parse(&b).is_err());
         assert!(
             Record::parse(&[0u8; RECORD_SIZE]).is_err(),

@@ -1,6 +1,7 @@
-//! Where each field of the kernel's structs lies, taken from the types the skeleton generates
-//! from the BPF object's BTF (so from `src/bpf/ebph.h` itself): the loader reads and writes
-//! map values through these, never through offsets written by hand.
+//! Where each field of the kernel's structs lies, taken from the types the skeletons generate
+//! from the BPF objects' BTF (so from `src/bpf/ebph.h` itself): the loader reads and writes
+//! map values and ring-buffer payloads through these, never through offsets written by hand.
+//! The payloads' types come from `layout.bpf.c`, an object that is never loaded.
 
 use std::mem::{offset_of, size_of};
 
@@ -12,6 +13,14 @@ pub(crate) const KEY_SIZE: usize = size_of::<ebph_key>();
 pub(crate) const INDEX_SIZE: usize = size_of::<ebph_index>();
 /// `struct ebph_row`.
 pub(crate) const ROW_SIZE: usize = size_of::<ebph_row>();
+
+/// `struct ebph_key`.
+pub(crate) mod key {
+    use super::*;
+    pub(crate) const DEV: usize = offset_of!(ebph_key, dev);
+    pub(crate) const INO: usize = offset_of!(ebph_key, ino);
+    pub(crate) const SCRIPT: usize = offset_of!(ebph_key, script);
+}
 
 /// `struct ebph_profile`.
 pub(crate) mod profile {
@@ -52,7 +61,50 @@ pub(crate) mod cpu_cache {
     pub(crate) const CALLS: usize = offset_of!(ebph_cpu_cache, calls);
 }
 
+/// `struct ebph_event`, the events ring buffer's payload.
+pub(crate) mod event {
+    use crate::layout_skel::types::ebph_event;
+    use std::mem::{offset_of, size_of};
+    pub(crate) const SIZE: usize = size_of::<ebph_event>();
+    pub(crate) const TYPE: usize = offset_of!(ebph_event, r#type);
+    pub(crate) const PID: usize = offset_of!(ebph_event, pid);
+    pub(crate) const TID: usize = offset_of!(ebph_event, tid);
+    pub(crate) const PROFILE: usize = offset_of!(ebph_event, profile);
+    pub(crate) const TIME: usize = offset_of!(ebph_event, time);
+    pub(crate) const KEY: usize = offset_of!(ebph_event, key);
+    pub(crate) const SYSCALL: usize = offset_of!(ebph_event, syscall);
+    pub(crate) const MISSES: usize = offset_of!(ebph_event, misses);
+    pub(crate) const LFC: usize = offset_of!(ebph_event, lfc);
+    pub(crate) const SEQ_LEN: usize = offset_of!(ebph_event, seq_len);
+    pub(crate) const SEQUENCE: usize = offset_of!(ebph_event, sequence);
+    /// Calls in `sequence`.
+    pub(crate) const SEQUENCE_LEN: usize = size_of::<[u16; 9]>() / 2;
+    pub(crate) const ANOMALIES: usize = offset_of!(ebph_event, anomalies);
+    pub(crate) const PATH: usize = offset_of!(ebph_event, path);
+    /// Bytes in `path`.
+    pub(crate) const PATH_LEN: usize = DELAY_NS - PATH;
+    pub(crate) const DELAY_NS: usize = offset_of!(ebph_event, delay_ns);
+}
+
+/// `struct ebph_record`, the test-only records ring buffer's payload.
+pub(crate) mod record {
+    use crate::layout_skel::types::ebph_record;
+    use std::mem::{offset_of, size_of};
+    pub(crate) const SIZE: usize = size_of::<ebph_record>();
+    pub(crate) const SEQ: usize = offset_of!(ebph_record, seq);
+    pub(crate) const NOW: usize = offset_of!(ebph_record, now);
+    pub(crate) const KIND: usize = offset_of!(ebph_record, kind);
+    pub(crate) const TID: usize = offset_of!(ebph_record, tid);
+    pub(crate) const ARG: usize = offset_of!(ebph_record, arg);
+    pub(crate) const KEY: usize = offset_of!(ebph_record, key);
+}
+
 // What the code around these takes for granted.
+const _: () = assert!(
+    size_of::<crate::layout_skel::types::ebph_event>() == event::DELAY_NS + size_of::<u64>(),
+    "delay_ns ends the event"
+);
+const _: () = assert!(event::PATH_LEN == 256, "EBPH_PATH_MAX");
 const _: () = assert!(KEY_SIZE == 24, "struct ebph_key: three u64");
 const _: () = assert!(
     INDEX_SIZE == 4 * ebph_core::MAX_SYSCALLS,

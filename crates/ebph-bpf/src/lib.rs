@@ -37,6 +37,11 @@ mod lsm_probe_skel {
 }
 
 #[allow(unsafe_code, clippy::all, missing_docs, unused, non_camel_case_types)]
+mod layout_skel {
+    include!(concat!(env!("OUT_DIR"), "/layout.skel.rs"));
+}
+
+#[allow(unsafe_code, clippy::all, missing_docs, unused, non_camel_case_types)]
 mod floor_skel {
     include!(concat!(env!("OUT_DIR"), "/floor.skel.rs"));
 }
