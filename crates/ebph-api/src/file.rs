@@ -18,7 +18,8 @@ pub struct StoredProfile {
     pub key: ProfileKey,
     /// Its path, as it was run.
     pub path: String,
-    /// Its tables and counters; `normal_time` on the engine's clock.
+    /// Its tables and counters. `normal_time` is on the engine's boot clock where the
+    /// profile comes from or goes to the engine, and in Unix nanoseconds in the store.
     pub profile: Profile,
 }
 

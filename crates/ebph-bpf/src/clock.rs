@@ -1,6 +1,6 @@
 //! The engine's clock (boot time: nanoseconds since boot, suspend included) and wall time.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustix::time::{clock_gettime, ClockId};
 
@@ -21,8 +21,49 @@ pub fn wall_time(boot_ns: u64) -> SystemTime {
     }
 }
 
+/// `boot_ns` on the engine's clock as Unix nanoseconds, for what must outlive a reboot (a
+/// frozen profile's normal time); 0 stays 0 (no time).
+pub fn unix_ns_of(boot_ns: u64) -> u64 {
+    if boot_ns == 0 {
+        return 0;
+    }
+    wall_time(boot_ns)
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as u64)
+}
+
+/// Unix nanoseconds as the engine's clock now reads them (the inverse of [`unix_ns_of`]); 0
+/// stays 0, and a time before this boot is its first nanosecond.
+pub fn boot_ns_of(unix_ns: u64) -> u64 {
+    if unix_ns == 0 {
+        return 0;
+    }
+    let wall = UNIX_EPOCH + Duration::from_nanos(unix_ns);
+    let now_boot = boot_now_ns();
+    match wall.duration_since(SystemTime::now()) {
+        Ok(ahead) => now_boot.saturating_add(ahead.as_nanos() as u64),
+        Err(behind) => now_boot
+            .saturating_sub(behind.duration().as_nanos() as u64)
+            .max(1),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn normal_times_survive_as_wall_clock() {
+        // An hour from now on the engine's clock, through Unix time and back.
+        let normal_time = boot_now_ns() + 3_600_000_000_000;
+        let back = boot_ns_of(unix_ns_of(normal_time));
+        let diff = back.abs_diff(normal_time);
+        assert!(diff < 50_000_000, "off by {diff} ns");
+        assert_eq!(
+            (unix_ns_of(0), boot_ns_of(0)),
+            (0, 0),
+            "no time stays no time"
+        );
+    }
+
     use super::*;
 
     #[test]

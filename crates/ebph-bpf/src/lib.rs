@@ -19,7 +19,7 @@ mod lsm;
 mod requirements;
 
 pub use abi::{Event, EventKind, Record, RecordKind, Stats};
-pub use clock::{boot_now_ns, wall_time};
+pub use clock::{boot_now_ns, boot_ns_of, unix_ns_of, wall_time};
 pub use engine::{AdminOp, Capacity, Engine, EventSource, Subscription, TaskInfo};
 pub use error::EngineError;
 pub use floor::Floor;

@@ -7,7 +7,6 @@
 pub use ebph_api::file::StoredProfile;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ebph_core::{LookaheadTable, Profile, ProfileKey, ProfileStatus, Syscall};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
@@ -140,30 +139,6 @@ fn status_of(name: &str) -> Option<ProfileStatus> {
     }
 }
 
-/// Boot-clock nanoseconds to Unix nanoseconds and back (profiles outlive reboots).
-fn boot_to_unix(boot_ns: u64) -> i64 {
-    if boot_ns == 0 {
-        return 0;
-    }
-    let wall = ebph_bpf::wall_time(boot_ns);
-    wall.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64)
-}
-
-fn unix_to_boot(unix_ns: i64) -> u64 {
-    if unix_ns <= 0 {
-        return 0;
-    }
-    let wall = UNIX_EPOCH + Duration::from_nanos(unix_ns as u64);
-    let now_boot = ebph_bpf::boot_now_ns();
-    match wall.duration_since(SystemTime::now()) {
-        Ok(ahead) => now_boot.saturating_add(ahead.as_nanos() as u64),
-        Err(behind) => now_boot
-            .saturating_sub(behind.duration().as_nanos() as u64)
-            .max(1),
-    }
-}
-
 impl Store {
     /// Opens the database at `path`, creating it (and its directory) if it does not exist.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
@@ -251,7 +226,9 @@ impl Store {
         Ok(())
     }
 
-    /// Replaces every saved profile with `profiles`, in one transaction.
+    /// Replaces every saved profile with `profiles`, in one transaction. The store keeps
+    /// time on the wall clock only: `normal_time` is in Unix nanoseconds here (0: none), so
+    /// profiles outlive reboots; the worker converts from and to the engine's clock.
     pub fn save_profiles(&mut self, profiles: &[StoredProfile]) -> Result<(), StoreError> {
         let path = self.path.clone();
         let sqlite = |source| StoreError::Sqlite {
@@ -281,7 +258,7 @@ impl Store {
                         p.last_mod_count as i64,
                         p.sequences as i64,
                         p.anomalies as i64,
-                        boot_to_unix(p.normal_time),
+                        p.normal_time.min(i64::MAX as u64) as i64,
                         encode(&p.train),
                         encode(&p.test),
                     ])
@@ -358,7 +335,7 @@ impl Store {
                     sequences: n[2] as u64,
                     anomalies: n[3] as u64,
                     status,
-                    normal_time: unix_to_boot(n[4]),
+                    normal_time: n[4].max(0) as u64,
                 },
             });
         }
@@ -505,21 +482,6 @@ mod tests {
         let store = Store::open(&path).unwrap();
         assert_eq!(store.load_profiles().unwrap(), saved);
         assert_eq!(store.profile_count().unwrap(), 2);
-    }
-
-    #[test]
-    fn normal_times_survive_as_wall_clock() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ebph.db");
-        let mut p = sample(1);
-        p.profile.normal_time = ebph_bpf::boot_now_ns() + 3_600_000_000_000;
-        Store::open(&path)
-            .unwrap()
-            .save_profiles(std::slice::from_ref(&p))
-            .unwrap();
-        let back = Store::open(&path).unwrap().load_profiles().unwrap();
-        let diff = back[0].profile.normal_time.abs_diff(p.profile.normal_time);
-        assert!(diff < 50_000_000, "off by {diff} ns");
     }
 
     #[test]

@@ -134,8 +134,10 @@ impl Worker {
         engine.set_daemon_pid(std::process::id());
         engine.set_settings(&settings);
         let mut paths = HashMap::new();
-        let saved = store.load_profiles()?;
-        for p in &saved {
+        let mut saved = store.load_profiles()?;
+        for p in &mut saved {
+            // Saved on the wall clock; the engine counts from boot.
+            p.profile.normal_time = ebph_bpf::boot_ns_of(p.profile.normal_time);
             engine
                 .insert_profile(&p.key, &p.profile)
                 .with_context(|| format!("loading the profile of {} ({})", p.path, p.key))?;

@@ -7,10 +7,13 @@ impl Worker {
         let start = Instant::now();
         let mut profiles = Vec::new();
         for (key, slot) in self.engine.profile_slots()? {
+            let mut profile = self.engine.profile(slot)?;
+            // The store keeps wall-clock time: a normal time outlives a reboot.
+            profile.normal_time = ebph_bpf::unix_ns_of(profile.normal_time);
             profiles.push(StoredProfile {
                 key,
                 path: self.path_of(&key),
-                profile: self.engine.profile(slot)?,
+                profile,
             });
         }
         self.store.save_profiles(&profiles)?;
