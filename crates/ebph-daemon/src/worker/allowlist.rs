@@ -1,6 +1,9 @@
 //! The allowlist: the profiles whose tasks are never held nor refused.
 
-use super::*;
+use ebph_core::ProfileKey;
+
+use super::Worker;
+use crate::mailbox::ApiError;
 
 impl Worker {
     /// Exempts the profile in `slot` when its executable is on the allowlist.

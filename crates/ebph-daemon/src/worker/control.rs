@@ -1,6 +1,10 @@
 //! What the API changes: settings (and what they mean on this kernel), admin operations.
 
-use super::*;
+use ebph_api::protocol::{ProfileSummary, SettingValue, Target};
+use ebph_bpf::AdminOp;
+
+use super::Worker;
+use crate::mailbox::ApiError;
 
 impl Worker {
     pub(super) fn setting_values(&self) -> Vec<SettingValue> {

@@ -1,7 +1,14 @@
 //! Engine events: turned into API events, logged as JSON lines, published, and acted on
 //! (delays become holds, anomalies go into the history).
 
-use super::*;
+use std::io::Write;
+
+use ebph_api::protocol::{self, Event};
+use ebph_bpf::EventKind;
+use ebph_core::{Arch, Syscall};
+
+use super::{rfc3339, Worker, RECENT_EVENTS};
+use crate::store::StoredAnomaly;
 
 /// A path as it was given to execve, made absolute with the process's working directory.
 pub(super) fn absolute(path: &str, pid: u32) -> String {

@@ -1,6 +1,9 @@
 //! Processes held for a delay: when each is due, continuing them (SIGCONT), releasing them.
 
-use super::*;
+use std::time::Duration;
+
+use super::Worker;
+use crate::mailbox::ApiError;
 
 /// Sends SIGCONT to a process (gone already is fine).
 pub(super) fn continue_process(pid: u32) {

@@ -4,21 +4,19 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::rc::Rc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
-use ebph_bpf::{kernel_release, AdminOp, Engine, EventKind};
-use ebph_core::{Arch, Profile, ProfileKey, ProfileStatus, Settings, Syscall};
+use ebph_api::protocol::Event;
+use ebph_bpf::{kernel_release, Engine};
+use ebph_core::{ProfileKey, Settings};
 
 use crate::config::Config;
-use crate::mailbox::{ApiError, Command, Outputs, Snapshot};
-use crate::store::{Store, StoredAnomaly, StoredProfile};
-use ebph_api::protocol::{
-    self, Event, Pair, ProfileDetail, ProfileSummary, Saved, SettingValue, Status, Target,
-};
+use crate::mailbox::{Command, Outputs};
+use crate::store::Store;
 
 mod allowlist;
 mod control;

@@ -1,6 +1,12 @@
 //! Saving every profile to the store.
 
-use super::*;
+use std::time::{Instant, SystemTime};
+
+use ebph_api::protocol::Saved;
+
+use super::Worker;
+use crate::mailbox::ApiError;
+use crate::store::StoredProfile;
 
 impl Worker {
     pub(super) fn save(&mut self) -> Result<Saved, ApiError> {

@@ -1,6 +1,14 @@
 //! What the API reads: status, profiles, processes, anomalies, exports, metrics.
 
-use super::*;
+use std::collections::HashMap;
+
+use ebph_api::protocol::{self, Pair, ProfileDetail, ProfileSummary, Status, Target};
+use ebph_bpf::kernel_release;
+use ebph_core::{Arch, Profile, ProfileKey, ProfileStatus};
+
+use super::{rfc3339, Worker};
+use crate::mailbox::{ApiError, Snapshot};
+use crate::store::StoredProfile;
 
 impl Worker {
     pub(super) fn anomalies(&self, limit: u32) -> Result<Vec<protocol::Anomaly>, ApiError> {
