@@ -66,6 +66,20 @@ pub struct KernelSupport {
     pub delays: String,
 }
 
+impl KernelSupport {
+    /// How this kernel responds, in one sentence for people: `ebph status` and the daemon's
+    /// log at start.
+    pub fn summary(&self) -> String {
+        match &self.bpf_lsm_unavailable {
+            None => "delays by SIGSTOP; execve suspension by BPF-LSM (the exec fails with EPERM)"
+                .to_owned(),
+            Some(why) => format!(
+                "delays by SIGSTOP; execve suspension by SIGKILL at exec (BPF-LSM unavailable: {why})"
+            ),
+        }
+    }
+}
+
 /// The engine's counters.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct EngineStats {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
 use ebph_api::protocol::Event;
-use ebph_bpf::{kernel_release, Engine};
+use ebph_bpf::Engine;
 use ebph_core::{ProfileKey, Settings};
 
 use crate::config::Config;
@@ -144,16 +144,8 @@ impl Worker {
         // Attached first, so that tasks exiting from now on are seen; then every task that was
         // already running is associated with its executable's profile.
         engine.attach()?;
-        match engine.bpf_lsm().reason() {
-            None => tracing::info!(
-                "kernel {}: delays by SIGSTOP; execve suspension by BPF-LSM (the exec fails with EPERM)",
-                kernel_release()
-            ),
-            Some(why) => tracing::info!(
-                "kernel {}: delays by SIGSTOP; execve suspension by SIGKILL at exec, because BPF-LSM is unavailable: {why}",
-                kernel_release()
-            ),
-        }
+        let kernel = views::kernel_support(&engine);
+        tracing::info!("kernel {}: {}", kernel.release, kernel.summary());
         let associated = engine.associate_running()?;
         tracing::info!(
             "engine attached; {} saved profiles loaded from {}; {} running tasks associated",

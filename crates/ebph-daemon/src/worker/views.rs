@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use ebph_api::protocol::{self, Pair, ProfileDetail, ProfileSummary, Status, Target};
-use ebph_bpf::kernel_release;
+use ebph_bpf::{kernel_release, Engine};
 use ebph_core::{Arch, Profile, ProfileKey, ProfileStatus};
 
 use super::{rfc3339, Worker};
@@ -95,7 +95,7 @@ impl Worker {
             last_save: self.last_save.map(rfc3339),
             save_interval: humantime::format_duration(self.config.save_interval).to_string(),
             response: self.settings.response.to_string(),
-            kernel: self.kernel_support(),
+            kernel: kernel_support(&self.engine),
             held: self.held.len() as u64,
         })
     }
@@ -237,16 +237,16 @@ impl Worker {
         }
         Ok(out)
     }
+}
 
-    /// What the engine chose on this kernel.
-    pub(super) fn kernel_support(&self) -> protocol::KernelSupport {
-        let lsm = self.engine.bpf_lsm();
-        protocol::KernelSupport {
-            release: kernel_release(),
-            bpf_lsm: self.engine.execve_suspension() == "bpf-lsm",
-            bpf_lsm_unavailable: lsm.reason().map(str::to_owned),
-            execve_suspension: self.engine.execve_suspension().to_owned(),
-            delays: "sigstop".to_owned(),
-        }
+/// What `engine` chose on this kernel (once attached).
+pub(super) fn kernel_support(engine: &Engine) -> protocol::KernelSupport {
+    let lsm = engine.bpf_lsm();
+    protocol::KernelSupport {
+        release: kernel_release(),
+        bpf_lsm: lsm.is_available(),
+        bpf_lsm_unavailable: lsm.reason().map(str::to_owned),
+        execve_suspension: engine.execve_suspension().to_owned(),
+        delays: "sigstop".to_owned(),
     }
 }

@@ -35,19 +35,12 @@ pub fn run(client: &Client, args: Args) -> Result<()> {
     writeln!(out, "tasks      {} tracked", s.tasks)?;
     writeln!(out, "anomalies  {} since start", e.anomalies)?;
     writeln!(out, "response   {} ({} held now)", s.response, s.held)?;
-    let k = &s.kernel;
-    match &k.bpf_lsm_unavailable {
-        None => writeln!(
+    writeln!(
         out,
-            "kernel     {}: delays by SIGSTOP; execve suspension by BPF-LSM (the exec fails with EPERM)",
-            k.release
-        )?,
-        Some(why) => writeln!(
-        out,
-            "kernel     {}: delays by SIGSTOP; execve suspension by SIGKILL at exec (BPF-LSM unavailable: {why})",
-            k.release
-        )?,
-    }
+        "kernel     {}: {}",
+        s.kernel.release,
+        s.kernel.summary()
+    )?;
     writeln!(
         out,
         "database   {} (saved {}, every {})",
