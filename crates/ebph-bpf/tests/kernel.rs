@@ -31,10 +31,7 @@ fn bpf_lsm_is_used_exactly_when_the_probe_says_so_and_a_fallback_says_why() {
         other => panic!("unknown execve suspension {other:?}"),
     }
     // The kernel matrix says which its guests must use.
-    if let Some(expected) = std::env::var("EBPH_EXPECT_EXECVE_SUSPENSION")
-        .ok()
-        .filter(|v| !v.is_empty())
-    {
+    if let Some(expected) = ebph_test_support::expected_execve_suspension() {
         assert_eq!(engine.execve_suspension(), expected, "{lsm:?}");
     }
 }

@@ -182,16 +182,7 @@ mod tests {
         let lines = text.lines().map(|l| Ok(l.to_owned()));
         let scrape = prometheus_parse::Scrape::parse(lines).unwrap();
         let value = |name: &str, label: Option<(&str, &str)>| {
-            scrape
-                .samples
-                .iter()
-                .find(|m| m.metric == name && label.is_none_or(|(k, v)| m.labels.get(k) == Some(v)))
-                .map(|m| match m.value {
-                    prometheus_parse::Value::Counter(v)
-                    | prometheus_parse::Value::Gauge(v)
-                    | prometheus_parse::Value::Untyped(v) => v,
-                    _ => f64::NAN,
-                })
+            ebph_test_support::sample(&scrape, name, label)
                 .unwrap_or_else(|| panic!("no {name} in\n{text}"))
         };
         assert_eq!(value("ebph_syscalls_total", None), 1234.0);

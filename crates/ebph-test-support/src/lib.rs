@@ -1,6 +1,7 @@
 //! What ebph's test suites share. Tests that load eBPF programs attach them system-wide, so
 //! they run one at a time ([`one_at_a_time`]); they need root, and may skip without it only
 //! outside CI, saying why ([`skip_or_fail`]): under `CI=true` a missing capability fails.
+//! Also: what the kernel matrix expects of a kernel, and reading a metrics scrape.
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -28,6 +29,33 @@ pub fn as_root() -> Option<MutexGuard<'static, ()>> {
     }
     skip_or_fail("this test needs root (it loads eBPF programs)");
     None
+}
+
+/// The execve suspension this kernel must use, when the caller says (`scripts/kernel-matrix`
+/// sets `EBPH_EXPECT_EXECVE_SUSPENSION=bpf-lsm` in its guests booted with BPF-LSM), so that a
+/// fallback cannot pass unseen.
+pub fn expected_execve_suspension() -> Option<String> {
+    std::env::var("EBPH_EXPECT_EXECVE_SUSPENSION")
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
+/// The value of the sample `name` (with `label`, if given) of a Prometheus scrape.
+pub fn sample(
+    scrape: &prometheus_parse::Scrape,
+    name: &str,
+    label: Option<(&str, &str)>,
+) -> Option<f64> {
+    scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == name && label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            _ => f64::NAN,
+        })
 }
 
 fn effective_uid() -> Option<u32> {

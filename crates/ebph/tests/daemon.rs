@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{copy_program, pipe_without_reader, run, s, Daemon};
+use common::{copy_program, pipe_without_reader, run, s, wait_until, Daemon};
 use ebph_test_support::as_root;
 use serde_json::Value;
 
@@ -492,24 +492,21 @@ fn logs_are_filtered_by_type_in_the_daemon() {
     let daemon = Daemon::start(dir.path());
     let ls = copy_program(dir.path(), "ls", "/bin/ls");
     run(&ls, &["/"]);
+    // Once ls's events are in, each filtered view below is of the same recent events.
+    wait_until(20, "ls's events", || {
+        daemon.ok(&["logs", "--json"]).contains(s(&ls))
+    });
     let types = |args: &[&str]| -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let out = daemon.ok(args);
-            let types: Vec<String> = out
-                .lines()
-                .map(|l| {
-                    serde_json::from_str::<Value>(l).unwrap()["type"]
-                        .as_str()
-                        .unwrap()
-                        .to_owned()
-                })
-                .collect();
-            if out.contains(s(&ls)) || Instant::now() > deadline {
-                return types;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        daemon
+            .ok(args)
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["type"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
     };
     let all = types(&["logs", "--json"]);
     assert!(all.iter().any(|t| t == "exec") && all.iter().any(|t| t == "profile_created"));
@@ -543,20 +540,10 @@ fn profiles_are_found_by_paths_that_need_encoding() {
     let daemon = Daemon::start(dir.path());
     let odd = copy_program(dir.path(), "l s&x=1%20?+é", "/bin/ls");
     run(&odd, &["/"]);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let out = daemon.cli(&["profile", "show", s(&odd), "--json"]);
-        if out.status.success() {
-            let p: Value = serde_json::from_slice(&out.stdout).unwrap();
-            assert_eq!(p["path"], s(&odd));
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let show = ["profile", "show", s(&odd), "--json"];
+    wait_until(20, "the profile of the odd path", || {
+        daemon.cli(&show).status.success()
+    });
+    assert_eq!(daemon.json(&show)["path"], s(&odd));
     daemon.stop();
 }

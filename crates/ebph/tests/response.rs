@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{compile, events, free_port, is_stopped, metric, s, scrape, wait_until, Daemon};
-use ebph_test_support::as_root;
+use ebph_test_support::{as_root, expected_execve_suspension};
 use serde_json::Value;
 
 /// A daemon with `spree` trained on its ordinary runs, then made normal.
@@ -104,14 +104,6 @@ fn anomalous_processes_are_held_longer_as_their_lfc_grows_and_normal_ones_never(
         "held {held} ms but ran in {took:?}"
     );
     daemon.stop();
-}
-
-/// The execve suspension this kernel must use, when the caller knows it (the kernel matrix
-/// says `bpf-lsm` for its guests booted with BPF-LSM), so that a fallback cannot pass unseen.
-fn expected_execve_suspension() -> Option<String> {
-    std::env::var("EBPH_EXPECT_EXECVE_SUSPENSION")
-        .ok()
-        .filter(|v| !v.is_empty())
 }
 
 /// Runs `spree` with an exec at its end; returns its pid and what it did.

@@ -215,16 +215,7 @@ pub fn scrape(port: u16) -> prometheus_parse::Scrape {
 }
 
 pub fn metric(scrape: &prometheus_parse::Scrape, name: &str, label: Option<(&str, &str)>) -> f64 {
-    scrape
-        .samples
-        .iter()
-        .find(|s| s.metric == name && label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
-        .map(|s| match s.value {
-            prometheus_parse::Value::Counter(v)
-            | prometheus_parse::Value::Gauge(v)
-            | prometheus_parse::Value::Untyped(v) => v,
-            _ => f64::NAN,
-        })
+    ebph_test_support::sample(scrape, name, label)
         .unwrap_or_else(|| panic!("no {name} in the scrape"))
 }
 
