@@ -246,6 +246,8 @@ pub struct Stats {
     pub rows_used: u64,
     /// Index blocks in use.
     pub indexes_used: u64,
+    /// Holds not made because the keeper had not read the ones before (the task ran on).
+    pub holds_dropped: u64,
 }
 
 #[cfg(test)]

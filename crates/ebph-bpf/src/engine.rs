@@ -374,6 +374,7 @@ impl Engine {
             anomalies: s.anomalies,
             rows_used: s.rows_used,
             indexes_used: s.indexes_used,
+            holds_dropped: s.holds_dropped,
         }
     }
 
@@ -735,6 +736,17 @@ impl Engine {
         let handle = libbpf_rs::MapHandle::try_from(&self.skel.maps.events)
             .context("opening the event ring buffer")?;
         Ok(EventSource { handle })
+    }
+
+    /// The id of the holds ring buffer, which the keeper opens (see [`crate::Holds`]).
+    pub fn holds_map_id(&self) -> Result<u32, EngineError> {
+        let info = self
+            .skel
+            .maps
+            .holds
+            .info()
+            .context("reading the holds ring buffer's id")?;
+        Ok(info.info.id)
     }
 
     /// Test-only: subscribes to the records (see [`Engine::set_recording`]).

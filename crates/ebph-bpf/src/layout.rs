@@ -99,6 +99,17 @@ pub(crate) mod record {
     pub(crate) const KEY: usize = offset_of!(ebph_record, key);
 }
 
+/// `struct ebph_hold`, the holds ring buffer's payload.
+pub(crate) mod hold {
+    use crate::layout_skel::types::ebph_hold;
+    use std::mem::{offset_of, size_of};
+    pub(crate) const SIZE: usize = size_of::<ebph_hold>();
+    pub(crate) const PID: usize = offset_of!(ebph_hold, pid);
+    pub(crate) const TID: usize = offset_of!(ebph_hold, tid);
+    pub(crate) const START_TIME: usize = offset_of!(ebph_hold, start_time);
+    pub(crate) const UNTIL: usize = offset_of!(ebph_hold, until);
+}
+
 // What the code around these takes for granted.
 const _: () = assert!(
     size_of::<crate::layout_skel::types::ebph_event>() == event::DELAY_NS + size_of::<u64>(),

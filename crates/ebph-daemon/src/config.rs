@@ -145,6 +145,11 @@ impl Config {
         self.state_dir.join(ebph_api::paths::DATABASE_FILE)
     }
 
+    /// Where keepers write down the processes they hold.
+    pub fn holds_dir(&self) -> PathBuf {
+        self.state_dir.join("holds")
+    }
+
     /// The event log, one JSON object a line.
     pub fn event_log(&self) -> PathBuf {
         self.state_dir.join(ebph_api::paths::EVENT_LOG_FILE)

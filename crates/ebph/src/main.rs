@@ -53,6 +53,8 @@ enum Command {
     Top(cmd::top::Args),
     Plot(cmd::plot::Args),
     Replay(cmd::replay::Args),
+    #[command(hide = true)]
+    Keeper(cmd::daemon::KeeperArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +84,7 @@ fn main() -> ExitCode {
         Command::Top(args) => cmd::top::run(&client(), args),
         Command::Plot(args) => cmd::plot::run(&client(), args),
         Command::Replay(args) => cmd::replay::run(args),
+        Command::Keeper(args) => cmd::daemon::keeper(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -311,11 +311,18 @@ fn monitor_mode_the_daemon_stopping_and_release_free_held_processes() {
     daemon.ok(&["set", "response", "monitor"]);
     finishes_within(child, 5, "switching to monitor");
 
-    // ebph release frees one process.
+    // ebph release frees one process: it runs on, and is held again only for a new anomaly
+    // (`write` after the unusual `getppid` is one; `exit_group` is never held).
     daemon.ok(&["set", "response", "delay"]);
     let child = spawn(&spree, "once");
     let pid = child.0.id();
     wait_until(10, "the process to be held", || is_stopped(pid));
+    let delays = || of_pid(&events(&daemon), "delay", pid);
+    assert_eq!(delays().len(), 1);
+    daemon.ok(&["release", "--pid", &pid.to_string()]);
+    wait_until(10, "the process to be held again", || delays().len() == 2);
+    let anomalies = of_pid(&events(&daemon), "anomaly", pid);
+    assert_eq!(anomalies.last().unwrap()["syscall"], "write", "{anomalies:?}");
     daemon.ok(&["release", "--pid", &pid.to_string()]);
     finishes_within(child, 5, "ebph release");
 

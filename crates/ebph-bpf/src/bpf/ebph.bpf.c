@@ -53,8 +53,6 @@ int BPF_PROG(ebph_sys_enter, struct pt_regs *regs, long id)
 		now = bpf_ktime_get_boot_ns();
 		record(EBPH_REC_CALL, (__u32)bpf_get_current_pid_tgid(), id, now, NULL);
 	}
-	if (t->lf_count && settings.response != EBPH_MONITOR)
-		respond(t, id);
 	on_call(t, id, now);
 	if (id == X86_64_RT_SIGRETURN) {
 		/* ebph_core::TaskState::signal_returned */
@@ -67,7 +65,20 @@ int BPF_PROG(ebph_sys_enter, struct pt_regs *regs, long id)
 			t->depth--;
 		}
 	}
+	/* After the call is counted: the anomalous call itself is the one held. */
+	if (t->lf_count && settings.response != EBPH_MONITOR)
+		respond(t, id);
 	return 0;
+}
+
+/* The daemon and its children (the keeper, which continues held processes) are never
+ * tracked: a keeper held by the engine could never continue anyone. */
+static __always_inline bool is_daemon(struct task_struct *p)
+{
+	__u32 daemon = settings.daemon_tgid;
+
+	return daemon && (BPF_CORE_READ(p, tgid) == daemon ||
+			  BPF_CORE_READ(p, real_parent, tgid) == daemon);
 }
 
 SEC("tp_btf/sched_process_exec")
@@ -82,7 +93,7 @@ int BPF_PROG(ebph_exec, struct task_struct *p, pid_t old_pid, struct linux_binpr
 	__u32 zero = 0, tid;
 	long slot;
 
-	if (settings.daemon_tgid && BPF_CORE_READ(p, tgid) == settings.daemon_tgid)
+	if (is_daemon(p))
 		return 0;
 	buf = bpf_map_lookup_elem(&scratch, &zero);
 	if (!buf)
@@ -138,7 +149,7 @@ int BPF_PROG(ebph_fork, struct task_struct *parent, struct task_struct *child)
 	pt = task_state(parent);
 	if (!pt)
 		return 0;
-	if (settings.daemon_tgid && BPF_CORE_READ(parent, tgid) == settings.daemon_tgid)
+	if (is_daemon(parent))
 		return 0;
 	ct = track(child);
 	if (!ct)
@@ -251,7 +262,7 @@ int ebph_associate(struct bpf_iter__task *ctx)
 
 	if (!task || (BPF_CORE_READ(task, flags) & PF_KTHREAD))
 		return 0;
-	if (settings.daemon_tgid && BPF_CORE_READ(task, tgid) == settings.daemon_tgid)
+	if (is_daemon(task))
 		return 0;
 	if (task_state(task))
 		return 0;

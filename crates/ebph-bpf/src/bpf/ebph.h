@@ -123,6 +123,16 @@ struct ebph_event {
 	__u64 delay_ns; /* delay: how long the task is held */
 };
 
+/* A hold, for the keeper (the `holds` ring buffer): every SIGSTOP the engine sends has one,
+ * written before the signal is sent, so that no process is stopped without the keeper
+ * knowing when to continue it. */
+struct ebph_hold {
+	__u32 pid;
+	__u32 tid;
+	__u64 start_time; /* the process's start, boot clock ns: tells it from a reused pid */
+	__u64 until;      /* boot clock ns: continue it then */
+};
+
 enum ebph_record_kind {
 	EBPH_REC_EXEC = 1,
 	EBPH_REC_FORK = 2,
@@ -166,6 +176,7 @@ struct ebph_stats {
 	__u64 anomalies;
 	__u64 rows_used;
 	__u64 indexes_used;
+	__u64 holds_dropped; /* holds not made: the keeper's queue was full */
 };
 
 enum ebph_admin_op {
@@ -184,6 +195,7 @@ _Static_assert(sizeof(struct ebph_task) == 128, "struct ebph_task");
 _Static_assert(sizeof(struct ebph_event) == 360, "struct ebph_event");
 _Static_assert(sizeof(struct ebph_record) == 56, "struct ebph_record");
 _Static_assert(sizeof(struct ebph_cpu_cache) == 24, "struct ebph_cpu_cache");
-_Static_assert(sizeof(struct ebph_stats) == 88, "struct ebph_stats");
+_Static_assert(sizeof(struct ebph_stats) == 96, "struct ebph_stats");
+_Static_assert(sizeof(struct ebph_hold) == 24, "struct ebph_hold");
 
 #endif

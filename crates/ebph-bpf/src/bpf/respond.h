@@ -1,15 +1,44 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * pH's responses: delays (SIGSTOP, continued by the daemon) and execve suspension where no
+ * pH's responses: delays (SIGSTOP, continued by the keeper) and execve suspension where no
  * BPF-LSM program refuses the exec.
  */
 #ifndef EBPH_RESPOND_H
 #define EBPH_RESPOND_H
 
-/* pH's response, before a call of a task whose LFC is above 0 (ebph_core::delay_for and
- * execve_allowed): hold it delay_factor * 2^LFC with SIGSTOP (the daemon sends SIGCONT when
+/* Stops the current process until `until` (boot clock): first a record for the keeper, who
+ * continues it then, and only if that record has room, the SIGSTOP. The signal takes effect
+ * when the current call returns. Returns whether the process was stopped. */
+static __always_inline bool hold(__u64 until)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct ebph_hold *h = bpf_ringbuf_reserve(&holds, sizeof(*h), 0);
+	__u64 id;
+
+	if (!h) {
+		/* The keeper is behind: better not held than held for ever. */
+		__sync_fetch_and_add(&stats.holds_dropped, 1);
+		return false;
+	}
+	id = bpf_get_current_pid_tgid();
+	h->pid = id >> 32;
+	h->tid = (__u32)id;
+	h->start_time = BPF_CORE_READ(task, group_leader, start_boottime);
+	h->until = until;
+	if (bpf_send_signal(SIGSTOP)) {
+		bpf_ringbuf_discard(h, 0);
+		return false;
+	}
+	bpf_ringbuf_submit(h, BPF_RB_FORCE_WAKEUP);
+	return true;
+}
+
+/* pH's response, at the sys_enter of a call that leaves the task's LFC above 0 (the call
+ * itself counted: the anomalous call is the one held; ebph_core::delay_for and
+ * execve_allowed): hold it delay_factor * 2^LFC with SIGSTOP (the keeper sends SIGCONT when
  * the time is up, and a task continued early is stopped again), and in enforce mode kill a
- * task that tries to exec above suspend-execve (no BPF-LSM here to refuse it cleanly). */
+ * task that tries to exec above suspend-execve (no BPF-LSM here to refuse it cleanly). A task
+ * that is exiting is never held. */
 static __always_inline void respond(struct ebph_task *t, long id)
 {
 	struct ebph_profile *p;
@@ -18,7 +47,7 @@ static __always_inline void respond(struct ebph_task *t, long id)
 	__u32 *exempted = bpf_map_lookup_elem(&exempt, &slot);
 	__u64 now, delay;
 
-	if ((exempted && *exempted) || t->pid == 1)
+	if ((exempted && *exempted) || t->pid == 1 || id == X86_64_EXIT || id == X86_64_EXIT_GROUP)
 		return;
 	p = bpf_map_lookup_elem(&profiles, &slot);
 	now = bpf_ktime_get_boot_ns();
@@ -34,17 +63,16 @@ static __always_inline void respond(struct ebph_task *t, long id)
 		return;
 	}
 	if (now < t->held_until) {
-		/* Continued before its time: hold it again. */
-		bpf_send_signal(SIGSTOP);
+		/* Continued before its time: hold it again, to the same end. */
+		hold(t->held_until);
 		return;
 	}
 	exp = lfc > 31 ? 31 : lfc;
 	delay = settings.delay_factor_ns > (settings.max_delay_ns >> exp) ? settings.max_delay_ns
 									   : settings.delay_factor_ns << exp;
-	if (!delay)
+	if (!delay || !hold(now + delay))
 		return;
 	t->held_until = now + delay;
-	bpf_send_signal(SIGSTOP);
 	ev = new_event(EBPH_EV_DELAY, slot, p);
 	if (ev) {
 		ev->syscall = id;

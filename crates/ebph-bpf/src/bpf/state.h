@@ -10,6 +10,8 @@
 #define SIG_IGN_VALUE 1UL
 #define SIGKILL 9
 #define SIGSTOP 19
+#define X86_64_EXIT 60
+#define X86_64_EXIT_GROUP 231
 #define X86_64_RT_SIGRETURN 15
 #define X86_64_EXECVE 59
 #define X86_64_EXECVEAT 322
@@ -111,6 +113,12 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
+
+/* Holds, for the keeper (see struct ebph_hold): 64 KiB, about 2,700 holds it has not read. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} holds SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

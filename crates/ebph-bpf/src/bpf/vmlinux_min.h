@@ -46,6 +46,10 @@ enum {
 	BPF_F_NO_PREALLOC = 1,
 };
 enum {
+	BPF_RB_NO_WAKEUP = 1,
+	BPF_RB_FORCE_WAKEUP = 2,
+};
+enum {
 	BPF_LOCAL_STORAGE_GET_F_CREATE = 1,
 };
 #define PF_KTHREAD 0x00200000
@@ -71,6 +75,9 @@ struct task_struct {
 	pid_t pid;
 	pid_t tgid;
 	struct mm_struct *mm;
+	struct task_struct *real_parent;
+	struct task_struct *group_leader;
+	u64 start_boottime;
 };
 
 struct bpf_iter_meta {

@@ -53,8 +53,8 @@ impl Worker {
             .get(&canonical)
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
         self.store.set_setting(&canonical, &shown)?;
-        self.engine.set_settings(&next);
         self.settings = next;
+        self.push_settings();
         tracing::info!("setting {canonical} = {shown}");
         if self.settings.response == ebph_core::ResponseMode::Monitor {
             // Back to monitoring: nothing stays held.

@@ -1,16 +1,9 @@
-//! Processes held for a delay: when each is due, continuing them (SIGCONT), releasing them.
+//! Processes held for a delay, as the daemon shows them; the keeper continues them.
 
 use std::time::Duration;
 
 use super::Worker;
 use crate::mailbox::ApiError;
-
-/// Sends SIGCONT to a process (gone already is fine).
-pub(super) fn continue_process(pid: u32) {
-    if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::CONT);
-    }
-}
 
 impl Worker {
     /// How long the loop may wait for a command: until the next hold ends, at most 20 ms.
@@ -22,27 +15,29 @@ impl Worker {
         Duration::from_nanos(next.saturating_sub(now)).min(Duration::from_millis(20))
     }
 
-    /// Continues every process whose hold has ended.
-    pub(super) fn continue_due(&mut self) {
+    /// Forgets holds that have ended (the keeper continued those processes), and checks that
+    /// the keeper is there.
+    pub(super) fn end_due(&mut self) {
+        if !self.keeper.check() && !self.holds_off {
+            tracing::error!(
+                "the keeper keeps dying: no process is held from now on (response monitor) until the daemon is restarted"
+            );
+            self.holds_off = true;
+            self.push_settings();
+        }
         if self.held.is_empty() {
             return;
         }
         let now = ebph_bpf::boot_now_ns();
         self.held.retain(|&pid, &mut until| {
-            if until <= now {
-                continue_process(pid);
-                false
-            } else {
-                true
-            }
+            until > now && std::path::Path::new(&format!("/proc/{pid}")).exists()
         });
     }
 
     /// Continues every held process now.
     pub(super) fn release_all(&mut self) {
-        for (pid, _) in self.held.drain() {
-            continue_process(pid);
-        }
+        self.keeper.release_all();
+        self.held.clear();
     }
 
     pub(super) fn release(&mut self, pid: u32) -> Result<u32, ApiError> {
@@ -53,8 +48,17 @@ impl Worker {
             )));
         }
         self.held.remove(&pid);
-        continue_process(pid);
+        self.keeper.release(pid);
         tracing::info!("released process {pid}");
         Ok(tasks)
+    }
+
+    /// Gives the engine the settings, in monitor mode if the keeper cannot run.
+    pub(super) fn push_settings(&mut self) {
+        let mut settings = self.settings.clone();
+        if self.holds_off {
+            settings.response = ebph_core::ResponseMode::Monitor;
+        }
+        self.engine.set_settings(&settings);
     }
 }

@@ -15,6 +15,7 @@ use ebph_bpf::Engine;
 use ebph_core::{ProfileKey, Settings};
 
 use crate::config::Config;
+use crate::keeper::Keeper;
 use crate::mailbox::{Command, Outputs};
 use crate::store::Store;
 
@@ -39,8 +40,12 @@ struct Worker {
     started: Instant,
     last_save: Option<SystemTime>,
     next_save: Instant,
-    /// Processes held for a delay, and until when (engine clock).
+    /// Processes held for a delay, and until when (engine clock), as the events tell.
     held: HashMap<u32, u64>,
+    /// Continues held processes (a process of its own).
+    keeper: Keeper,
+    /// The keeper could not be kept running: the engine holds nothing.
+    holds_off: bool,
     /// Counters for metrics: delays, refused execs, saves, the last save's duration.
     delays: u64,
     execve_refused: u64,
@@ -78,7 +83,7 @@ pub fn run(
         subscription.poll(Duration::from_millis(5))?;
         let events = pending.take();
         worker.handle_events(events);
-        worker.continue_due();
+        worker.end_due();
         match commands.recv_timeout(worker.wait_time()) {
             Ok(command) => {
                 // Answer with every event so far taken into account (paths of new profiles).
@@ -103,11 +108,15 @@ pub fn run(
     let events = pending.take();
     worker.handle_events(events);
     // No task is left stopped: no new holds, and every held process continues now.
-    let mut monitor = worker.settings.clone();
-    monitor.response = ebph_core::ResponseMode::Monitor;
-    worker.engine.set_settings(&monitor);
+    worker.holds_off = true;
+    worker.push_settings();
     worker.release_all();
-    let saved = worker.save().map_err(|e| anyhow::anyhow!(e.message))?;
+    let saved = worker.save().map_err(|e| anyhow::anyhow!(e.message));
+    // Detached, then the keeper may go: nothing can be held any more.
+    let Worker { engine, keeper, .. } = worker;
+    drop(engine);
+    keeper.stop();
+    let saved = saved?;
     tracing::info!("saved {} profiles on the way out", saved.profiles);
     Ok(())
 }
@@ -131,6 +140,9 @@ impl Worker {
         let mut engine = Engine::load(&config.capacity)?;
         engine.set_daemon_pid(std::process::id());
         engine.set_settings(&settings);
+        // Before anything can be held: the keeper continues held processes (and any left
+        // stopped by an ebph that died).
+        let keeper = Keeper::start(engine.holds_map_id()?, &config.holds_dir())?;
         let mut paths = HashMap::new();
         let mut saved = store.load_profiles()?;
         for p in &mut saved {
@@ -181,6 +193,8 @@ impl Worker {
             next_save,
             config,
             held: HashMap::new(),
+            keeper,
+            holds_off: false,
             delays: 0,
             execve_refused: 0,
             saves: 0,

@@ -23,7 +23,19 @@ pub struct Args {
     metrics_listen: Option<std::net::SocketAddr>,
 }
 
-pub fn run(args: Args, socket: Option<PathBuf>) -> Result<()> {
+/// The daemon's helper that continues held processes; the daemon starts it, nobody else.
+#[derive(Debug, clap::Args)]
+pub struct KeeperArgs {
+    /// The id of the engine's holds ring buffer.
+    #[arg(long, value_name = "ID")]
+    holds_map_id: u32,
+    /// Where keepers write down what they hold.
+    #[arg(long, value_name = "DIR")]
+    ledger: PathBuf,
+}
+
+/// Logs to stderr at `EBPH_LOG` (default info).
+fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("EBPH_LOG")
@@ -32,6 +44,18 @@ pub fn run(args: Args, socket: Option<PathBuf>) -> Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+}
+
+pub fn keeper(args: KeeperArgs) -> Result<()> {
+    init_logging();
+    ebph_daemon::keeper::run(ebph_daemon::keeper::Options {
+        holds_map_id: args.holds_map_id,
+        ledger_dir: args.ledger,
+    })
+}
+
+pub fn run(args: Args, socket: Option<PathBuf>) -> Result<()> {
+    init_logging();
     let (path, required) = match &args.config {
         Some(path) => (path.clone(), true),
         None => (PathBuf::from(config::DEFAULT_CONFIG), false),

@@ -1,0 +1,138 @@
+//! The daemon's side of the keeper: starting it, telling it what to release, starting it
+//! again should it die.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+/// How many times a keeper that died is started again within [`RESTART_WINDOW`].
+const MAX_RESTARTS: usize = 5;
+const RESTART_WINDOW: Duration = Duration::from_secs(60);
+
+/// A running keeper.
+pub(crate) struct Keeper {
+    child: Child,
+    stdin: ChildStdin,
+    holds_map_id: u32,
+    ledger_dir: PathBuf,
+    restarts: Vec<Instant>,
+}
+
+/// Starts `ebph keeper` (this very executable, by `/proc/self/exe`, so an upgrade that
+/// replaced the file on disk changes nothing) and waits until it reads the holds.
+fn spawn(holds_map_id: u32, ledger_dir: &Path) -> Result<(Child, ChildStdin)> {
+    let mut child = Command::new("/proc/self/exe")
+        .arg("keeper")
+        .arg("--holds-map-id")
+        .arg(holds_map_id.to_string())
+        .arg("--ledger")
+        .arg(ledger_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        // Its own process group: a Ctrl-C meant for a daemon run in a terminal is not for it.
+        .process_group(0)
+        .spawn()
+        .context("starting the keeper (ebph keeper)")?;
+    let stdin = child.stdin.take().expect("piped");
+    let stdout = child.stdout.take().expect("piped");
+    // It says `ready` once it reads the holds (or exits, saying why on stderr).
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    match rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(line) if line.trim() == "ready" => {}
+        _ => {
+            let _ = child.kill();
+            let status = child.wait();
+            bail!("the keeper did not start ({status:?}); its error is above");
+        }
+    }
+    // Commands must never block the daemon, even with a keeper that stopped reading.
+    rustix::io::ioctl_fionbio(&stdin, true).context("setting up the keeper's input")?;
+    Ok((child, stdin))
+}
+
+impl Keeper {
+    /// Starts the keeper of the engine whose holds ring buffer has id `holds_map_id`; it
+    /// writes down what it holds in `ledger_dir`.
+    pub(crate) fn start(holds_map_id: u32, ledger_dir: &Path) -> Result<Keeper> {
+        let (child, stdin) = spawn(holds_map_id, ledger_dir)?;
+        tracing::info!("keeper started (pid {})", child.id());
+        Ok(Keeper {
+            child,
+            stdin,
+            holds_map_id,
+            ledger_dir: ledger_dir.to_owned(),
+            restarts: Vec::new(),
+        })
+    }
+
+    fn send(&mut self, command: &str) {
+        if let Err(e) = self.stdin.write_all(format!("{command}\n").as_bytes()) {
+            tracing::error!("telling the keeper to {command} failed: {e}");
+            self.check();
+        }
+    }
+
+    /// Continues process `pid` now, if it is held.
+    pub(crate) fn release(&mut self, pid: u32) {
+        self.send(&format!("release {pid}"));
+    }
+
+    /// Continues every held process now.
+    pub(crate) fn release_all(&mut self) {
+        self.send("release-all");
+    }
+
+    /// Starts the keeper again if it died. Returns false when it is not running (and could
+    /// not be started again).
+    pub(crate) fn check(&mut self) -> bool {
+        match self.child.try_wait() {
+            Ok(None) => return true,
+            Ok(Some(status)) => tracing::error!("the keeper died ({status}): starting another"),
+            Err(e) => tracing::error!("the keeper is unreachable ({e}): starting another"),
+        }
+        let now = Instant::now();
+        self.restarts
+            .retain(|t| now.duration_since(*t) < RESTART_WINDOW);
+        if self.restarts.len() >= MAX_RESTARTS {
+            return false;
+        }
+        self.restarts.push(now);
+        match spawn(self.holds_map_id, &self.ledger_dir) {
+            Ok((child, stdin)) => {
+                tracing::info!("keeper started again (pid {})", child.id());
+                self.child = child;
+                self.stdin = stdin;
+                true
+            }
+            Err(e) => {
+                tracing::error!("{e:#}");
+                false
+            }
+        }
+    }
+
+    /// Tells the keeper that the engine is detached: it continues everything and exits.
+    pub(crate) fn stop(mut self) {
+        self.send("exit");
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        tracing::warn!("the keeper did not exit: killing it");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
