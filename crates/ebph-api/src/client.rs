@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use crate::file::ProfileFile;
 use crate::protocol::{
-    AdminRequest, Anomaly, ErrorReply, Process, ProfileDetail, ProfileSummary, Release, Saved,
-    SetSetting, SettingValue, Status, Target,
+    AdminRequest, Anomaly, ErrorReply, NameValue, Process, ProfileDetail, ProfileSummary, Release,
+    Saved, SetSetting, SettingValue, Status, Target,
 };
 
 /// Why a request failed, in terms a person can act on.
@@ -210,11 +210,26 @@ impl Client {
         self.get("/v1/settings")
     }
 
-    /// `PUT /v1/settings`: changes one setting; answers with all of them.
-    pub fn set_setting(&self, name: &str, value: &str) -> Result<Vec<SettingValue>, ClientError> {
+    /// `PUT /v1/settings`: changes settings (name, value), checked together as one set;
+    /// answers with all of them.
+    pub fn set_settings(
+        &self,
+        values: &[(&str, &str)],
+        force: bool,
+    ) -> Result<Vec<SettingValue>, ClientError> {
+        let mut pairs = values.iter().map(|(n, v)| NameValue {
+            name: (*n).to_owned(),
+            value: (*v).to_owned(),
+        });
+        let first = pairs.next().unwrap_or(NameValue {
+            name: String::new(),
+            value: String::new(),
+        });
         let body = SetSetting {
-            name: name.to_owned(),
-            value: value.to_owned(),
+            name: first.name,
+            value: first.value,
+            more: pairs.collect(),
+            force,
         };
         self.send(Method::PUT, "/v1/settings", &body)
     }

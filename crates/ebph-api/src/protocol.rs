@@ -47,6 +47,13 @@ pub struct Status {
     pub kernel: KernelSupport,
     /// Processes held for a delay now.
     pub held: u64,
+    /// The keeper's process id (it continues held processes), while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keeper_pid: Option<u32>,
+    /// What an administrator should look at: settings accepted with `--force`, a keeper
+    /// that could not be kept running.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// What the running kernel lets ebph do, found out by loading programs at start.
@@ -101,6 +108,9 @@ pub struct EngineStats {
     pub rows_used: u64,
     /// Index blocks in use.
     pub indexes_used: u64,
+    /// Holds not made because the keeper had not read the ones before.
+    #[serde(default)]
+    pub holds_dropped: u64,
 }
 
 /// One profile, without its tables.
@@ -225,6 +235,23 @@ pub struct SetSetting {
     /// The setting.
     pub name: String,
     /// Its new value, as text (`7d`, `30`).
+    pub value: String,
+    /// More settings to change at the same time: all of them are checked together, as one
+    /// set, and either all change or none does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more: Vec<NameValue>,
+    /// Accept what is only suspicious (an allowlist entry that does not exist), with a
+    /// warning shown by `ebph get` and `ebph status`.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// A setting's name and value, as text.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NameValue {
+    /// The setting.
+    pub name: String,
+    /// Its value.
     pub value: String,
 }
 
@@ -438,6 +465,17 @@ pub struct SettingValue {
     /// execs, for one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Where the value comes from: `default`, `file` (the configuration file) or `set`
+    /// (`ebph set`, kept across restarts).
+    #[serde(default)]
+    pub source: String,
+    /// The value a restart (or a reload, SIGHUP) would give, when it differs: the
+    /// configuration file wins over values set at run time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_restart: Option<String>,
+    /// Something wrong with the value that was accepted anyway (`ebph set --force`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 /// `GET /v1/anomalies`: one anomaly of the history.

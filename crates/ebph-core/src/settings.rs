@@ -283,6 +283,24 @@ impl Settings {
                 ),
             ));
         }
+        if self.anomaly_limit == 0 {
+            return Err(invalid(
+                "anomaly-limit",
+                "must be at least 1 (with 0, a normal profile's first anomaly would send it back to training)",
+            ));
+        }
+        if self.delay_factor.is_zero() {
+            return Err(invalid(
+                "delay-factor",
+                "must be more than 0 (to hold nothing, set response to monitor)",
+            ));
+        }
+        if self.max_delay.is_zero() {
+            return Err(invalid(
+                "max-delay",
+                "must be more than 0 (to hold nothing, set response to monitor)",
+            ));
+        }
         if self.normal_wait > Duration::from_secs(100 * 365 * 24 * 60 * 60) {
             return Err(invalid("normal-wait", "must be at most 100 years"));
         }
@@ -351,7 +369,32 @@ impl Settings {
 
     /// Sets `name` to the value written in `value`. On any error the settings are unchanged.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), SettingsError> {
+        *self = self.with_values([(name, value)])?;
+        Ok(())
+    }
+
+    /// These settings with every value in `values` (name, text) applied, checked as a whole
+    /// once all are in: so `max-delay 1h` and `delay-factor 1m` may come in either order.
+    pub fn with_values<'a>(
+        &self,
+        values: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Settings, SettingsError> {
         let mut next = self.clone();
+        for (name, value) in values {
+            next.assign(name, value)?;
+        }
+        next.validate()?;
+        Ok(next)
+    }
+
+    /// The canonical (kebab-case) name of setting `name`.
+    pub fn canonical_name(name: &str) -> Result<&'static str, SettingsError> {
+        Ok(info(name)?.name)
+    }
+
+    /// Parses `value` into setting `name`, without checking it against the others.
+    fn assign(&mut self, name: &str, value: &str) -> Result<(), SettingsError> {
+        let next = self;
         let name = info(name)?.name;
         match name {
             "window" => next.window = parse_number(name, value)?,
@@ -381,8 +424,6 @@ impl Settings {
             }
             other => unreachable!("setting {other} is listed but not writable"),
         }
-        next.validate()?;
-        *self = next;
         Ok(())
     }
 
@@ -468,6 +509,9 @@ mod tests {
             ("anomaly-limit", "4294967296"),
             ("response", "panic"),
             ("allowlist", "sshd"),
+            ("anomaly-limit", "0"),
+            ("delay-factor", "0"),
+            ("max-delay", "0s"),
         ];
         for (name, value) in cases {
             let err = s.set(name, value).unwrap_err();
@@ -493,6 +537,31 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("normal-wait"));
+    }
+
+    #[test]
+    fn values_are_checked_together_whatever_their_order() {
+        let wanted = [
+            ("max-delay", "1h"),
+            ("delay-factor", "1m"),
+            ("normal-factor-den", "8"),
+            ("normal-factor", "16"),
+        ];
+        let mut forwards = Settings::default();
+        let mut backwards = Settings::default();
+        forwards = forwards.with_values(wanted).unwrap();
+        backwards = backwards.with_values(wanted.into_iter().rev()).unwrap();
+        assert_eq!(forwards, backwards);
+        assert_eq!(forwards.delay_factor, Duration::from_secs(60));
+        assert_eq!(forwards.normal_factor, 16);
+        // One at a time from the defaults, in this order, the second is refused.
+        let mut one = Settings::default();
+        assert!(one.set("delay-factor", "1m").is_err());
+        // A bad set changes nothing and names the problem.
+        let err = Settings::default()
+            .with_values([("max-delay", "10s"), ("delay-factor", "1m")])
+            .unwrap_err();
+        assert!(err.to_string().contains("max-delay (10s)"), "{err}");
     }
 
     #[test]

@@ -158,7 +158,11 @@ pub fn router(handle: Handle) -> Router {
             "/v1/settings",
             get(|State(h): State<Handle>| async move { ask(&h, Command::GetSettings).await }).put(
                 |State(h): State<Handle>, Json(s): Json<SetSetting>| async move {
-                    ask(&h, |tx| Command::SetSetting(s.name, s.value, tx)).await
+                    {
+                        let mut values = vec![(s.name, s.value)];
+                        values.extend(s.more.into_iter().map(|p| (p.name, p.value)));
+                        ask(&h, |tx| Command::SetSettings(values, s.force, tx)).await
+                    }
                 },
             ),
         )
@@ -230,14 +234,20 @@ async fn events(State(h): State<Handle>, Query(q): Query<EventsQuery>) -> Respon
     match live {
         None => Body::from_stream(head).into_response(),
         Some(rx) => {
-            let tail = BroadcastStream::new(rx).filter_map(move |e| {
-                let line = e
-                    .ok()
-                    .filter(|e| keep(e))
-                    .and_then(|e| serde_json::to_string(&e).ok())
-                    .map(|l| Ok::<_, Infallible>(Bytes::from(l + "\n")));
-                async move { line }
-            });
+            let mut stopping = h.outputs.stopping.clone();
+            let stopped = async move {
+                let _ = stopping.wait_for(|&s| s).await;
+            };
+            let tail = BroadcastStream::new(rx)
+                .take_until(stopped)
+                .filter_map(move |e| {
+                    let line = e
+                        .ok()
+                        .filter(|e| keep(e))
+                        .and_then(|e| serde_json::to_string(&e).ok())
+                        .map(|l| Ok::<_, Infallible>(Bytes::from(l + "\n")));
+                    async move { line }
+                });
             Body::from_stream(head.chain(tail)).into_response()
         }
     }

@@ -1,5 +1,6 @@
 //! The daemon's configuration: `/etc/ebph/ebph.toml` (optional), overridden by flags.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -24,10 +25,12 @@ pub struct Config {
     pub socket: PathBuf,
     /// How often profiles are saved.
     pub save_interval: Duration,
-    /// The pH settings to start with.
+    /// The defaults with the configuration file's settings.
     pub settings: Settings,
-    /// Which settings the configuration file gave (they win over saved ones).
-    pub settings_from_file: Vec<String>,
+    /// The settings the configuration file gives, by name (they win over saved ones).
+    pub file_settings: BTreeMap<String, String>,
+    /// The configuration file read, if any (SIGHUP reads it again).
+    pub file: Option<PathBuf>,
     /// How much the engine holds.
     pub capacity: Capacity,
     /// Where to serve Prometheus metrics; None = not at all.
@@ -44,7 +47,8 @@ impl Default for Config {
             socket: DEFAULT_SOCKET.into(),
             save_interval: Duration::from_secs(300),
             settings: Settings::default(),
-            settings_from_file: Vec::new(),
+            file_settings: BTreeMap::new(),
+            file: None,
             capacity: Capacity::default(),
             metrics_listen: None,
         }
@@ -116,6 +120,7 @@ impl Config {
                     .with_context(|| format!("{}: metrics-listen", path.display()))?,
             );
         }
+        config.file = Some(path.to_owned());
         for (name, value) in &file.settings {
             let text = match value {
                 toml::Value::String(s) => s.clone(),
@@ -125,14 +130,34 @@ impl Config {
                     path.display()
                 ),
             };
-            config
-                .settings
-                .set(name, &text)
+            let name = Settings::canonical_name(name)
                 .with_context(|| format!("{}: [settings]", path.display()))?;
-            config.settings_from_file.push(name.replace('_', "-"));
+            config.file_settings.insert(name.to_owned(), text);
         }
+        // Checked as a whole: the order they are written in does not matter.
+        config.settings = Settings::default()
+            .with_values(
+                config
+                    .file_settings
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_str())),
+            )
+            .with_context(|| format!("{}: [settings]", path.display()))?;
         let c = &mut config.capacity;
         let f = file.capacity;
+        for (name, given) in [
+            ("profiles", f.profiles),
+            ("tasks", f.tasks),
+            ("rows", f.rows),
+            ("indexes", f.indexes),
+        ] {
+            if given == Some(0) {
+                bail!(
+                    "{}: [capacity] {name} = 0 would track nothing: give at least 1 (or leave it out for the default)",
+                    path.display()
+                );
+            }
+        }
         c.profiles = f.profiles.unwrap_or(c.profiles);
         c.tasks = f.tasks.unwrap_or(c.tasks);
         c.rows = f.rows.unwrap_or(c.rows);
@@ -182,7 +207,10 @@ mod tests {
         assert_eq!(config.settings.normal_wait, Duration::from_secs(2 * 86_400));
         assert_eq!(config.settings.anomaly_limit, 10);
         assert_eq!(config.capacity.profiles, 100);
-        assert_eq!(config.settings_from_file, ["anomaly-limit", "normal-wait"]);
+        assert_eq!(
+            config.file_settings.keys().collect::<Vec<_>>(),
+            ["anomaly-limit", "normal-wait"]
+        );
     }
 
     #[test]
@@ -191,6 +219,20 @@ mod tests {
         let config = Config::load(&example, true).unwrap();
         assert_eq!(config.settings, Settings::default());
         assert_eq!(config.socket, Path::new(DEFAULT_SOCKET));
+    }
+
+    #[test]
+    fn file_settings_are_checked_together_in_any_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ebph.toml");
+        std::fs::write(
+            &path,
+            "[settings]\ndelay-factor = \"1m\"\nmax-delay = \"1h\"\nnormal-factor = 16\nnormal-factor-den = 8\n",
+        )
+        .unwrap();
+        let config = Config::load(&path, true).unwrap();
+        assert_eq!(config.settings.delay_factor, Duration::from_secs(60));
+        assert_eq!(config.settings.normal_factor, 16);
     }
 
     #[test]
@@ -203,6 +245,11 @@ mod tests {
             ("colour = \"red\"\n", "unknown field"),
             ("save-interval = \"soon\"\n", "save-interval"),
             ("[[[", "not a valid ebph configuration"),
+            (
+                "[capacity]\nprofiles = 0\n",
+                "profiles = 0 would track nothing",
+            ),
+            ("[settings]\nanomaly_limit = 0\n", "anomaly-limit"),
         ] {
             std::fs::write(&path, text).unwrap();
             let err = format!("{:#}", Config::load(&path, true).unwrap_err());

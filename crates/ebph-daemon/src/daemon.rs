@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::fs;
+use std::future::IntoFuture;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::sync::{Arc, Mutex};
 
@@ -67,16 +68,7 @@ pub fn run(config: Config) -> Result<()> {
         );
     };
     // ...and per socket.
-    if config.socket.exists() {
-        if std::os::unix::net::UnixStream::connect(&config.socket).is_ok() {
-            bail!(
-                "another ebph daemon is listening on {}",
-                config.socket.display()
-            );
-        }
-        fs::remove_file(&config.socket)
-            .with_context(|| format!("removing the stale socket {}", config.socket.display()))?;
-    }
+    claim_socket_path(&config.socket)?;
     if let Some(dir) = config.socket.parent() {
         fs::DirBuilder::new()
             .recursive(true)
@@ -88,9 +80,11 @@ pub fn run(config: Config) -> Result<()> {
     let store = Store::open(&config.database())?;
     let (commands, receiver) = std::sync::mpsc::channel();
     let (events, _) = broadcast::channel(4096);
+    let (stop, stopping) = tokio::sync::watch::channel(false);
     let outputs = Outputs {
         events,
         recent: Arc::new(Mutex::new(VecDeque::new())),
+        stopping,
     };
     let handle = Handle {
         commands,
@@ -116,7 +110,7 @@ pub fn run(config: Config) -> Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let served = runtime.block_on(serve(&config, handle));
+    let served = runtime.block_on(serve(&config, handle, stop));
     // The worker saves and stops once every sender is gone.
     drop(runtime);
     let finished = worker
@@ -127,22 +121,76 @@ pub fn run(config: Config) -> Result<()> {
     finished
 }
 
-async fn serve(config: &Config, handle: Handle) -> Result<()> {
+/// Makes sure the socket can be created at `path`: nothing is there, or a socket nobody
+/// listens on (left by a daemon that died), which is removed. A live daemon there, or
+/// anything that is not a socket, is refused and left as it is.
+fn claim_socket_path(path: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let meta = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("checking {}", path.display())),
+    };
+    if !meta.file_type().is_socket() {
+        bail!(
+            "{} exists and is not a socket: refusing to replace it (choose another --socket, or remove it)",
+            path.display()
+        );
+    }
+    match std::os::unix::net::UnixStream::connect(path) {
+        Ok(_) => bail!(
+            "another ebph daemon is already running on {}",
+            path.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            fs::remove_file(path)
+                .with_context(|| format!("removing the stale socket {}", path.display()))?;
+            tracing::info!("removed the stale socket {}", path.display());
+            Ok(())
+        }
+        Err(e) => Err(e).with_context(|| format!("checking the socket {}", path.display())),
+    }
+}
+
+/// How long clients still connected may hold up a stop.
+const CLIENTS_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
+async fn serve(
+    config: &Config,
+    handle: Handle,
+    stop: tokio::sync::watch::Sender<bool>,
+) -> Result<()> {
     let listener = tokio::net::UnixListener::bind(&config.socket)
         .with_context(|| format!("listening on {}", config.socket.display()))?;
     fs::set_permissions(&config.socket, fs::Permissions::from_mode(0o600))?;
     tracing::info!("listening on {}", config.socket.display());
 
-    // SIGTERM or SIGINT stops every server.
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    // SIGTERM or SIGINT stops every server; SIGHUP reloads the configuration file.
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let commands = handle.commands.clone();
     tokio::spawn(async move {
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM: saving and stopping"),
-            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: saving and stopping"),
+        loop {
+            tokio::select! {
+                _ = term.recv() => {
+                    tracing::info!("SIGTERM: saving and stopping");
+                    break;
+                }
+                _ = int.recv() => {
+                    tracing::info!("SIGINT: saving and stopping");
+                    break;
+                }
+                _ = hup.recv() => {
+                    tracing::info!("SIGHUP: reloading the configuration");
+                    let _ = commands.send(crate::mailbox::Command::Reload);
+                }
+            }
         }
         let _ = stop.send(true);
     });
+    let stopped = handle.outputs.stopping.clone();
     let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|&s| s).await;
     };
@@ -155,11 +203,24 @@ async fn serve(config: &Config, handle: Handle) -> Result<()> {
         ))
     });
     let app = api::router(handle).into_make_service_with_connect_info::<Peer>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(until_stopped(stopped))
-        .await?;
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(until_stopped(stopped.clone()))
+        .into_future();
+    // Streams end when the daemon stops; a client that holds on to a request anyway does not
+    // hold up the stop for long.
+    let deadline = async {
+        until_stopped(stopped.clone()).await;
+        tokio::time::sleep(CLIENTS_GRACE).await;
+    };
+    tokio::select! {
+        served = server => served?,
+        _ = deadline => tracing::warn!("clients still connected: closing their connections"),
+    }
     if let Some(metrics) = metrics {
-        metrics.await??;
+        match tokio::time::timeout(CLIENTS_GRACE, metrics).await {
+            Ok(served) => served??,
+            Err(_) => tracing::warn!("metrics clients still connected: closing"),
+        }
     }
     Ok(())
 }

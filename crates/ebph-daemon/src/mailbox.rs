@@ -72,8 +72,8 @@ pub enum Command {
     Processes(bool, Reply<Vec<protocol::Process>>),
     /// The settings.
     GetSettings(Reply<Vec<SettingValue>>),
-    /// Change one setting.
-    SetSetting(String, String, Reply<Vec<SettingValue>>),
+    /// Change settings (name, value) as one set (forced: accept what is only suspicious).
+    SetSettings(Vec<(String, String)>, bool, Reply<Vec<SettingValue>>),
     /// Normalize, sensitize or tolerize a profile.
     Admin(AdminOp, Target, Reply<ProfileSummary>),
     /// Save now.
@@ -86,6 +86,8 @@ pub enum Command {
     Export(Target, Reply<ebph_api::file::ProfileFile>),
     /// The last anomalies recorded, oldest first.
     Anomalies(u32, Reply<Vec<protocol::Anomaly>>),
+    /// Read the configuration file again (SIGHUP) and apply what changed.
+    Reload,
 }
 
 /// Where the engine's thread publishes events.
@@ -95,6 +97,8 @@ pub struct Outputs {
     pub events: broadcast::Sender<Event>,
     /// The latest events.
     pub recent: Arc<Mutex<VecDeque<Event>>>,
+    /// Becomes true when the daemon stops: streams to clients end then.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// What the API needs to reach the engine's thread.

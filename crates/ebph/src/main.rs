@@ -38,7 +38,7 @@ enum Command {
     Profile(cmd::profiles::ProfileCommand),
     /// Show the settings, or one of them.
     Get(cmd::settings::GetArgs),
-    /// Change a setting now (durations like 2s or 7d); it is kept across restarts.
+    /// Change settings now (durations like 2s or 7d); they are kept across restarts.
     Set(cmd::settings::SetArgs),
     /// Make a profile normal now: what it learned becomes what is expected.
     Normalize(cmd::admin::Args),

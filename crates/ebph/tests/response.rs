@@ -169,7 +169,8 @@ fn execve_suspension_refuses_anomalous_execs_only_and_stops_with_monitor() {
     };
     assert!(line.contains(&said), "{line}");
 
-    daemon.ok(&["set", "delay-factor", "0"]);
+    // Delays too short to matter (a delay-factor of 0 is refused: monitor holds nothing).
+    daemon.ok(&["set", "max-delay", "1us", "delay-factor", "1us"]);
     daemon.ok(&["set", "suspend-execve", "2"]);
     // Setting the mode says what it does on this kernel.
     let set = daemon.cli(&["set", "response", "enforce"]);
@@ -322,7 +323,11 @@ fn monitor_mode_the_daemon_stopping_and_release_free_held_processes() {
     daemon.ok(&["release", "--pid", &pid.to_string()]);
     wait_until(10, "the process to be held again", || delays().len() == 2);
     let anomalies = of_pid(&events(&daemon), "anomaly", pid);
-    assert_eq!(anomalies.last().unwrap()["syscall"], "write", "{anomalies:?}");
+    assert_eq!(
+        anomalies.last().unwrap()["syscall"],
+        "write",
+        "{anomalies:?}"
+    );
     daemon.ok(&["release", "--pid", &pid.to_string()]);
     finishes_within(child, 5, "ebph release");
 

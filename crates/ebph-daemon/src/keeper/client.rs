@@ -75,6 +75,11 @@ impl Keeper {
         })
     }
 
+    /// The keeper's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     fn send(&mut self, command: &str) {
         if let Err(e) = self.stdin.write_all(format!("{command}\n").as_bytes()) {
             tracing::error!("telling the keeper to {command} failed: {e}");

@@ -64,7 +64,7 @@ mod tests {
     #[test]
     fn reads_its_own_state_and_start() {
         let me = stat(std::process::id()).unwrap();
-        assert_eq!(me.state, 'R');
+        assert!(matches!(me.state, 'R' | 'S'), "{me:?}");
         assert!(me.start_ticks > 0);
         assert!(is_same(&me, me.start_ticks * NS_PER_TICK + 5));
         assert!(!is_same(&me, (me.start_ticks + 1) * NS_PER_TICK));

@@ -24,6 +24,7 @@ mod control;
 mod events;
 mod holds;
 mod saves;
+mod settings;
 mod views;
 
 /// Events kept in memory for `ebph logs` without `-f`.
@@ -46,6 +47,8 @@ struct Worker {
     keeper: Keeper,
     /// The keeper could not be kept running: the engine holds nothing.
     holds_off: bool,
+    /// Where the settings come from.
+    layers: settings::Layers,
     /// Counters for metrics: delays, refused execs, saves, the last save's duration.
     delays: u64,
     execve_refused: u64,
@@ -127,16 +130,16 @@ fn rfc3339(time: SystemTime) -> String {
 
 impl Worker {
     fn start(config: Config, store: Store, outputs: Outputs) -> Result<Worker> {
-        let mut settings = Settings::default();
-        for (name, value) in store.settings()? {
-            if let Err(e) = settings.set(&name, &value) {
-                tracing::warn!("ignoring the saved setting {name}={value}: {e}");
-            }
-        }
-        for name in &config.settings_from_file {
-            let value = config.settings.get(name)?;
-            settings.set(name, &value)?;
-        }
+        let layers = settings::Layers {
+            saved: settings::readable_saved(store.settings()?),
+            file: config.file_settings.clone(),
+        };
+        let settings = layers.resolve().map_err(|e| {
+            anyhow::anyhow!(
+                "the settings do not go together: {e} ({}). The configuration file's values win over those set with `ebph set`: set it there too, or change the other",
+                layers.describe(config.file.as_deref())
+            )
+        })?;
         let mut engine = Engine::load(&config.capacity)?;
         engine.set_daemon_pid(std::process::id());
         engine.set_settings(&settings);
@@ -195,6 +198,7 @@ impl Worker {
             held: HashMap::new(),
             keeper,
             holds_off: false,
+            layers,
             delays: 0,
             execve_refused: 0,
             saves: 0,
@@ -213,13 +217,16 @@ impl Worker {
             Command::Profile(target, reply) => drop(reply.send(self.profile(&target))),
             Command::Processes(threads, reply) => drop(reply.send(self.processes(threads))),
             Command::GetSettings(reply) => drop(reply.send(Ok(self.setting_values()))),
-            Command::SetSetting(name, value, reply) => drop(reply.send(self.set(&name, &value))),
+            Command::SetSettings(values, force, reply) => {
+                drop(reply.send(self.set(&values, force)))
+            }
             Command::Admin(op, target, reply) => drop(reply.send(self.admin(op, &target))),
             Command::Save(reply) => drop(reply.send(self.save())),
             Command::Release(pid, reply) => drop(reply.send(self.release(pid))),
             Command::Metrics(reply) => drop(reply.send(self.metrics())),
             Command::Export(target, reply) => drop(reply.send(self.export(&target))),
             Command::Anomalies(limit, reply) => drop(reply.send(self.anomalies(limit))),
+            Command::Reload => self.reload(),
         }
     }
 }

@@ -90,6 +90,7 @@ impl Worker {
                 anomalies: s.anomalies,
                 rows_used: s.rows_used,
                 indexes_used: s.indexes_used,
+                holds_dropped: s.holds_dropped,
             },
             database: self.config.database().display().to_string(),
             last_save: self.last_save.map(rfc3339),
@@ -97,6 +98,8 @@ impl Worker {
             response: self.settings.response.to_string(),
             kernel: kernel_support(&self.engine),
             held: self.held.len() as u64,
+            keeper_pid: (!self.holds_off).then(|| self.keeper.pid()),
+            warnings: self.setting_warnings(),
         })
     }
 

@@ -17,13 +17,21 @@ pub struct GetArgs {
     json: bool,
 }
 
-/// Change a setting now (durations like 2s or 7d); it is kept across restarts.
+/// Change settings now (durations like 2s or 7d); they are kept across restarts. Several
+/// settings given at once are checked together: `ebph set max-delay 1h delay-factor 1m`.
 #[derive(Debug, clap::Args)]
 pub struct SetArgs {
     /// The setting, e.g. normal-wait.
     setting: String,
     /// Its new value.
     value: String,
+    /// More settings and values to change at the same time: NAME VALUE ...
+    #[arg(value_name = "NAME VALUE")]
+    more: Vec<String>,
+    /// Accept an allowlist entry that does not exist (shown as a warning by `ebph get` and
+    /// `ebph status`).
+    #[arg(long)]
+    force: bool,
 }
 
 pub fn get(client: &Client, args: GetArgs) -> Result<()> {
@@ -50,21 +58,62 @@ pub fn get(client: &Client, args: GetArgs) -> Result<()> {
     let mut table = Table::new(&[
         ("SETTING", Align::Left),
         ("VALUE", Align::Left),
+        ("FROM", Align::Left),
         ("MEANING", Align::Left),
     ]);
-    for s in settings {
-        table.row(vec![s.name, s.value, s.description]);
+    for s in &settings {
+        table.row(vec![
+            s.name.clone(),
+            s.value.clone(),
+            s.source.clone(),
+            s.description.clone(),
+        ]);
     }
-    table.write(&mut std::io::stdout().lock())?;
+    table.write(&mut out)?;
+    // What a restart would change, and what was accepted only with --force.
+    for s in &settings {
+        if let Some(then) = &s.at_restart {
+            writeln!(
+                out,
+                "at restart: {} = {then} (the configuration file's value wins)",
+                s.name
+            )?;
+        }
+        if let Some(warning) = &s.warning {
+            writeln!(out, "warning: {}: {warning}", s.name)?;
+        }
+    }
     Ok(())
 }
 
 pub fn set(client: &Client, args: SetArgs) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    let settings = client.set_setting(&args.setting, &args.value)?;
-    let wanted = args.setting.replace('_', "-");
-    if let Some(s) = settings.iter().find(|s| s.name == wanted) {
+    if args.more.len() % 2 != 0 {
+        bail!(
+            "{} has no value: give settings as NAME VALUE pairs",
+            args.more.last().map_or("", String::as_str)
+        );
+    }
+    let mut values = vec![(args.setting.as_str(), args.value.as_str())];
+    for pair in args.more.chunks(2) {
+        values.push((pair[0].as_str(), pair[1].as_str()));
+    }
+    let settings = client.set_settings(&values, args.force)?;
+    for (name, _) in &values {
+        let wanted = name.replace('_', "-");
+        let Some(s) = settings.iter().find(|s| s.name == wanted) else {
+            continue;
+        };
         writeln!(out, "{} = {}", s.name, s.value)?;
+        if let Some(then) = &s.at_restart {
+            eprintln!(
+                "ebph: the configuration file sets {} = {then}: that value applies again at the next restart or reload",
+                s.name
+            );
+        }
+        if let Some(warning) = &s.warning {
+            eprintln!("ebph: warning: {}: {warning}", s.name);
+        }
         // How the value works on this kernel, where kernels differ.
         if let Some(note) = &s.note {
             eprintln!("ebph: on this kernel, {note}");

@@ -34,7 +34,19 @@ pub fn run(client: &Client, args: Args) -> Result<()> {
     )?;
     writeln!(out, "tasks      {} tracked", s.tasks)?;
     writeln!(out, "anomalies  {} since start", e.anomalies)?;
-    writeln!(out, "response   {} ({} held now)", s.response, s.held)?;
+    let keeper = match s.keeper_pid {
+        Some(pid) => format!("keeper pid {pid}"),
+        None => "no keeper".to_owned(),
+    };
+    let dropped = match e.holds_dropped {
+        0 => String::new(),
+        n => format!(", {n} holds dropped"),
+    };
+    writeln!(
+        out,
+        "response   {} ({} held now, {keeper}{dropped})",
+        s.response, s.held
+    )?;
     writeln!(
         out,
         "kernel     {}: {}",
@@ -53,5 +65,8 @@ pub fn run(client: &Client, args: Args) -> Result<()> {
         "engine     {} rows and {} index blocks in use; full: {} profiles, {} rows, {} indexes, {} tasks; {} events lost",
         e.rows_used, e.indexes_used, e.profiles_full, e.rows_full, e.indexes_full, e.tasks_full, e.events_lost
     )?;
+    for warning in &s.warnings {
+        writeln!(out, "warning    {warning}")?;
+    }
     Ok(())
 }

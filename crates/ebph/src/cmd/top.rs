@@ -234,6 +234,8 @@ mod tests {
                     delays: "sigstop".into(),
                 },
                 held: 1,
+                keeper_pid: Some(2),
+                warnings: Vec::new(),
             },
             processes: vec![
                 process(10, "bash", 0, None),
