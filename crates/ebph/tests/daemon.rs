@@ -547,3 +547,256 @@ fn profiles_are_found_by_paths_that_need_encoding() {
     assert_eq!(daemon.json(&show)["path"], s(&odd));
     daemon.stop();
 }
+
+/// `ebph daemon` on `dir`'s paths, with the given socket, run to its end.
+fn daemon_with_socket(dir: &Path, socket: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ebph"))
+        .args(["daemon", "--config"])
+        .arg(dir.join("ebph.toml"))
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .arg("--socket")
+        .arg(socket)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_socket_path_is_taken_only_when_free_or_stale() {
+    let Some(_one) = as_root() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ebph.toml"), "").unwrap();
+    // A regular file (here: a copy of a database) is refused and left as it was.
+    let precious = dir.path().join("copy-of-ebph.db");
+    std::fs::write(&precious, "precious data\n").unwrap();
+    let out = daemon_with_socket(dir.path(), &precious);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("exists and is not a socket"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&precious).unwrap(),
+        "precious data\n"
+    );
+
+    // A live daemon there: "already running" (from a second state directory, so that the
+    // state directory's lock is not what refuses it).
+    let daemon = Daemon::start(dir.path());
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join("ebph.toml"), "").unwrap();
+    let out = daemon_with_socket(other.path(), &dir.path().join("ebph.sock"));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("already running"), "{err}");
+    assert!(daemon.cli(&["status"]).status.success());
+
+    // A socket left by a daemon that was killed is taken over.
+    daemon.kill();
+    assert!(dir.path().join("ebph.sock").exists());
+    let daemon = Daemon::start(dir.path());
+    assert!(
+        daemon.log().contains("removed the stale socket"),
+        "{}",
+        daemon.log()
+    );
+    daemon.stop();
+}
+
+#[test]
+fn sigterm_stops_the_daemon_promptly_with_clients_following_the_logs() {
+    let Some(_one) = as_root() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let mut followers: Vec<_> = (0..3)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_ebph"))
+                .args(["logs", "-f"])
+                .env("EBPH_SOCKET", dir.path().join("ebph.sock"))
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    // Wait until they are connected: a new program's events reach them.
+    std::thread::sleep(Duration::from_millis(300));
+    let start = Instant::now();
+    daemon.stop();
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(2), "the stop took {took:?}");
+    // The followers are told the stream ended and exit.
+    for f in &mut followers {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while f.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "a follower is still waiting");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// `ebph get --json`, as (name, value, source) rows.
+fn settings_of(daemon: &Daemon) -> Vec<(String, String, String)> {
+    daemon
+        .json(&["get", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_owned(),
+                s["value"].as_str().unwrap().to_owned(),
+                s["source"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn value_of(daemon: &Daemon, name: &str) -> Value {
+    daemon
+        .json(&["get", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .cloned()
+        .unwrap()
+}
+
+#[test]
+fn settings_hold_together_across_restarts_and_reloads() {
+    let Some(_one) = as_root() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    // Each is valid when it is set; restarted, they must all come back as they were.
+    for (name, value) in [
+        ("max-delay", "1h"),
+        ("delay-factor", "1m"),
+        ("normal-factor-den", "8"),
+        ("normal-factor", "16"),
+    ] {
+        daemon.ok(&["set", name, value]);
+    }
+    let before = daemon.json(&["get", "--json"]);
+    daemon.stop();
+    let daemon = Daemon::start(dir.path());
+    assert_eq!(daemon.json(&["get", "--json"]), before);
+    assert_eq!(value_of(&daemon, "delay-factor")["value"], "1m");
+    assert_eq!(value_of(&daemon, "delay-factor")["source"], "set");
+    daemon.stop();
+
+    // The same values in a configuration file, in the order that used to fail.
+    let fresh = tempfile::tempdir().unwrap();
+    std::fs::write(
+        fresh.path().join("ebph.toml"),
+        "[settings]\ndelay-factor = \"1m\"\nmax-delay = \"1h\"\nnormal-factor = 16\nnormal-factor-den = 8\n",
+    )
+    .unwrap();
+    let daemon = Daemon::start(fresh.path());
+    let rows = settings_of(&daemon);
+    assert!(
+        rows.contains(&("delay-factor".into(), "1m".into(), "file".into())),
+        "{rows:?}"
+    );
+
+    // The file wins over a value set at run time; what a restart would change is shown, and a
+    // change that would not hold at restart is refused with the reason.
+    daemon.ok(&["set", "delay-factor", "30s"]);
+    let row = value_of(&daemon, "delay-factor");
+    assert_eq!(row["value"], "30s");
+    assert_eq!(row["at_restart"], "1m", "{row}");
+
+    // SIGHUP: the file is read again, its values applied, and each change logged.
+    std::fs::write(
+        fresh.path().join("ebph.toml"),
+        "[settings]\ndelay-factor = \"2m\"\nmax-delay = \"1h\"\nnormal-factor = 16\nnormal-factor-den = 8\nanomaly-limit = 5\n",
+    )
+    .unwrap();
+    assert_eq!(value_of(&daemon, "anomaly-limit")["at_restart"], "5");
+    let pid = rustix::process::Pid::from_raw(daemon.pid()).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::HUP).unwrap();
+    wait_until(5, "the reload", || daemon.log().contains("reloaded"));
+    assert!(
+        daemon.log().contains("reload: delay-factor 30s -> 2m"),
+        "{}",
+        daemon.log()
+    );
+    assert_eq!(value_of(&daemon, "anomaly-limit")["value"], "5");
+    assert_eq!(value_of(&daemon, "anomaly-limit")["source"], "file");
+    // A file with an error changes nothing.
+    std::fs::write(
+        fresh.path().join("ebph.toml"),
+        "[settings]\nanomaly-limit = 0\n",
+    )
+    .unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::HUP).unwrap();
+    wait_until(5, "the failed reload", || {
+        daemon.log().contains("keeping the settings as they are")
+    });
+    assert_eq!(value_of(&daemon, "anomaly-limit")["value"], "5");
+
+    // Values that hold now but would not at the next restart are refused, with the reason.
+    std::fs::write(
+        fresh.path().join("ebph.toml"),
+        "[settings]\nmax-delay = \"1m\"\n",
+    )
+    .unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::HUP).unwrap();
+    wait_until(5, "the reload", || {
+        daemon.log().contains("reload: max-delay 1h -> 1m")
+    });
+    let out = daemon.cli(&["set", "max-delay", "1h", "delay-factor", "2m"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("at the next restart"), "{err}");
+    assert_eq!(
+        value_of(&daemon, "delay-factor")["value"],
+        "30s",
+        "nothing changed"
+    );
+    daemon.stop();
+}
+
+#[test]
+fn settings_that_make_no_sense_are_refused() {
+    let Some(_one) = as_root() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    for (name, value, reason) in [
+        ("anomaly-limit", "0", "at least 1"),
+        ("delay-factor", "0", "more than 0"),
+        ("max-delay", "0", "more than 0"),
+        ("allowlist", "/usr/bin/bassh", "does not exist"),
+    ] {
+        let out = daemon.cli(&["set", name, value]);
+        assert_eq!(out.status.code(), Some(1), "{name} {value}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(reason), "{name} {value}: {err}");
+    }
+    assert_eq!(value_of(&daemon, "allowlist")["value"], "");
+    // Forced: accepted, and a warning shown until it is fixed.
+    let out = daemon.cli(&["set", "allowlist", "/usr/bin/bassh,/bin/sh", "--force"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/usr/bin/bassh"));
+    assert!(value_of(&daemon, "allowlist")["warning"]
+        .as_str()
+        .unwrap()
+        .contains("/usr/bin/bassh"));
+    let status = daemon.ok(&["status"]);
+    assert!(
+        status.contains("warning") && status.contains("/usr/bin/bassh"),
+        "{status}"
+    );
+    assert!(daemon.ok(&["get"]).contains("warning: allowlist"));
+    // A capacity of 0 in the file: the daemon refuses to start, saying why.
+    daemon.stop();
+    std::fs::write(dir.path().join("ebph.toml"), "[capacity]\ntasks = 0\n").unwrap();
+    let out = daemon_with_socket(dir.path(), &dir.path().join("ebph.sock"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tasks = 0 would track nothing"));
+}

@@ -115,7 +115,9 @@ fn continue_leftovers(dir: &Path) -> Result<Leftovers> {
         let mut lines = text.lines();
         let header = lines.next().and_then(parse_header);
         if let Some((file_boot, start)) = header {
-            let alive = process::stat(keeper).is_some_and(|s| s.start_ticks == start);
+            // (A zombie is gone: its parent has not reaped it yet.)
+            let alive = process::stat(keeper)
+                .is_some_and(|s| s.start_ticks == start && !matches!(s.state, 'Z' | 'X'));
             if file_boot == boot && alive && keeper != std::process::id() {
                 continue;
             }

@@ -169,6 +169,7 @@ pub fn run(options: Options) -> Result<()> {
     // Out of the OOM killer's way (it is small); deaf to the terminal's signals; SIGTERM
     // continues everything held (the daemon stops holding when it is stopped itself).
     let _ = std::fs::write("/proc/self/oom_score_adj", "-1000");
+    let _ = rustix::thread::set_name(c"ebph-keeper");
     let ignored = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGHUP] {
         signal_hook::flag::register(signal, ignored.clone())?;

@@ -1,9 +1,12 @@
 /*
  * A program to misbehave on demand. Without arguments: a few calls (and, with SPREE_EXEC set,
  * an exec of /bin/true). "once": one unusual call first. "spree": many unusual calls first.
- * When the exec is refused, it says why and goes on running.
+ * "exit": it exits right after its first call (the exit itself is the unusual call). With
+ * SPREE_MARKER=PATH it creates PATH right after the unusual calls. When the exec is refused,
+ * it says why and goes on running.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +16,11 @@
 
 int main(int argc, char **argv)
 {
+	const char *marker = getenv("SPREE_MARKER");
+
 	getpid();
+	if (argc > 1 && strcmp(argv[1], "exit") == 0)
+		_exit(0);
 	if (argc > 1 && strcmp(argv[1], "once") == 0)
 		getppid();
 	if (argc > 1 && strcmp(argv[1], "spree") == 0) {
@@ -27,6 +34,8 @@ int main(int argc, char **argv)
 			getegid();
 		}
 	}
+	if (marker)
+		close(creat(marker, 0600));
 	write(1, "done\n", 5);
 	if (getenv("SPREE_EXEC")) {
 		execl("/bin/true", "true", (char *)NULL);
