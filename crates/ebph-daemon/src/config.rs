@@ -29,7 +29,8 @@ pub struct Config {
     pub settings: Settings,
     /// The settings the configuration file gives, by name (they win over saved ones).
     pub file_settings: BTreeMap<String, String>,
-    /// The configuration file read, if any (SIGHUP reads it again).
+    /// The configuration file (which may not exist at its default path); SIGHUP reads it
+    /// again.
     pub file: Option<PathBuf>,
     /// How much the engine holds.
     pub capacity: Capacity,
@@ -96,7 +97,10 @@ impl Config {
     /// Reads the configuration file at `path`; a missing file is fine when `required` is
     /// false (the default path).
     pub fn load(path: &Path, required: bool) -> Result<Config> {
-        let mut config = Config::default();
+        let mut config = Config {
+            file: Some(path.to_owned()),
+            ..Config::default()
+        };
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(config),
@@ -120,7 +124,6 @@ impl Config {
                     .with_context(|| format!("{}: metrics-listen", path.display()))?,
             );
         }
-        config.file = Some(path.to_owned());
         for (name, value) in &file.settings {
             let text = match value {
                 toml::Value::String(s) => s.clone(),

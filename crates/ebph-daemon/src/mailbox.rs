@@ -129,6 +129,8 @@ pub struct Snapshot {
     pub held: u64,
     /// Events the engine dropped (ring buffer full).
     pub events_lost: u64,
+    /// Holds the engine did not make (the keeper's ring buffer full).
+    pub holds_dropped: u64,
     /// Things refused because a map was full: profiles, rows, indexes, tasks.
     pub full: [u64; 4],
     /// Entries in use and capacity: profiles, rows, indexes, tasks.

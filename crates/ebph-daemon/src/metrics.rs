@@ -98,6 +98,12 @@ pub fn render(s: &Snapshot) -> String {
         "Events dropped because the ring buffer was full",
         s.events_lost,
     );
+    counter(
+        &mut r,
+        "holds_dropped",
+        "Holds not made (the task ran on) because the keeper had not read the ones before",
+        s.holds_dropped,
+    );
     per_map(
         &mut r,
         "map_full",

@@ -49,6 +49,8 @@ struct Worker {
     holds_off: bool,
     /// Where the settings come from.
     layers: settings::Layers,
+    /// The configuration file as it was last read (flags aside).
+    file_config: Config,
     /// Counters for metrics: delays, refused execs, saves, the last save's duration.
     delays: u64,
     execve_refused: u64,
@@ -130,6 +132,10 @@ fn rfc3339(time: SystemTime) -> String {
 
 impl Worker {
     fn start(config: Config, store: Store, outputs: Outputs) -> Result<Worker> {
+        let file_config = match &config.file {
+            Some(path) => Config::load(path, false)?,
+            None => Config::default(),
+        };
         let layers = settings::Layers {
             saved: settings::readable_saved(store.settings()?),
             file: config.file_settings.clone(),
@@ -199,6 +205,7 @@ impl Worker {
             keeper,
             holds_off: false,
             layers,
+            file_config,
             delays: 0,
             execve_refused: 0,
             saves: 0,

@@ -115,7 +115,7 @@ impl Worker {
             .config
             .file
             .as_deref()
-            .and_then(|path| Config::load(path, true).ok())
+            .and_then(|path| Config::load(path, false).ok())
             .map(|c| Layers {
                 saved: self.layers.saved.clone(),
                 file: c.file_settings,
@@ -281,10 +281,10 @@ impl Worker {
     /// changes nothing.
     pub(super) fn reload(&mut self) {
         let Some(path) = self.config.file.clone() else {
-            tracing::info!("reload: no configuration file; nothing to do");
+            tracing::info!("reload: started without a configuration file; nothing to do");
             return;
         };
-        let fresh = match Config::load(&path, true) {
+        let fresh = match Config::load(&path, false) {
             Ok(fresh) => fresh,
             Err(e) => {
                 tracing::error!("reload: {e:#}; keeping the settings as they are");
@@ -313,36 +313,28 @@ impl Worker {
                 changed += 1;
             }
         }
-        for (what, old, new) in [
-            (
-                "state-dir",
-                self.config.state_dir.display().to_string(),
-                fresh.state_dir.display().to_string(),
-            ),
-            (
-                "socket",
-                self.config.socket.display().to_string(),
-                fresh.socket.display().to_string(),
-            ),
+        // What only a restart changes: compared with the file as it was read last, since
+        // flags override the file.
+        let last = &self.file_config;
+        for (what, changed) in [
+            ("state-dir", fresh.state_dir != last.state_dir),
+            ("socket", fresh.socket != last.socket),
             (
                 "metrics-listen",
-                format!("{:?}", self.config.metrics_listen),
-                format!("{:?}", fresh.metrics_listen),
+                fresh.metrics_listen != last.metrics_listen,
             ),
-            (
-                "capacity",
-                format!("{:?}", self.config.capacity),
-                format!("{:?}", fresh.capacity),
-            ),
+            ("capacity", fresh.capacity != last.capacity),
         ] {
-            if old != new {
+            if changed {
                 tracing::warn!(
                     "reload: {what} changed in {}: it takes a restart",
                     path.display()
                 );
             }
         }
-        if fresh.save_interval != self.config.save_interval {
+        if fresh.save_interval != last.save_interval
+            && fresh.save_interval != self.config.save_interval
+        {
             tracing::info!(
                 "reload: save-interval {} -> {}",
                 humantime::format_duration(self.config.save_interval),
@@ -352,7 +344,8 @@ impl Worker {
             self.next_save = std::time::Instant::now() + fresh.save_interval;
         }
         self.layers = layers;
-        self.config.file_settings = fresh.file_settings;
+        self.config.file_settings = fresh.file_settings.clone();
+        self.file_config = fresh;
         self.apply(next);
         tracing::info!("reloaded {}: {changed} settings changed", path.display());
     }

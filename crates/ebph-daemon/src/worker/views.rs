@@ -51,6 +51,7 @@ impl Worker {
             execve_refused: self.execve_refused,
             held: self.held.len() as u64,
             events_lost: s.events_lost,
+            holds_dropped: s.holds_dropped,
             full: [s.profiles_full, s.rows_full, s.indexes_full, s.tasks_full],
             used: [
                 profiles.iter().sum(),
