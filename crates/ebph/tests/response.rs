@@ -34,6 +34,21 @@ fn trained_with(dir: &Path, exec: bool, flags: &[&str]) -> (Daemon, std::path::P
     (daemon, spree)
 }
 
+/// [`trained`], then holding anomalous processes for long: 40 s at LFC 1, up to 1 h.
+fn holding_for_long(dir: &Path) -> (Daemon, std::path::PathBuf) {
+    let (daemon, spree) = trained(dir, false);
+    daemon.ok(&[
+        "set",
+        "max-delay",
+        "1h",
+        "delay-factor",
+        "20s",
+        "response",
+        "delay",
+    ]);
+    (daemon, spree)
+}
+
 fn of_pid(events: &[Value], kind: &str, pid: u32) -> Vec<Value> {
     events
         .iter()
@@ -293,10 +308,7 @@ fn monitor_mode_the_daemon_stopping_and_release_free_held_processes() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (daemon, spree) = trained(dir.path(), false);
-    daemon.ok(&["set", "max-delay", "1h"]);
-    daemon.ok(&["set", "delay-factor", "20s"]);
-    daemon.ok(&["set", "response", "delay"]);
+    let (daemon, spree) = holding_for_long(dir.path());
 
     // ebph ps shows it held; switching to monitor releases it at once.
     let child = held_spree(&spree);
@@ -383,16 +395,7 @@ fn a_held_process_goes_on_when_the_daemon_is_killed_or_reloads() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (daemon, spree) = trained(dir.path(), false);
-    daemon.ok(&[
-        "set",
-        "max-delay",
-        "1h",
-        "delay-factor",
-        "20s",
-        "response",
-        "delay",
-    ]);
+    let (daemon, spree) = holding_for_long(dir.path());
     let keeper = keeper_pid(&daemon);
 
     // kill -9: the keeper continues it at once, long before its 40 s are up.
@@ -431,16 +434,7 @@ fn a_restarted_daemon_continues_what_an_earlier_run_left_stopped() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (daemon, spree) = trained(dir.path(), false);
-    daemon.ok(&[
-        "set",
-        "max-delay",
-        "1h",
-        "delay-factor",
-        "20s",
-        "response",
-        "delay",
-    ]);
+    let (daemon, spree) = holding_for_long(dir.path());
     let child = held_spree(&spree);
     let pid = child.0.id();
     // Daemon and keeper both die: the daemon stopped first, so that it cannot start another
@@ -492,16 +486,7 @@ fn the_call_after_an_anomalous_one_waits_for_the_hold() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (daemon, spree) = trained(dir.path(), false);
-    daemon.ok(&[
-        "set",
-        "max-delay",
-        "1h",
-        "delay-factor",
-        "20s",
-        "response",
-        "delay",
-    ]);
+    let (daemon, spree) = holding_for_long(dir.path());
     let marker = dir.path().join("marker");
     let child = Spawned(
         Command::new(&spree)
@@ -533,16 +518,7 @@ fn a_process_whose_anomalous_call_is_its_exit_is_not_held() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (daemon, spree) = trained(dir.path(), false);
-    daemon.ok(&[
-        "set",
-        "max-delay",
-        "1h",
-        "delay-factor",
-        "20s",
-        "response",
-        "delay",
-    ]);
+    let (daemon, spree) = holding_for_long(dir.path());
     let child = spawn(&spree, "exit");
     let pid = child.0.id();
     finishes_within(child, 5, "an exiting process");
@@ -562,16 +538,7 @@ fn a_process_continued_early_by_someone_else_is_stopped_again() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (daemon, spree) = trained(dir.path(), false);
-    daemon.ok(&[
-        "set",
-        "max-delay",
-        "1h",
-        "delay-factor",
-        "20s",
-        "response",
-        "delay",
-    ]);
+    let (daemon, spree) = holding_for_long(dir.path());
     let child = held_spree(&spree);
     let pid = child.0.id();
     wait_until(10, "the hold to be reported", || {
