@@ -146,6 +146,14 @@ impl Worker {
                 layers.describe(config.file.as_deref())
             )
         })?;
+        layers.log_shadowed(config.file.as_deref());
+        let missing = settings::missing_paths(&settings);
+        if !missing.is_empty() {
+            tracing::warn!(
+                "allowlist entries that do not exist: {}",
+                missing.join(", ")
+            );
+        }
         let mut engine = Engine::load(&config.capacity)?;
         engine.set_daemon_pid(std::process::id());
         engine.set_settings(&settings);

@@ -47,6 +47,19 @@ impl Layers {
         }
     }
 
+    /// Says which values set with `ebph set` the file overrides.
+    pub fn log_shadowed(&self, file: Option<&Path>) {
+        for (name, set) in &self.saved {
+            match self.file.get(name) {
+                Some(from_file) if from_file != set => tracing::info!(
+                    "{name} = {from_file} from {} (it wins over {set}, set with `ebph set`)",
+                    file.map_or("the configuration file".into(), |p| p.display().to_string())
+                ),
+                _ => {}
+            }
+        }
+    }
+
     /// Every value that is not a default, and where it comes from, for an error message.
     pub fn describe(&self, file: Option<&Path>) -> String {
         let file = file.map_or("the configuration file".to_owned(), |p| {
@@ -98,7 +111,7 @@ pub(super) fn readable_saved(saved: BTreeMap<String, String>) -> BTreeMap<String
 }
 
 /// Allowlist entries that do not exist.
-fn missing_paths(settings: &Settings) -> Vec<String> {
+pub(super) fn missing_paths(settings: &Settings) -> Vec<String> {
     settings
         .allowlist
         .iter()
