@@ -321,11 +321,17 @@ pub enum EventKind {
     },
     /// A task above `suspend-execve` tried to exec and was stopped.
     ExecveRefused,
+    /// A profile had more anomalies in a second than are reported one by one: how many were
+    /// counted (in its `anomalies`) but not reported.
+    AnomaliesSuppressed {
+        /// Anomalies not reported.
+        suppressed: u64,
+    },
 }
 
 impl EventKind {
     /// Every kind's name, as `type` writes it.
-    pub const NAMES: [&'static str; 9] = [
+    pub const NAMES: [&'static str; 10] = [
         "profile_created",
         "exec",
         "anomaly",
@@ -335,6 +341,7 @@ impl EventKind {
         "tolerize_limit",
         "delay",
         "execve_refused",
+        "anomalies_suppressed",
     ];
 
     /// This kind's name, as `type` writes it.
@@ -349,6 +356,7 @@ impl EventKind {
             EventKind::TolerizeLimit => "tolerize_limit",
             EventKind::Delay { .. } => "delay",
             EventKind::ExecveRefused => "execve_refused",
+            EventKind::AnomaliesSuppressed { .. } => "anomalies_suppressed",
         }
     }
 }
@@ -374,12 +382,15 @@ struct WireEvent {
     anomalies: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     delay_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    suppressed: Option<u64>,
 }
 
 impl From<Event> for WireEvent {
     fn from(e: Event) -> WireEvent {
         let kind = e.kind.name().to_owned();
         let (mut syscall, mut misses, mut sequence, mut delay_ms) = (None, None, None, None);
+        let mut suppressed = None;
         match e.kind {
             EventKind::Anomaly {
                 syscall: call,
@@ -391,6 +402,7 @@ impl From<Event> for WireEvent {
                 sequence = Some(window);
             }
             EventKind::Delay { delay_ms: ms } => delay_ms = Some(ms),
+            EventKind::AnomaliesSuppressed { suppressed: n } => suppressed = Some(n),
             _ => {}
         }
         WireEvent {
@@ -406,6 +418,7 @@ impl From<Event> for WireEvent {
             sequence,
             anomalies: e.anomalies,
             delay_ms,
+            suppressed,
         }
     }
 }
@@ -430,6 +443,11 @@ impl TryFrom<WireEvent> for Event {
                 delay_ms: w.delay_ms.ok_or("a delay without `delay_ms`")?,
             },
             "execve_refused" => EventKind::ExecveRefused,
+            "anomalies_suppressed" => EventKind::AnomaliesSuppressed {
+                suppressed: w
+                    .suppressed
+                    .ok_or("anomalies_suppressed without `suppressed`")?,
+            },
             other => return Err(format!("unknown event type {other:?}")),
         };
         Ok(Event {

@@ -82,6 +82,9 @@ pub enum EventKind {
     Delay,
     /// A task above `suspend-execve` tried to exec and was killed.
     ExecveRefused,
+    /// A profile had more anomalies in a second than are reported: `misses` is how many were
+    /// not.
+    AnomaliesSuppressed,
 }
 
 /// An event of the engine (`struct ebph_event`).
@@ -101,7 +104,8 @@ pub struct Event {
     pub time_boot_ns: u64,
     /// Anomaly: the call.
     pub syscall: u16,
-    /// Anomaly: how many of the call's lookahead pairs were missing.
+    /// Anomaly: how many of the call's lookahead pairs were missing. AnomaliesSuppressed: how
+    /// many anomalies were not reported.
     pub misses: u32,
     /// The task's locality frame count.
     pub lfc: u32,
@@ -136,6 +140,7 @@ impl Event {
             7 => EventKind::TolerizeLimit,
             8 => EventKind::Delay,
             9 => EventKind::ExecveRefused,
+            10 => EventKind::AnomaliesSuppressed,
             other => return Err(EngineError::Layout(format!("unknown event type {other}"))),
         };
         let seq_len = (b.u32(event::SEQ_LEN) as usize).min(event::SEQUENCE_LEN);
@@ -248,6 +253,8 @@ pub struct Stats {
     pub indexes_used: u64,
     /// Holds not made because the keeper had not read the ones before (the task ran on).
     pub holds_dropped: u64,
+    /// Anomalies counted but not reported one by one (more than a profile's share a second).
+    pub anomalies_suppressed: u64,
 }
 
 #[cfg(test)]

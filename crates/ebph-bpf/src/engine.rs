@@ -375,6 +375,7 @@ impl Engine {
             rows_used: s.rows_used,
             indexes_used: s.indexes_used,
             holds_dropped: s.holds_dropped,
+            anomalies_suppressed: s.anomalies_suppressed,
         }
     }
 

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use common::{engine, serial, skip_or_fail, Lab};
-use ebph_bpf::{Capacity, Engine, EngineError, Event, EventKind};
+use ebph_bpf::{AdminOp, Capacity, Engine, EngineError, Event, EventKind};
 use ebph_core::{Arch, ProfileStatus, Settings};
 
 /// Collects events while `f` runs, then a little longer.
@@ -209,4 +209,55 @@ fn full_maps_are_counted_and_the_rest_keeps_working() {
     for (_, slot) in slots {
         engine.profile(slot).unwrap();
     }
+}
+
+#[test]
+fn an_anomaly_storm_is_reported_a_hundred_a_second_and_counted_in_full() {
+    let _one = serial();
+    // Nothing stops the storm: no anomaly limit, no tolerizing.
+    let settings = Settings {
+        anomaly_limit: u32::MAX,
+        tolerize_limit: 128,
+        ..Settings::default()
+    };
+    let lab = Lab::new();
+    let Some(engine) = engine(&settings, false) else {
+        return;
+    };
+    let storm = lab.path("storm");
+    let key = lab.key("storm");
+    for _ in 0..3 {
+        lab.run(&storm, &["train"]);
+    }
+    let slot = engine.slot_of(&key).unwrap().unwrap();
+    engine.admin(AdminOp::Normalize, slot).unwrap();
+    let before = engine.stats().anomalies_suppressed;
+
+    let mine = |events: &[Event], kind: EventKind| {
+        events
+            .iter()
+            .filter(|e| e.key == key && e.kind == kind)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    // Thousands of anomalies in a few milliseconds: a hundred reported, the rest counted.
+    let events = events_during(&engine, || {
+        lab.run(&storm, &["storm", "20000"]);
+    });
+    let anomalies = engine.profile(slot).unwrap().anomalies;
+    assert!(anomalies > 1000, "not a storm: {anomalies} anomalies");
+    assert_eq!(mine(&events, EventKind::Anomaly).len(), 100);
+    assert!(mine(&events, EventKind::AnomaliesSuppressed).is_empty());
+    let suppressed = engine.stats().anomalies_suppressed - before;
+    assert_eq!(suppressed, anomalies - 100);
+
+    // In a later second, the first anomaly brings the count of the ones not reported.
+    std::thread::sleep(Duration::from_millis(1100));
+    let events = events_during(&engine, || {
+        lab.run(&storm, &["storm", "50"]);
+    });
+    let summary = mine(&events, EventKind::AnomaliesSuppressed);
+    assert_eq!(summary.len(), 1, "{summary:?}");
+    assert_eq!(u64::from(summary[0].misses), suppressed);
+    assert!(!mine(&events, EventKind::Anomaly).is_empty());
 }

@@ -25,6 +25,9 @@ pub fn detail(e: &Event) -> Option<String> {
             sequence.join(" ")
         )),
         EventKind::Delay { delay_ms } => Some(format!("held {delay_ms:.0} ms (LFC {})", e.lfc)),
+        EventKind::AnomaliesSuppressed { suppressed } => Some(format!(
+            "{suppressed} more anomalies in one second, counted but not reported one by one"
+        )),
         _ => None,
     }
 }

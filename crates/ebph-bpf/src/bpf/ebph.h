@@ -11,6 +11,7 @@
 #define EBPH_LOOKAHEAD 8      /* distances 1..8 */
 #define EBPH_SIGNAL_FRAMES 4  /* base window + 3 nested handlers */
 #define EBPH_PATH_MAX 256
+#define EBPH_REPORTS_PER_SECOND 100 /* anomaly events of one profile in one second */
 
 enum ebph_status {
 	EBPH_TRAINING = 0,
@@ -61,7 +62,11 @@ struct ebph_profile {
 	__u32 status;
 	__u32 train_index; /* slot in `indexes`, 0 = no table yet */
 	__u32 test_index;
-	__u32 _pad;
+	/* Anomaly reports (events) in the current second, which began at report_window (boot
+	 * clock), and the anomalies of that second not reported: see report_anomaly(). */
+	__u32 reported;
+	__u64 report_window;
+	__u64 suppressed;
 };
 
 /* Which row of `rows` holds flags[curr][*], for each curr; 0 = none. */
@@ -102,6 +107,7 @@ enum ebph_event_type {
 	EBPH_EV_TOLERIZE_LIMIT = 7,
 	EBPH_EV_DELAY = 8,
 	EBPH_EV_EXECVE_REFUSED = 9,
+	EBPH_EV_SUPPRESSED = 10, /* `misses` anomalies of the profile were not reported */
 };
 
 struct ebph_event {
@@ -177,6 +183,7 @@ struct ebph_stats {
 	__u64 rows_used;
 	__u64 indexes_used;
 	__u64 holds_dropped; /* holds not made: the keeper's queue was full */
+	__u64 anomalies_suppressed; /* anomalies counted but not reported (report_anomaly) */
 };
 
 enum ebph_admin_op {
@@ -188,14 +195,14 @@ enum ebph_admin_op {
 /* The sizes the loader relies on: a change here must change crates/ebph-bpf/src too. */
 _Static_assert(sizeof(struct ebph_settings) == 72, "struct ebph_settings");
 _Static_assert(sizeof(struct ebph_key) == 24, "struct ebph_key");
-_Static_assert(sizeof(struct ebph_profile) == 80, "struct ebph_profile");
+_Static_assert(sizeof(struct ebph_profile) == 96, "struct ebph_profile");
 _Static_assert(sizeof(struct ebph_index) == 4 * EBPH_MAX_SYSCALLS, "struct ebph_index");
 _Static_assert(sizeof(struct ebph_row) == EBPH_MAX_SYSCALLS, "struct ebph_row");
 _Static_assert(sizeof(struct ebph_task) == 128, "struct ebph_task");
 _Static_assert(sizeof(struct ebph_event) == 360, "struct ebph_event");
 _Static_assert(sizeof(struct ebph_record) == 56, "struct ebph_record");
 _Static_assert(sizeof(struct ebph_cpu_cache) == 24, "struct ebph_cpu_cache");
-_Static_assert(sizeof(struct ebph_stats) == 96, "struct ebph_stats");
+_Static_assert(sizeof(struct ebph_stats) == 104, "struct ebph_stats");
 _Static_assert(sizeof(struct ebph_hold) == 24, "struct ebph_hold");
 
 #endif

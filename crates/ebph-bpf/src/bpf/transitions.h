@@ -59,6 +59,38 @@ static __always_inline void stop_normal(struct ebph_profile *p)
 	}
 }
 
+/* Whether to report an anomaly of profile `p` (an event, a log line, a row in the history):
+ * the first EBPH_REPORTS_PER_SECOND of each second are; the rest are counted, and the count
+ * is reported (an EBPH_EV_SUPPRESSED event) at the first anomaly of a later second. So one
+ * program in an anomaly storm costs the log and the database at most that many entries a
+ * second. (Threads on other CPUs may race on these counters: they stay approximate.) */
+static __always_inline bool report_anomaly(struct ebph_profile *p, __u32 slot)
+{
+	__u64 now = bpf_ktime_get_boot_ns(), suppressed;
+	struct ebph_event *ev;
+
+	if (now - p->report_window >= 1000000000ULL) {
+		suppressed = p->suppressed;
+		p->report_window = now;
+		p->reported = 0;
+		p->suppressed = 0;
+		if (suppressed) {
+			ev = new_event(EBPH_EV_SUPPRESSED, slot, p);
+			if (ev) {
+				ev->misses = suppressed > 0xffffffffULL ? 0xffffffffU : suppressed;
+				bpf_ringbuf_submit(ev, 0);
+			}
+		}
+	}
+	if (p->reported < EBPH_REPORTS_PER_SECOND) {
+		p->reported++;
+		return true;
+	}
+	p->suppressed++;
+	__sync_fetch_and_add(&stats.anomalies_suppressed, 1);
+	return false;
+}
+
 /* Becomes normal: test := train; anomalies, train_count, last_mod_count start again. */
 static __always_inline void start_normal(struct ebph_profile *p)
 {
@@ -167,7 +199,7 @@ static __always_inline void on_call(struct ebph_task *t, __u32 curr, __u64 now)
 	if (misses) {
 		p->anomalies++;
 		__sync_fetch_and_add(&stats.anomalies, 1);
-		ev = new_event(EBPH_EV_ANOMALY, slot, p);
+		ev = report_anomaly(p, slot) ? new_event(EBPH_EV_ANOMALY, slot, p) : NULL;
 		if (ev) {
 			ev->syscall = curr;
 			ev->misses = misses;

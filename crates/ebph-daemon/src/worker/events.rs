@@ -59,6 +59,9 @@ fn kind_of(e: &ebph_bpf::Event) -> protocol::EventKind {
             delay_ms: e.delay_ns as f64 / 1e6,
         },
         EventKind::ExecveRefused => Kind::ExecveRefused,
+        EventKind::AnomaliesSuppressed => Kind::AnomaliesSuppressed {
+            suppressed: u64::from(e.misses),
+        },
     }
 }
 
