@@ -111,6 +111,9 @@ pub struct EngineStats {
     /// Holds not made because the keeper had not read the ones before.
     #[serde(default)]
     pub holds_dropped: u64,
+    /// Anomalies counted but not reported one by one (a profile's storm).
+    #[serde(default)]
+    pub anomalies_suppressed: u64,
 }
 
 /// One profile, without its tables.
@@ -524,11 +527,12 @@ mod tests {
     use super::*;
 
     /// Lines as the event log has always written them (docs/events.md).
-    const LINES: [&str; 4] = [
+    const LINES: [&str; 5] = [
         r#"{"type":"anomaly","time":"2026-11-24T02:05:22.490Z","pid":10869,"tid":10869,"key":"254:0:10010721","path":"/tmp/anomaly","syscall":"write","misses":3,"lfc":4,"sequence":["mprotect","prlimit64","munmap","newfstatat","getrandom","brk","brk","write","write"],"anomalies":4}"#,
         r#"{"type":"delay","time":"2026-11-24T02:25:39.109Z","pid":32127,"tid":32127,"key":"254:0:10010721","path":"/tmp/anomaly","lfc":1,"anomalies":7,"delay_ms":2.0}"#,
         r#"{"type":"exec","time":"2026-11-24T02:05:20.461Z","pid":10840,"tid":10840,"key":"254:0:10010721:9f3a","path":"/tmp/x.sh","lfc":0,"anomalies":0}"#,
         r#"{"type":"execve_refused","time":"2026-11-24T02:25:40.001Z","pid":1,"tid":2,"key":"8:1:3","path":"","lfc":5,"anomalies":9}"#,
+        r#"{"type":"anomalies_suppressed","time":"2026-11-24T02:25:41.001Z","pid":7,"tid":7,"key":"8:1:3","path":"/tmp/storm","lfc":128,"anomalies":90000,"suppressed":89900}"#,
     ];
 
     #[test]
@@ -548,7 +552,7 @@ mod tests {
     fn every_kind_name_reads_back_as_that_kind() {
         for name in EventKind::NAMES {
             let line = format!(
-                r#"{{"type":"{name}","time":"t","pid":1,"tid":1,"key":"k","path":"p","syscall":"read","misses":1,"lfc":0,"sequence":[],"anomalies":0,"delay_ms":1.0}}"#
+                r#"{{"type":"{name}","time":"t","pid":1,"tid":1,"key":"k","path":"p","syscall":"read","misses":1,"lfc":0,"sequence":[],"anomalies":0,"delay_ms":1.0,"suppressed":5}}"#
             );
             let event: Event = serde_json::from_str(&line).unwrap();
             assert_eq!(event.kind.name(), name);

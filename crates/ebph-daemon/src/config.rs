@@ -36,6 +36,16 @@ pub struct Config {
     pub capacity: Capacity,
     /// Where to serve Prometheus metrics; None = not at all.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// The event log is rotated when it would pass this many bytes...
+    pub log_max_size: u64,
+    /// ...keeping this many files in all (the current one included).
+    pub log_files: u32,
+    /// Whether every exec is written to the event log (always on the live stream).
+    pub log_execs: bool,
+    /// The anomaly history keeps at most this many anomalies...
+    pub anomaly_history: u64,
+    /// ...and none older than this.
+    pub anomaly_history_age: Duration,
 }
 
 /// Where metrics are served when they are turned on without an address: loopback only.
@@ -52,6 +62,11 @@ impl Default for Config {
             file: None,
             capacity: Capacity::default(),
             metrics_listen: None,
+            log_max_size: 64 * 1024 * 1024,
+            log_files: 4,
+            log_execs: false,
+            anomaly_history: 100_000,
+            anomaly_history_age: Duration::from_secs(90 * 24 * 3600),
         }
     }
 }
@@ -64,6 +79,11 @@ struct File {
     socket: Option<PathBuf>,
     save_interval: Option<String>,
     metrics_listen: Option<String>,
+    log_max_size: Option<String>,
+    log_files: Option<u32>,
+    log_execs: Option<bool>,
+    anomaly_history: Option<u64>,
+    anomaly_history_age: Option<String>,
     settings: toml::Table,
     capacity: CapacityFile,
 }
@@ -80,6 +100,26 @@ struct CapacityFile {
 /// Parses a duration written like `30s`, `5m` or `7d`.
 pub fn parse_duration(text: &str) -> Result<Duration> {
     Ok(ebph_api::protocol::parse_duration(text)?)
+}
+
+/// Parses a size in bytes written like `64MiB`, `64M`, `512K`, `1G` or `1000` (binary units).
+pub fn parse_size(text: &str) -> Result<u64> {
+    let t = text.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(digits);
+    let number: u64 = number
+        .parse()
+        .with_context(|| format!("invalid size {text:?} (write it like 64MiB or 512K)"))?;
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "K" | "KiB" | "k" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        "G" | "GiB" => 1 << 30,
+        other => bail!("invalid size {text:?}: unknown unit {other:?} (B, K, M or G)"),
+    };
+    number
+        .checked_mul(factor)
+        .with_context(|| format!("size {text:?} is too large"))
 }
 
 /// Parses a metrics address: `HOST:PORT`, or `on` for the loopback default.
@@ -123,6 +163,30 @@ impl Config {
                 parse_listen(&addr)
                     .with_context(|| format!("{}: metrics-listen", path.display()))?,
             );
+        }
+        if let Some(size) = file.log_max_size {
+            config.log_max_size =
+                parse_size(&size).with_context(|| format!("{}: log-max-size", path.display()))?;
+            if config.log_max_size < 4096 {
+                bail!("{}: log-max-size must be at least 4K", path.display());
+            }
+        }
+        if let Some(files) = file.log_files {
+            if files == 0 {
+                bail!(
+                    "{}: log-files must be at least 1 (the log being written)",
+                    path.display()
+                );
+            }
+            config.log_files = files;
+        }
+        config.log_execs = file.log_execs.unwrap_or(config.log_execs);
+        if let Some(rows) = file.anomaly_history {
+            config.anomaly_history = rows;
+        }
+        if let Some(age) = file.anomaly_history_age {
+            config.anomaly_history_age = parse_duration(&age)
+                .with_context(|| format!("{}: anomaly-history-age", path.display()))?;
         }
         for (name, value) in &file.settings {
             let text = match value {
@@ -239,6 +303,16 @@ mod tests {
     }
 
     #[test]
+    fn sizes_read_like_people_write_them() {
+        assert_eq!(parse_size("64MiB").unwrap(), 64 << 20);
+        assert_eq!(parse_size("64M").unwrap(), 64 << 20);
+        assert_eq!(parse_size("512K").unwrap(), 512 << 10);
+        assert_eq!(parse_size("1000").unwrap(), 1000);
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("5T").is_err());
+    }
+
+    #[test]
     fn bad_files_are_clear_errors() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ebph.toml");
@@ -253,6 +327,8 @@ mod tests {
                 "profiles = 0 would track nothing",
             ),
             ("[settings]\nanomaly_limit = 0\n", "anomaly-limit"),
+            ("log-files = 0\n", "log-files must be at least 1"),
+            ("log-max-size = \"1K\"\n", "at least 4K"),
         ] {
             std::fs::write(&path, text).unwrap();
             let err = format!("{:#}", Config::load(&path, true).unwrap_err());

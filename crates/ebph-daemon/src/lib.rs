@@ -9,6 +9,7 @@
 pub mod api;
 pub mod config;
 pub mod daemon;
+pub mod event_log;
 pub mod keeper;
 mod mailbox;
 pub mod metrics;

@@ -131,6 +131,8 @@ pub struct Snapshot {
     pub events_lost: u64,
     /// Holds the engine did not make (the keeper's ring buffer full).
     pub holds_dropped: u64,
+    /// Anomalies counted but not reported one by one.
+    pub anomalies_suppressed: u64,
     /// Things refused because a map was full: profiles, rows, indexes, tasks.
     pub full: [u64; 4],
     /// Entries in use and capacity: profiles, rows, indexes, tasks.

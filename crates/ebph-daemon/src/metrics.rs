@@ -100,6 +100,12 @@ pub fn render(s: &Snapshot) -> String {
     );
     counter(
         &mut r,
+        "anomalies_suppressed",
+        "Anomalies counted but not reported one by one (over a profile's 100 a second)",
+        s.anomalies_suppressed,
+    );
+    counter(
+        &mut r,
         "holds_dropped",
         "Holds not made (the task ran on) because the keeper had not read the ones before",
         s.holds_dropped,

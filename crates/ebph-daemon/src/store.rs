@@ -380,6 +380,24 @@ impl Store {
         tx.commit().map_err(sqlite)
     }
 
+    /// Forgets anomalies beyond the newest `keep`, and those recorded before `before`
+    /// (RFC 3339, as recorded). Returns how many were removed.
+    pub fn prune_anomalies(&mut self, keep: u64, before: &str) -> Result<u64, StoreError> {
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        let by_count = self
+            .conn
+            .execute(
+                "DELETE FROM anomalies WHERE id <= (SELECT MAX(id) FROM anomalies) - ?1",
+                [keep],
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let by_age = self
+            .conn
+            .execute("DELETE FROM anomalies WHERE time < ?1", [before])
+            .map_err(|e| self.sqlite(e))?;
+        Ok((by_count + by_age) as u64)
+    }
+
     /// The last `limit` anomalies, oldest first.
     pub fn anomalies(&self, limit: u32) -> Result<Vec<StoredAnomaly>, StoreError> {
         let mut stmt = self
@@ -548,7 +566,18 @@ mod tests {
             sequence: vec!["read".into(), "write".into()],
         };
         store.add_anomalies(&[a.clone(), a.clone()]).unwrap();
-        assert_eq!(store.anomalies(1).unwrap(), [a]);
+        assert_eq!(store.anomalies(1).unwrap(), std::slice::from_ref(&a));
+        // A bounded history: by count, then by age.
+        store
+            .add_anomalies(&[a.clone(), a.clone(), a.clone()])
+            .unwrap();
+        assert_eq!(store.prune_anomalies(2, "1970-01-01T00:00:00Z").unwrap(), 3);
+        assert_eq!(store.anomalies(100).unwrap().len(), 2);
+        assert_eq!(
+            store.prune_anomalies(100, "9999-01-01T00:00:00Z").unwrap(),
+            2
+        );
+        assert!(store.anomalies(100).unwrap().is_empty());
         store.set_setting("normal-wait", "2s").unwrap();
         store.set_setting("normal-wait", "3s").unwrap();
         assert_eq!(

@@ -1,8 +1,6 @@
 //! Engine events: turned into API events, logged as JSON lines, published, and acted on
 //! (delays become holds, anomalies go into the history).
 
-use std::io::Write;
-
 use ebph_api::protocol::{self, Event};
 use ebph_bpf::EventKind;
 use ebph_core::{Arch, Syscall};
@@ -143,8 +141,14 @@ impl Worker {
                     sequence: sequence.clone(),
                 });
             }
-            if let Ok(line) = serde_json::to_string(&event) {
-                let _ = writeln!(self.log, "{line}");
+            // Execs go to the live stream; to the log only when asked (they are most events).
+            let logged = self.config.log_execs || !matches!(event.kind, protocol::EventKind::Exec);
+            if logged {
+                if let Ok(line) = serde_json::to_string(&event) {
+                    if let Err(e) = self.log.write_line(&line) {
+                        self.log_failed(e);
+                    }
+                }
             }
             {
                 let mut recent = self
@@ -159,7 +163,9 @@ impl Worker {
             }
             let _ = self.outputs.events.send(event);
         }
-        let _ = self.log.flush();
+        if let Err(e) = self.log.flush() {
+            self.log_failed(e);
+        }
         if let Err(e) = self.store.add_anomalies(&anomalies) {
             tracing::error!("recording anomalies failed: {e}");
         }

@@ -3,8 +3,6 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::io::BufWriter;
 use std::rc::Rc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime};
@@ -15,6 +13,7 @@ use ebph_bpf::Engine;
 use ebph_core::{ProfileKey, Settings};
 
 use crate::config::Config;
+use crate::event_log::{self, EventLog};
 use crate::keeper::Keeper;
 use crate::mailbox::{Command, Outputs};
 use crate::store::Store;
@@ -25,6 +24,7 @@ mod events;
 mod holds;
 mod saves;
 mod settings;
+mod upkeep;
 mod views;
 
 /// Events kept in memory for `ebph logs` without `-f`.
@@ -36,7 +36,7 @@ struct Worker {
     config: Config,
     settings: Settings,
     paths: HashMap<ProfileKey, String>,
-    log: BufWriter<File>,
+    log: EventLog,
     outputs: Outputs,
     started: Instant,
     last_save: Option<SystemTime>,
@@ -51,6 +51,8 @@ struct Worker {
     layers: settings::Layers,
     /// The configuration file as it was last read (flags aside).
     file_config: Config,
+    /// What is done now and then.
+    upkeep: upkeep::Upkeep,
     /// Counters for metrics: delays, refused execs, saves, the last save's duration.
     delays: u64,
     execve_refused: u64,
@@ -89,6 +91,7 @@ pub fn run(
         let events = pending.take();
         worker.handle_events(events);
         worker.end_due();
+        worker.upkeep();
         match commands.recv_timeout(worker.wait_time()) {
             Ok(command) => {
                 // Answer with every event so far taken into account (paths of new profiles).
@@ -182,28 +185,24 @@ impl Worker {
             config.database().display(),
             associated
         );
-        // `ebph logs` shows the latest events across restarts: the tail of the event log.
-        if let Ok(text) = std::fs::read_to_string(config.event_log()) {
+        // `ebph logs` shows the latest events across restarts: the tail of the event log
+        // (read from its end, however large it is).
+        {
             let mut recent = outputs.recent.lock().unwrap_or_else(|e| e.into_inner());
-            let lines: Vec<&str> = text.lines().collect();
-            for line in &lines[lines.len().saturating_sub(RECENT_EVENTS)..] {
-                if let Ok(event) = serde_json::from_str::<Event>(line) {
+            for line in event_log::tail(&config.event_log(), RECENT_EVENTS) {
+                if let Ok(event) = serde_json::from_str::<Event>(&line) {
                     recent.push_back(event);
                 }
             }
         }
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(config.event_log())
-            .with_context(|| format!("opening {}", config.event_log().display()))?;
+        let log = EventLog::open(&config.event_log(), config.log_max_size, config.log_files)?;
         let next_save = Instant::now() + config.save_interval;
         Ok(Worker {
             engine,
             store,
             settings,
             paths,
-            log: BufWriter::new(log),
+            log,
             outputs,
             started: Instant::now(),
             last_save: None,
@@ -214,6 +213,7 @@ impl Worker {
             holds_off: false,
             layers,
             file_config,
+            upkeep: upkeep::Upkeep::new(),
             delays: 0,
             execve_refused: 0,
             saves: 0,

@@ -23,6 +23,7 @@ impl Worker {
             });
         }
         self.store.save_profiles(&profiles)?;
+        self.prune_history();
         self.last_save = Some(SystemTime::now());
         self.saves += 1;
         self.last_save_seconds = start.elapsed().as_secs_f64();

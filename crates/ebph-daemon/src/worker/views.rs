@@ -52,6 +52,7 @@ impl Worker {
             held: self.held.len() as u64,
             events_lost: s.events_lost,
             holds_dropped: s.holds_dropped,
+            anomalies_suppressed: s.anomalies_suppressed,
             full: [s.profiles_full, s.rows_full, s.indexes_full, s.tasks_full],
             used: [
                 profiles.iter().sum(),
@@ -92,6 +93,7 @@ impl Worker {
                 rows_used: s.rows_used,
                 indexes_used: s.indexes_used,
                 holds_dropped: s.holds_dropped,
+                anomalies_suppressed: s.anomalies_suppressed,
             },
             database: self.config.database().display().to_string(),
             last_save: self.last_save.map(rfc3339),

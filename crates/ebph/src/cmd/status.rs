@@ -62,8 +62,13 @@ pub fn run(client: &Client, args: Args) -> Result<()> {
     )?;
     writeln!(
         out,
-        "engine     {} rows and {} index blocks in use; full: {} profiles, {} rows, {} indexes, {} tasks; {} events lost",
-        e.rows_used, e.indexes_used, e.profiles_full, e.rows_full, e.indexes_full, e.tasks_full, e.events_lost
+        "engine     {} rows and {} index blocks in use; full: {} profiles, {} rows, {} indexes, {} tasks",
+        e.rows_used, e.indexes_used, e.profiles_full, e.rows_full, e.indexes_full, e.tasks_full
+    )?;
+    writeln!(
+        out,
+        "lost       {} events (ring buffer full), {} anomalies not reported one by one (storms), {} holds dropped",
+        e.events_lost, e.anomalies_suppressed, e.holds_dropped
     )?;
     for warning in &s.warnings {
         writeln!(out, "warning    {warning}")?;

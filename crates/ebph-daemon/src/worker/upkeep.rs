@@ -1,0 +1,155 @@
+//! What the engine's thread does now and then: follow the event log's path, keep the anomaly
+//! history within its bounds, and say what was lost.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use super::{rfc3339, Worker};
+
+/// How often the event log's path is checked (logrotate may have moved the file).
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+/// At most one warning about losses in this long.
+const LOSSES_EVERY: Duration = Duration::from_secs(60);
+
+/// What the engine had to drop or could not hold, as counted so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Losses {
+    events_lost: u64,
+    holds_dropped: u64,
+    anomalies_suppressed: u64,
+    profiles_full: u64,
+    rows_full: u64,
+    indexes_full: u64,
+    tasks_full: u64,
+}
+
+impl Losses {
+    fn of(s: &ebph_bpf::Stats) -> Losses {
+        Losses {
+            events_lost: s.events_lost,
+            holds_dropped: s.holds_dropped,
+            anomalies_suppressed: s.anomalies_suppressed,
+            profiles_full: s.profiles_full,
+            rows_full: s.rows_full,
+            indexes_full: s.indexes_full,
+            tasks_full: s.tasks_full,
+        }
+    }
+
+    /// What grew since `before`, for people: `events lost: 3, ...`.
+    fn since(&self, before: &Losses) -> Vec<String> {
+        [
+            (
+                "events lost (ring buffer full)",
+                self.events_lost,
+                before.events_lost,
+            ),
+            (
+                "holds dropped (keeper behind)",
+                self.holds_dropped,
+                before.holds_dropped,
+            ),
+            (
+                "anomalies not reported one by one (storm)",
+                self.anomalies_suppressed,
+                before.anomalies_suppressed,
+            ),
+            (
+                "programs untracked (profile table full)",
+                self.profiles_full,
+                before.profiles_full,
+            ),
+            (
+                "pairs not learned (rows full)",
+                self.rows_full,
+                before.rows_full,
+            ),
+            (
+                "tables not created (indexes full)",
+                self.indexes_full,
+                before.indexes_full,
+            ),
+            (
+                "tasks untracked (task table full)",
+                self.tasks_full,
+                before.tasks_full,
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, now, then)| now > then)
+        .map(|(what, now, then)| format!("{} {what}", now - then))
+        .collect()
+    }
+}
+
+/// When upkeep is next due, and what was last said.
+pub(super) struct Upkeep {
+    next_check: Instant,
+    next_losses: Instant,
+    reported: Losses,
+    log_failing: bool,
+}
+
+impl Upkeep {
+    pub(super) fn new() -> Upkeep {
+        Upkeep {
+            next_check: Instant::now(),
+            next_losses: Instant::now(),
+            reported: Losses::default(),
+            log_failing: false,
+        }
+    }
+}
+
+impl Worker {
+    /// Runs what is due.
+    pub(super) fn upkeep(&mut self) {
+        let now = Instant::now();
+        if now < self.upkeep.next_check {
+            return;
+        }
+        self.upkeep.next_check = now + CHECK_EVERY;
+        match self.log.follow_path() {
+            Ok(true) => tracing::info!(
+                "{} was moved away: writing a new one",
+                self.config.event_log().display()
+            ),
+            Ok(false) => {}
+            Err(e) => self.log_failed(e),
+        }
+        if now >= self.upkeep.next_losses {
+            let losses = Losses::of(&self.engine.stats());
+            let grown = losses.since(&self.upkeep.reported);
+            if !grown.is_empty() {
+                tracing::warn!("lost since the last report: {}", grown.join(", "));
+                self.upkeep.reported = losses;
+                self.upkeep.next_losses = now + LOSSES_EVERY;
+            }
+        }
+    }
+
+    /// Keeps the anomaly history within `anomaly-history` rows and `anomaly-history-age`.
+    pub(super) fn prune_history(&mut self) {
+        let oldest = SystemTime::now()
+            .checked_sub(self.config.anomaly_history_age)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        match self
+            .store
+            .prune_anomalies(self.config.anomaly_history, &rfc3339(oldest))
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("forgot {n} old anomalies (anomaly-history)"),
+            Err(e) => tracing::error!("pruning the anomaly history failed: {e}"),
+        }
+    }
+
+    /// Says once that the event log cannot be written (and again once it can after all).
+    pub(super) fn log_failed(&mut self, e: anyhow::Error) {
+        if !self.upkeep.log_failing {
+            tracing::error!(
+                "writing {} failed: {e:#}; events still reach `ebph logs`",
+                self.config.event_log().display()
+            );
+            self.upkeep.log_failing = true;
+        }
+    }
+}
