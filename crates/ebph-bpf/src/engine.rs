@@ -808,6 +808,18 @@ pub struct Subscription<'a> {
     ring: RingBuffer<'a>,
 }
 
+impl std::os::fd::AsFd for Subscription<'_> {
+    /// A descriptor that is readable when there is data (for poll).
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        // SAFETY: the ring buffer owns this epoll descriptor for as long as it lives, and the
+        // returned borrow cannot outlive `self`.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::os::fd::BorrowedFd::borrow_raw(self.ring.epoll_fd())
+        }
+    }
+}
+
 impl Subscription<'_> {
     /// Waits up to `timeout` for data and handles all that is there.
     pub fn poll(&self, timeout: Duration) -> Result<(), EngineError> {

@@ -78,7 +78,7 @@ pub fn run(config: Config) -> Result<()> {
     }
 
     let store = Store::open(&config.database())?;
-    let (commands, receiver) = std::sync::mpsc::channel();
+    let (commands, inbox) = crate::mailbox::mailbox()?;
     let (events, _) = broadcast::channel(4096);
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let outputs = Outputs {
@@ -95,7 +95,7 @@ pub fn run(config: Config) -> Result<()> {
         let config = config.clone();
         std::thread::Builder::new()
             .name("ebph-engine".into())
-            .spawn(move || worker::run(config, store, receiver, outputs, ready_tx))?
+            .spawn(move || worker::run(config, store, inbox, outputs, ready_tx))?
     };
     match ready_rx.recv() {
         Ok(Ok(())) => {}

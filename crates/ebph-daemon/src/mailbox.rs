@@ -4,7 +4,8 @@
 //! it depends on neither.
 
 use std::collections::VecDeque;
-use std::sync::mpsc::Sender;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 
 use ebph_bpf::AdminOp;
@@ -105,9 +106,87 @@ pub struct Outputs {
 #[derive(Clone)]
 pub struct Handle {
     /// Requests.
-    pub commands: Sender<Command>,
+    pub commands: Commands,
     /// Its events.
     pub outputs: Outputs,
+}
+
+/// The sending end of the engine's thread's requests, with a doorbell (an eventfd) that
+/// wakes the thread: it sleeps until there is work.
+#[derive(Clone)]
+pub struct Commands(Arc<Sending>);
+
+struct Sending {
+    tx: Option<Sender<Command>>,
+    bell: Arc<OwnedFd>,
+}
+
+/// The engine's thread has stopped.
+#[derive(Debug)]
+pub struct Gone;
+
+fn ring(bell: &OwnedFd) {
+    let _ = rustix::io::write(bell, &1u64.to_ne_bytes());
+}
+
+impl Commands {
+    /// Hands `command` to the engine's thread and wakes it.
+    pub fn send(&self, command: Command) -> Result<(), Gone> {
+        let tx = self.0.tx.as_ref().ok_or(Gone)?;
+        tx.send(command).map_err(|_| Gone)?;
+        ring(&self.0.bell);
+        Ok(())
+    }
+}
+
+impl Drop for Sending {
+    /// The last sender gone: the thread wakes to find the channel closed.
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        ring(&self.bell);
+    }
+}
+
+/// The engine's thread's end.
+pub struct Inbox {
+    rx: Receiver<Command>,
+    bell: Arc<OwnedFd>,
+}
+
+impl Inbox {
+    /// The next request, if any; `Err` once every sender is gone.
+    pub fn next(&self) -> Result<Option<Command>, Gone> {
+        match self.rx.try_recv() {
+            Ok(command) => Ok(Some(command)),
+            Err(TryRecvError::Empty) => Ok(None),
+            Err(TryRecvError::Disconnected) => Err(Gone),
+        }
+    }
+
+    /// Quiets the doorbell (before the requests are taken).
+    pub fn answer_bell(&self) {
+        let mut buf = [0u8; 8];
+        let _ = rustix::io::read(&*self.bell, &mut buf);
+    }
+}
+
+impl AsFd for Inbox {
+    /// Readable when the doorbell rang.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.bell.as_fd()
+    }
+}
+
+/// A way in to the engine's thread, and its end.
+pub fn mailbox() -> std::io::Result<(Commands, Inbox)> {
+    use rustix::event::{eventfd, EventfdFlags};
+    let bell = Arc::new(eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let commands = Commands(Arc::new(Sending {
+        tx: Some(tx),
+        bell: bell.clone(),
+    }));
+    Ok((commands, Inbox { rx, bell }))
 }
 
 /// What a scrape reports, read from the engine's thread.

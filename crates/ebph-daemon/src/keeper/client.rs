@@ -1,10 +1,11 @@
 //! The daemon's side of the keeper: starting it, telling it what to release, starting it
 //! again should it die.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -17,6 +18,10 @@ const RESTART_WINDOW: Duration = Duration::from_secs(60);
 pub(crate) struct Keeper {
     child: Child,
     stdin: ChildStdin,
+    /// Closes when the keeper exits: what the daemon watches.
+    stdout: ChildStdout,
+    /// The keeper exited and could not be started again.
+    dead: bool,
     holds_map_id: u32,
     ledger_dir: PathBuf,
     restarts: Vec<Instant>,
@@ -24,7 +29,7 @@ pub(crate) struct Keeper {
 
 /// Starts `ebph keeper` (this very executable, by `/proc/self/exe`, so an upgrade that
 /// replaced the file on disk changes nothing) and waits until it reads the holds.
-fn spawn(holds_map_id: u32, ledger_dir: &Path) -> Result<(Child, ChildStdin)> {
+fn spawn(holds_map_id: u32, ledger_dir: &Path) -> Result<(Child, ChildStdin, ChildStdout)> {
     let mut child = Command::new("/proc/self/exe")
         .arg("keeper")
         .arg("--holds-map-id")
@@ -41,38 +46,60 @@ fn spawn(holds_map_id: u32, ledger_dir: &Path) -> Result<(Child, ChildStdin)> {
     let stdin = child.stdin.take().expect("piped");
     let stdout = child.stdout.take().expect("piped");
     // It says `ready` once it reads the holds (or exits, saying why on stderr).
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    match rx.recv_timeout(Duration::from_secs(10)) {
-        Ok(line) if line.trim() == "ready" => {}
-        _ => {
-            let _ = child.kill();
-            let status = child.wait();
-            bail!("the keeper did not start ({status:?}); its error is above");
-        }
+    if read_line(&stdout, Duration::from_secs(10)).as_deref() != Some("ready") {
+        let _ = child.kill();
+        let status = child.wait();
+        bail!("the keeper did not start ({status:?}); its error is above");
     }
     // Commands must never block the daemon, even with a keeper that stopped reading.
     rustix::io::ioctl_fionbio(&stdin, true).context("setting up the keeper's input")?;
-    Ok((child, stdin))
+    Ok((child, stdin, stdout))
+}
+
+/// A line from `pipe`, waiting `timeout` at most for all of it.
+fn read_line(pipe: &ChildStdout, timeout: Duration) -> Option<String> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let deadline = Instant::now() + timeout;
+    let mut line = Vec::new();
+    while !line.ends_with(b"\n") {
+        let left = deadline.checked_duration_since(Instant::now())?;
+        let left = Timespec {
+            tv_sec: left.as_secs() as i64,
+            tv_nsec: i64::from(left.subsec_nanos()),
+        };
+        let mut fds = [PollFd::new(pipe, PollFlags::IN)];
+        if poll(&mut fds, Some(&left)).ok()? == 0 {
+            return None;
+        }
+        let mut byte = [0u8; 1];
+        match rustix::io::read(pipe, &mut byte) {
+            Ok(1) => line.push(byte[0]),
+            _ => return None,
+        }
+    }
+    Some(String::from_utf8_lossy(&line).trim().to_owned())
 }
 
 impl Keeper {
     /// Starts the keeper of the engine whose holds ring buffer has id `holds_map_id`; it
     /// writes down what it holds in `ledger_dir`.
     pub(crate) fn start(holds_map_id: u32, ledger_dir: &Path) -> Result<Keeper> {
-        let (child, stdin) = spawn(holds_map_id, ledger_dir)?;
+        let (child, stdin, stdout) = spawn(holds_map_id, ledger_dir)?;
         tracing::info!("keeper started (pid {})", child.id());
         Ok(Keeper {
             child,
             stdin,
+            stdout,
+            dead: false,
             holds_map_id,
             ledger_dir: ledger_dir.to_owned(),
             restarts: Vec::new(),
         })
+    }
+
+    /// A descriptor that becomes readable when the keeper exits, while one runs.
+    pub(crate) fn watch(&self) -> Option<BorrowedFd<'_>> {
+        (!self.dead).then(|| self.stdout.as_fd())
     }
 
     /// The keeper's process id.
@@ -100,6 +127,9 @@ impl Keeper {
     /// Starts the keeper again if it died. Returns false when it is not running (and could
     /// not be started again).
     pub(crate) fn check(&mut self) -> bool {
+        if self.dead {
+            return false;
+        }
         match self.child.try_wait() {
             Ok(None) => return true,
             Ok(Some(status)) => tracing::error!("the keeper died ({status}): starting another"),
@@ -109,18 +139,21 @@ impl Keeper {
         self.restarts
             .retain(|t| now.duration_since(*t) < RESTART_WINDOW);
         if self.restarts.len() >= MAX_RESTARTS {
+            self.dead = true;
             return false;
         }
         self.restarts.push(now);
         match spawn(self.holds_map_id, &self.ledger_dir) {
-            Ok((child, stdin)) => {
+            Ok((child, stdin, stdout)) => {
                 tracing::info!("keeper started again (pid {})", child.id());
                 self.child = child;
                 self.stdin = stdin;
+                self.stdout = stdout;
                 true
             }
             Err(e) => {
                 tracing::error!("{e:#}");
+                self.dead = true;
                 false
             }
         }

@@ -4,8 +4,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use anyhow::{Context, Result};
 use ebph_api::protocol::Event;
@@ -15,7 +14,7 @@ use ebph_core::{ProfileKey, Settings};
 use crate::config::Config;
 use crate::event_log::{self, EventLog};
 use crate::keeper::Keeper;
-use crate::mailbox::{Command, Outputs};
+use crate::mailbox::{Command, Inbox, Outputs};
 use crate::store::Store;
 
 mod allowlist;
@@ -60,12 +59,16 @@ struct Worker {
     last_save_seconds: f64,
 }
 
-/// Loads the engine and the saved profiles, attaches, then serves `commands` until the
-/// channel closes; saves before returning. `ready` gets the outcome of starting.
+/// Loads the engine and the saved profiles, attaches, then serves `inbox` until every sender
+/// is gone; saves before returning. `ready` gets the outcome of starting.
+///
+/// It sleeps until there is work: an event in the ring buffer, a request (the inbox's
+/// doorbell), the keeper exiting, or a timer that is due (upkeep once a second, the next
+/// save, the end of a hold it shows).
 pub fn run(
     config: Config,
     store: Store,
-    commands: Receiver<Command>,
+    inbox: Inbox,
     outputs: Outputs,
     ready: std::sync::mpsc::Sender<Result<(), String>>,
 ) -> Result<()> {
@@ -86,26 +89,28 @@ pub fn run(
     let pending = Rc::new(RefCell::new(Vec::new()));
     let sink = pending.clone();
     let subscription = source.subscribe(move |e| sink.borrow_mut().push(e))?;
-    loop {
-        subscription.poll(Duration::from_millis(5))?;
+    'serve: loop {
+        worker.wait(&subscription, &inbox);
+        subscription.consume()?;
         let events = pending.take();
         worker.handle_events(events);
+        inbox.answer_bell();
+        loop {
+            match inbox.next() {
+                Ok(Some(command)) => {
+                    // Answer with every event so far taken into account (paths of new
+                    // profiles).
+                    subscription.consume()?;
+                    let events = pending.take();
+                    worker.handle_events(events);
+                    worker.handle(command);
+                }
+                Ok(None) => break,
+                Err(_) => break 'serve,
+            }
+        }
         worker.end_due();
         worker.upkeep();
-        match commands.recv_timeout(worker.wait_time()) {
-            Ok(command) => {
-                // Answer with every event so far taken into account (paths of new profiles).
-                subscription.consume()?;
-                let events = pending.take();
-                worker.handle_events(events);
-                worker.handle(command);
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
-        }
-        while let Ok(command) = commands.try_recv() {
-            worker.handle(command);
-        }
         if Instant::now() >= worker.next_save {
             if let Err(e) = worker.save() {
                 tracing::error!("saving profiles failed: {}", e.message);

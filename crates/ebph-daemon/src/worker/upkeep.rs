@@ -101,6 +101,11 @@ impl Upkeep {
 }
 
 impl Worker {
+    /// When upkeep is next due.
+    pub(super) fn upkeep_due(&self) -> Instant {
+        self.upkeep.next_check
+    }
+
     /// Runs what is due.
     pub(super) fn upkeep(&mut self) {
         let now = Instant::now();
