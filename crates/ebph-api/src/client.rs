@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use crate::file::ProfileFile;
 use crate::protocol::{
-    AdminRequest, Anomaly, ErrorReply, NameValue, Process, ProfileDetail, ProfileSummary, Release,
-    Saved, SetSetting, SettingValue, Status, Target,
+    AdminRequest, Anomaly, ErrorReply, ImportRequest, Imported, NameValue, Process, ProfileDetail,
+    ProfileSummary, Release, Saved, SetSetting, SettingValue, Status, Target,
 };
 
 /// Why a request failed, in terms a person can act on.
@@ -256,6 +256,18 @@ impl Client {
     /// `GET /v1/anomalies`: the last `limit` anomalies recorded, oldest first.
     pub fn anomalies(&self, limit: u32) -> Result<Vec<Anomaly>, ClientError> {
         self.get(&format!("/v1/anomalies?limit={limit}"))
+    }
+
+    /// `POST /v1/import`: adds a profile file's profiles to the running daemon.
+    pub fn import(&self, file: ProfileFile, allow_unsigned: bool) -> Result<Imported, ClientError> {
+        self.send(
+            Method::POST,
+            "/v1/import",
+            &ImportRequest {
+                file,
+                allow_unsigned,
+            },
+        )
     }
 
     /// `GET /v1/export`: one profile, or every profile, as a profile file.

@@ -3,13 +3,17 @@
 //! A file is one JSON document: `format` (`ebph-profiles`), `version`, the call numbering
 //! (`arch`), the profiles (key, path, status, counters, both tables as `[call, prev, flags]`
 //! triples) and a `checksum`: SHA-256 of the profiles as written. Anything else, or a file
-//! whose checksum does not match, is refused.
+//! whose checksum does not match, is refused. A file may carry a `signature` (see
+//! [`crate::signing`]): which key signed it, and the signature of its format, version,
+//! numbering and checksum.
 
 use std::os::unix::fs::MetadataExt;
 
 use ebph_core::{LookaheadTable, Profile, ProfileKey, ProfileStatus, Syscall};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use crate::signing::{PublicKey, SigningKey};
 
 /// A profile as stored: its key, path and contents.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,6 +58,27 @@ pub enum FileError {
     /// Profiles that cannot be merged.
     #[error("cannot merge {0} with {1}: they are not the same executable")]
     Mismatch(String, String),
+    /// Profiles of one key under two paths.
+    #[error("profile {key} is {first} in one file and {second} in the other: not merged (a file may have been edited; --force merges them anyway)")]
+    PathsDiffer {
+        /// The key.
+        key: String,
+        /// Its path in the first file.
+        first: String,
+        /// In the second.
+        second: String,
+    },
+    /// No signature, where one is required.
+    #[error("the file is not signed (sign it with `ebph profile export --sign KEY`, or import it with --allow-unsigned)")]
+    Unsigned,
+    /// Signed by a key the configuration does not trust.
+    #[error("the file is signed by a key that is not trusted here ({0}); add its public key to trusted-keys")]
+    Untrusted(String),
+    /// A signature that does not match the file.
+    #[error(
+        "the file's signature does not match its contents: it was changed after it was signed"
+    )]
+    BadSignature,
 }
 
 /// One profile in a file.
@@ -92,6 +117,18 @@ pub struct ProfileFile {
     pub profiles: Vec<FileProfile>,
     /// `sha256:` and the hex digest of `profiles` as serialized.
     pub checksum: String,
+    /// Who signed it, if anyone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<FileSignature>,
+}
+
+/// A profile file's signature.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileSignature {
+    /// The public key that checks it, in hex.
+    pub key: String,
+    /// The ed25519 signature of the file's format, version, arch and checksum, in hex.
+    pub signature: String,
 }
 
 fn checksum(profiles: &[FileProfile]) -> String {
@@ -149,8 +186,15 @@ impl FileProfile {
             .key
             .parse()
             .map_err(|e: ebph_core::ProfileKeyError| invalid(e.to_string()))?;
-        let key = match std::fs::metadata(&self.path) {
-            Ok(m) if original.script == 0 => ProfileKey {
+        // Only an absolute path names the same file here: a relative one would be looked up
+        // from wherever the importer happens to be.
+        let here = if self.path.starts_with('/') {
+            std::fs::metadata(&self.path).ok()
+        } else {
+            None
+        };
+        let key = match here {
+            Some(m) if original.script == 0 => ProfileKey {
                 dev: m.dev(),
                 ino: m.ino(),
                 script: 0,
@@ -192,7 +236,39 @@ impl ProfileFile {
             arch: "x86_64".to_owned(),
             checksum: checksum(&profiles),
             profiles,
+            signature: None,
         }
+    }
+
+    /// What a signature covers: everything that says what the profiles are.
+    fn signed_bytes(&self) -> Vec<u8> {
+        format!(
+            "{}\n{}\n{}\n{}",
+            self.format, self.version, self.arch, self.checksum
+        )
+        .into_bytes()
+    }
+
+    /// Signs the file with `key`.
+    pub fn sign(&mut self, key: &SigningKey) {
+        self.signature = Some(FileSignature {
+            key: key.public().to_hex(),
+            signature: key.sign(&self.signed_bytes()),
+        });
+    }
+
+    /// Checks that a key of `trusted` signed the file (and that the signature matches);
+    /// returns that key.
+    pub fn check_signature(&self, trusted: &[PublicKey]) -> Result<PublicKey, FileError> {
+        let signed = self.signature.as_ref().ok_or(FileError::Unsigned)?;
+        let key = PublicKey::from_hex(&signed.key).map_err(|_| FileError::BadSignature)?;
+        if !key.verifies(&self.signed_bytes(), &signed.signature) {
+            return Err(FileError::BadSignature);
+        }
+        if !trusted.contains(&key) {
+            return Err(FileError::Untrusted(signed.key.clone()));
+        }
+        Ok(key)
     }
 
     /// Reads and checks a file's text.
@@ -229,14 +305,25 @@ impl ProfileFile {
         serde_json::to_string_pretty(self).expect("a profile file serializes")
     }
 
-    /// Combines two files: profiles of the same executable (same path, or same key) get the
-    /// union of their pairs and the sum of their counts; the others are kept as they are.
-    pub fn merge(&self, other: &ProfileFile) -> Result<ProfileFile, FileError> {
+    /// Combines two files: profiles of the same executable (the same path: keys differ from
+    /// host to host) get the union of their pairs and the sum of their counts; the others are
+    /// kept as they are. One key under two paths is refused unless `force` (then merged). The
+    /// result is not signed.
+    pub fn merge(&self, other: &ProfileFile, force: bool) -> Result<ProfileFile, FileError> {
         let mut out = self.profiles.clone();
         for p in &other.profiles {
+            if let Some(q) = out.iter().find(|q| q.key == p.key && q.path != p.path) {
+                if !force {
+                    return Err(FileError::PathsDiffer {
+                        key: p.key.clone(),
+                        first: q.path.clone(),
+                        second: p.path.clone(),
+                    });
+                }
+            }
             match out
                 .iter_mut()
-                .find(|q| q.key == p.key || (!q.path.is_empty() && q.path == p.path))
+                .find(|q| (!q.path.is_empty() && q.path == p.path) || (force && q.key == p.key))
             {
                 Some(q) => *q = merge_one(q, p)?,
                 None => out.push(p.clone()),
@@ -367,7 +454,7 @@ mod tests {
             "/usr/bin/x",
             &[(0, 1, 0b10), (5, 6, 1)],
         )]);
-        let m = a.merge(&b).unwrap();
+        let m = a.merge(&b, false).unwrap();
         assert_eq!(m.profiles.len(), 2);
         let x = &m.profiles[0];
         assert_eq!(x.train, [(0, 1, 0b11), (5, 6, 1)]);
@@ -378,5 +465,51 @@ mod tests {
             Err(FileError::Mismatch(_, _))
         ));
         assert!(ProfileFile::parse(&m.to_text()).is_ok());
+        // One key under two paths: an edited file, refused unless forced.
+        let edited = ProfileFile::new(vec![sample("8:1:42", "/usr/bin/ls", &[(7, 7, 1)])]);
+        assert!(matches!(
+            a.merge(&edited, false),
+            Err(FileError::PathsDiffer { .. })
+        ));
+        assert_eq!(a.merge(&edited, true).unwrap().profiles.len(), 2);
+    }
+
+    #[test]
+    fn only_files_signed_by_a_trusted_key_pass() {
+        let key = SigningKey::generate().unwrap();
+        let trusted = [key.public()];
+        let mut file = ProfileFile::new(vec![sample("8:1:42", "/usr/bin/x", &[(0, 1, 3)])]);
+        assert!(matches!(
+            file.check_signature(&trusted),
+            Err(FileError::Unsigned)
+        ));
+        file.sign(&key);
+        let text = file.to_text();
+        let back = ProfileFile::parse(&text).unwrap();
+        assert_eq!(back.check_signature(&trusted).unwrap(), key.public());
+        // Another key's signature is not trusted.
+        let stranger = SigningKey::generate().unwrap();
+        let mut theirs = back.clone();
+        theirs.sign(&stranger);
+        assert!(matches!(
+            theirs.check_signature(&trusted),
+            Err(FileError::Untrusted(_))
+        ));
+        // A path edited and the checksum computed again: the signature no longer matches.
+        let mut edited = ProfileFile::new(vec![sample("8:1:42", "/usr/bin/ls", &[(0, 1, 3)])]);
+        edited.signature = back.signature.clone();
+        let edited = ProfileFile::parse(&edited.to_text()).unwrap();
+        assert!(matches!(
+            edited.check_signature(&trusted),
+            Err(FileError::BadSignature)
+        ));
+    }
+
+    #[test]
+    fn a_relative_path_is_not_looked_up_where_the_importer_stands() {
+        // Tests run in the crate's directory, where ./Cargo.toml exists.
+        assert!(std::path::Path::new("./Cargo.toml").exists());
+        let p = sample("8:1:42", "./Cargo.toml", &[]);
+        assert_eq!(p.to_stored().unwrap().key.to_string(), "8:1:42");
     }
 }

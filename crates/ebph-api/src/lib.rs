@@ -1,9 +1,10 @@
 //! What ebph's daemon and its clients share, and nothing of either: the HTTP/JSON protocol
 //! spoken on the daemon's Unix socket ([`protocol`]) and a client for it ([`client`]), the
-//! profile file format of `ebph profile export`/`import` ([`file`]), and the well-known paths
-//! ([`paths`]). The `ebph` command-line tool talks to the daemon only through this crate.
+//! profile file format of `ebph profile export`/`import` ([`file`]) and its signatures
+//! ([`signing`]), and the well-known paths ([`paths`]). The `ebph` command-line tool talks to the daemon only through this crate.
 
 pub mod client;
 pub mod file;
 pub mod paths;
 pub mod protocol;
+pub mod signing;

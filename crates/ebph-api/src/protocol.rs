@@ -193,6 +193,27 @@ pub struct Release {
     pub pid: u32,
 }
 
+/// `POST /v1/import`: profiles to add to the running daemon.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ImportRequest {
+    /// The profile file.
+    pub file: crate::file::ProfileFile,
+    /// Accept a file no trusted key signed.
+    #[serde(default)]
+    pub allow_unsigned: bool,
+}
+
+/// What an import did.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Imported {
+    /// Profiles added.
+    pub imported: u64,
+    /// Paths of profiles left alone because the daemon has one for that executable already.
+    pub present: Vec<String>,
+    /// The trusted key that signed the file (hex), if one did.
+    pub signed_by: Option<String>,
+}
+
 /// Which profile a request is about.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Target {

@@ -9,6 +9,8 @@
 //! Usage: overhead SYSCALLS_BINARY [ROUNDS] [BUILD_COMMAND]
 
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ebph_bpf::{AdminOp, Capacity, Engine, Floor};
@@ -23,6 +25,9 @@ enum Mode {
 }
 
 const MODES: [Mode; 4] = [Mode::Nothing, Mode::Floor, Mode::Training, Mode::Normal];
+
+/// The exec-heavy workload.
+const EXEC_LOOP: &str = "i=0; while [ $i -lt 1000 ]; do /bin/true; i=$((i+1)); done";
 
 /// Attaches what `mode` measures; it stays attached while the returned value lives.
 fn attach(mode: Mode) -> Option<Box<dyn std::any::Any>> {
@@ -42,7 +47,39 @@ fn attach(mode: Mode) -> Option<Box<dyn std::any::Any>> {
             };
             engine.set_settings(&settings);
             engine.attach().expect("attach ebph");
-            Some(Box::new(engine))
+            // Events are read as the daemon reads them (waking it costs the kernel too).
+            let source = engine.event_source().expect("the event ring buffer");
+            let stop = Arc::new(AtomicBool::new(false));
+            let stopped = stop.clone();
+            let reader = std::thread::spawn(move || {
+                let subscription = source.subscribe(|_| {}).expect("subscribe");
+                while !stopped.load(Ordering::Relaxed) {
+                    subscription
+                        .poll(Duration::from_millis(100))
+                        .expect("read events");
+                }
+            });
+            Some(Box::new(Attached {
+                _engine: engine,
+                stop,
+                reader: Some(reader),
+            }))
+        }
+    }
+}
+
+/// The engine, and a thread reading its events.
+struct Attached {
+    _engine: Engine,
+    stop: Arc<AtomicBool>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Attached {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(reader) = self.reader.take() {
+            reader.join().expect("the event reader");
         }
     }
 }
@@ -130,6 +167,8 @@ fn main() {
         for (i, &mode) in MODES.iter().enumerate() {
             let attached = attach(mode);
             let mut measured = run_workload(binary);
+            // Exec-heavy: a shell starting 1,000 short programs, one after another.
+            measured.push(("exec loop (s)".to_owned(), run_build(EXEC_LOOP)));
             if let Some(build) = build {
                 measured.push(("C build (s)".to_owned(), run_build(build)));
             }
@@ -211,4 +250,32 @@ fn print_table(results: &[Vec<(String, f64)>], rounds: usize) {
     println!();
     println!("Medians of {rounds} rounds; modes run in turns. EBPH/FLOOR = ebph's added time over the empty program's (~ where the floor adds less than 2%).");
     println!();
+    // The macro workloads' spread: every round, per mode.
+    for macro_name in names.iter().filter(|n| n.ends_with("(s)")) {
+        println!(
+            "{:<18} {:>10} {:>10} {:>10} {:>12}",
+            macro_name.to_uppercase(),
+            "MIN",
+            "MEDIAN",
+            "MAX",
+            "VS NOTHING"
+        );
+        let labels = ["nothing", "floor", "ebph (training)", "ebph (normal)"];
+        let base = value(0, macro_name);
+        for (mode, label) in labels.iter().enumerate() {
+            let all: Vec<f64> = results[mode]
+                .iter()
+                .filter(|(n, _)| n == macro_name)
+                .map(|(_, v)| *v)
+                .collect();
+            let min = all.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = all.iter().copied().fold(0.0, f64::max);
+            let mid = value(mode, macro_name);
+            println!(
+                "{label:<18} {min:>10.3} {mid:>10.3} {max:>10.3} {:>+11.2}%",
+                (mid / base - 1.0) * 100.0
+            );
+        }
+        println!();
+    }
 }

@@ -81,11 +81,17 @@ struct WrittenTable {
     rows: Vec<(usize, u32, Vec<u8>)>,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum AllocKind {
     Index,
     Row,
+    Profile,
 }
+
+/// `enum ebph_admin_op`'s allocations.
+const ADMIN_TAKE_ROW: u64 = 4;
+const ADMIN_TAKE_INDEX: u64 = 5;
+const ADMIN_TAKE_PROFILE: u64 = 6;
 
 /// The loaded BPF program and its maps.
 pub struct Engine {
@@ -553,29 +559,24 @@ impl Engine {
         Ok(tasks)
     }
 
-    /// Loads a saved profile into the engine, before it is attached; returns its slot.
+    /// Loads a profile into the engine (saved, or imported while it runs); returns its slot.
+    /// Should the engine create a profile for the same executable meanwhile (it ran just
+    /// then), this one is refused as a duplicate and the room it took stays taken.
     pub fn insert_profile(
         &mut self,
         key: &ProfileKey,
         profile: &Profile,
     ) -> Result<u32, EngineError> {
-        if self.attached {
-            return Err(EngineError::Attached);
-        }
         if self.slot_of(key)?.is_some() {
             return Err(EngineError::Duplicate(*key));
         }
-        let slot = self.bss().next_profile;
-        if slot >= u64::from(self.capacity.profiles) {
-            return Err(EngineError::Full("profiles"));
-        }
-        let slot = slot as u32;
         let train = self.write_table(&profile.train, None)?;
         let test = if profile.status == ProfileStatus::Normal {
             self.write_table(&profile.test, Some(&train))?
         } else {
             WrittenTable::default()
         };
+        let slot = self.allocate(AllocKind::Profile)?;
         let mut value = [0u8; prof::SIZE];
         value[prof::KEY..prof::KEY + KEY_SIZE].copy_from_slice(&key_to_kernel(key));
         for (at, v) in [
@@ -604,19 +605,16 @@ impl Engine {
             .profiles
             .update(&slot.to_le_bytes(), &value, MapFlags::ANY)
             .context("writing a profile")?;
-        self.skel
-            .maps
-            .profile_keys
-            .update(&key_to_kernel(key), &slot.to_le_bytes(), MapFlags::NO_EXIST)
-            .context("writing a profile key")?;
-        let bss = self
-            .skel
-            .maps
-            .bss_data
-            .as_deref_mut()
-            .expect("the BPF object has a .bss section");
-        bss.next_profile += 1;
-        bss.stats.profiles_created += 1;
+        if let Err(e) = self.skel.maps.profile_keys.update(
+            &key_to_kernel(key),
+            &slot.to_le_bytes(),
+            MapFlags::NO_EXIST,
+        ) {
+            if self.slot_of(key)?.is_some() {
+                return Err(EngineError::Duplicate(*key));
+            }
+            return Err(e).context("writing a profile key");
+        }
         Ok(slot)
     }
 
@@ -670,38 +668,36 @@ impl Engine {
         })
     }
 
-    /// Takes the next free index block or row (before attaching, nothing else allocates).
+    /// Takes a free index block, row or profile slot, through the admin program: the engine
+    /// may be allocating at the same time.
     fn allocate(&mut self, kind: AllocKind) -> Result<u32, EngineError> {
-        let capacity = self.capacity;
-        let data = self.data();
-        let (next, limit, what) = match kind {
-            AllocKind::Index => (&mut data.next_index, capacity.indexes, "index blocks"),
-            AllocKind::Row => (&mut data.next_row, capacity.rows, "lookahead rows"),
+        let (op, what) = match kind {
+            AllocKind::Index => (ADMIN_TAKE_INDEX, "index blocks"),
+            AllocKind::Row => (ADMIN_TAKE_ROW, "lookahead rows"),
+            AllocKind::Profile => (ADMIN_TAKE_PROFILE, "profiles"),
         };
-        if *next >= u64::from(limit) {
-            return Err(EngineError::Full(what));
+        match self.run_admin(op, 0)? {
+            id if id > 0 || (id == 0 && kind == AllocKind::Profile) => Ok(id as u32),
+            _ => Err(EngineError::Full(what)),
         }
-        let id = *next as u32;
-        *next += 1;
-        let stats = &mut self
-            .skel
-            .maps
-            .bss_data
-            .as_deref_mut()
-            .expect("the BPF object has a .bss section")
-            .stats;
-        match kind {
-            AllocKind::Index => stats.indexes_used += 1,
-            AllocKind::Row => stats.rows_used += 1,
-        }
-        Ok(id)
     }
 
     /// Runs an admin operation on the profile in `slot`.
     pub fn admin(&self, op: AdminOp, slot: u32) -> Result<(), EngineError> {
+        match self.run_admin(op as u64, slot)? {
+            0 => Ok(()),
+            -2 => Err(EngineError::NoSuchProfile(slot)),
+            other => Err(EngineError::Layout(format!(
+                "admin operation failed: {other}"
+            ))),
+        }
+    }
+
+    /// Runs the admin program on `op` and `slot` (`enum ebph_admin_op`); its result.
+    fn run_admin(&self, op: u64, slot: u32) -> Result<i32, EngineError> {
         // The program's context: two u64 words, the operation and the slot.
         let mut ctx = [0u8; 16];
-        ctx[..8].copy_from_slice(&(op as u64).to_ne_bytes());
+        ctx[..8].copy_from_slice(&op.to_ne_bytes());
         ctx[8..].copy_from_slice(&u64::from(slot).to_ne_bytes());
         let input = libbpf_rs::ProgramInput {
             context_in: Some(&mut ctx),
@@ -713,13 +709,7 @@ impl Engine {
             .ebph_admin
             .test_run(input)
             .context("running an admin operation")?;
-        match output.return_value as i32 {
-            0 => Ok(()),
-            -2 => Err(EngineError::NoSuchProfile(slot)),
-            other => Err(EngineError::Layout(format!(
-                "admin operation failed: {other}"
-            ))),
-        }
+        Ok(output.return_value as i32)
     }
 
     /// Subscribes to the engine's events; `handle` is called for each from

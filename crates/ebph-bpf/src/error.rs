@@ -30,9 +30,6 @@ pub enum EngineError {
     /// A profile slot that does not exist.
     #[error("no profile in slot {0}")]
     NoSuchProfile(u32),
-    /// Profiles can only be loaded into the engine before it is attached.
-    #[error("profiles can only be loaded before the engine is attached")]
-    Attached,
     /// A map has no room for what is being loaded.
     #[error("the engine has no room for more {0} (raise its capacity)")]
     Full(&'static str),

@@ -62,9 +62,12 @@ fn a_saved_profile_loads_back_bit_for_bit_and_keeps_learning_like_the_model() {
     second.set_settings(&settings);
     second.set_recording(true);
     second.attach().unwrap();
+    // Attached and running, a profile is loaded just the same (an import).
+    let cat = second.insert_profile(&lab.key("cat"), &saved).unwrap();
+    assert_eq!(second.profile(cat).unwrap(), saved, "loaded while attached");
     assert!(matches!(
         second.insert_profile(&lab.key("cat"), &saved),
-        Err(EngineError::Attached)
+        Err(EngineError::Duplicate(_))
     ));
     let recorder = Recorder::new(&second);
     lab.run(&lab.path("ls"), &["-R", "/etc/apt"]);

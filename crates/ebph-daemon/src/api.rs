@@ -20,7 +20,9 @@ use tokio::sync::oneshot;
 use tokio_stream::wrappers::BroadcastStream;
 
 use crate::mailbox::{ApiError, Command, Handle};
-use ebph_api::protocol::{AdminRequest, ErrorReply, Event, EventKind, Release, SetSetting, Target};
+use ebph_api::protocol::{
+    AdminRequest, ErrorReply, Event, EventKind, ImportRequest, Release, SetSetting, Target,
+};
 
 /// Who is on the other end of a connection.
 #[derive(Clone, Debug)]
@@ -184,6 +186,14 @@ pub fn router(handle: Handle) -> Router {
             post(
                 |State(h): State<Handle>, Json(r): Json<Release>| async move {
                     ask(&h, |tx| Command::Release(r.pid, tx)).await
+                },
+            ),
+        )
+        .route(
+            "/v1/import",
+            post(
+                |State(h): State<Handle>, Json(r): Json<ImportRequest>| async move {
+                    ask(&h, |tx| Command::Import(Box::new(r), tx)).await
                 },
             ),
         )

@@ -46,6 +46,8 @@ pub struct Config {
     pub anomaly_history: u64,
     /// ...and none older than this.
     pub anomaly_history_age: Duration,
+    /// Public keys (files) whose signed profile files are imported.
+    pub trusted_keys: Vec<PathBuf>,
 }
 
 /// Where metrics are served when they are turned on without an address: loopback only.
@@ -67,6 +69,7 @@ impl Default for Config {
             log_execs: false,
             anomaly_history: 100_000,
             anomaly_history_age: Duration::from_secs(90 * 24 * 3600),
+            trusted_keys: Vec::new(),
         }
     }
 }
@@ -84,6 +87,7 @@ struct File {
     log_execs: Option<bool>,
     anomaly_history: Option<u64>,
     anomaly_history_age: Option<String>,
+    trusted_keys: Vec<PathBuf>,
     settings: toml::Table,
     capacity: CapacityFile,
 }
@@ -188,6 +192,7 @@ impl Config {
             config.anomaly_history_age = parse_duration(&age)
                 .with_context(|| format!("{}: anomaly-history-age", path.display()))?;
         }
+        config.trusted_keys = file.trusted_keys;
         for (name, value) in &file.settings {
             let text = match value {
                 toml::Value::String(s) => s.clone(),
@@ -230,6 +235,14 @@ impl Config {
         c.rows = f.rows.unwrap_or(c.rows);
         c.indexes = f.indexes.unwrap_or(c.indexes);
         Ok(config)
+    }
+
+    /// The trusted public keys, read from their files.
+    pub fn read_trusted_keys(&self) -> Result<Vec<ebph_api::signing::PublicKey>> {
+        self.trusted_keys
+            .iter()
+            .map(|path| Ok(ebph_api::signing::PublicKey::read(path)?))
+            .collect()
     }
 
     /// The database of profiles, anomalies and settings.

@@ -38,6 +38,11 @@ pub fn import_offline(
     state_dir: &std::path::Path,
     profiles: &[crate::store::StoredProfile],
 ) -> Result<std::path::PathBuf> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(state_dir)
+        .with_context(|| format!("creating {}", state_dir.display()))?;
     let Some(_lock) = lock_state_dir(state_dir)? else {
         bail!(
             "the ebph daemon is running on {}: stop it first (imported profiles are loaded when it starts)",

@@ -15,3 +15,5 @@ mod mailbox;
 pub mod metrics;
 pub mod store;
 mod worker;
+
+pub use worker::check_trust;

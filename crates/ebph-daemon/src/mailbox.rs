@@ -89,6 +89,8 @@ pub enum Command {
     Anomalies(u32, Reply<Vec<protocol::Anomaly>>),
     /// Read the configuration file again (SIGHUP) and apply what changed.
     Reload,
+    /// Add a profile file's profiles.
+    Import(Box<protocol::ImportRequest>, Reply<protocol::Imported>),
 }
 
 /// Where the engine's thread publishes events.

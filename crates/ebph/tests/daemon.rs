@@ -346,7 +346,7 @@ fn clear_errors_for_people() {
 }
 
 #[test]
-fn exported_profiles_import_bit_for_bit_and_bad_files_are_refused() {
+fn signed_profiles_import_bit_for_bit_and_others_are_refused() {
     let Some(_one) = as_root() else {
         return;
     };
@@ -357,39 +357,51 @@ fn exported_profiles_import_bit_for_bit_and_bad_files_are_refused() {
     daemon.ok(&["normalize", "--profile", s(&ls)]);
     run(&ls, &["/usr"]);
     let learned = daemon.json(&["profile", "show", s(&ls), "--json"]);
-    let file = first.path().join("ls.profiles.json");
-    daemon.ok(&["profile", "export", s(&ls), "-o", s(&file)]);
+    let key = first.path().join("fleet");
+    daemon.ok(&["profile", "keygen", s(&key)]);
+    let (secret, public) = (
+        first.path().join("fleet.key"),
+        first.path().join("fleet.pub"),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let signed = first.path().join("ls.signed.json");
+    let unsigned = first.path().join("ls.json");
+    daemon.ok(&[
+        "profile",
+        "export",
+        s(&ls),
+        "-o",
+        s(&signed),
+        "--sign",
+        s(&secret),
+    ]);
+    daemon.ok(&["profile", "export", s(&ls), "-o", s(&unsigned)]);
     daemon.stop();
 
-    // Into another daemon's store, while it is stopped.
+    // A host that trusts the key, its daemon running: imported through the API.
     let second = tempfile::tempdir().unwrap();
+    std::fs::write(
+        second.path().join("ebph.toml"),
+        format!("trusted-keys = [\"{}\"]\n", public.display()),
+    )
+    .unwrap();
     let other = Daemon::start(second.path());
-    let out = other.cli(&[
-        "profile",
-        "import",
-        s(&file),
-        "--state-dir",
-        s(&second.path().join("state")),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("stop it first"));
-    other.stop();
-    let out = Command::new(env!("CARGO_BIN_EXE_ebph"))
-        .args([
-            "profile",
-            "import",
-            s(&file),
-            "--state-dir",
-            s(&second.path().join("state")),
-        ])
-        .output()
-        .unwrap();
+    let refused = other.cli(&["profile", "import", s(&unsigned)]);
+    assert_eq!(refused.status.code(), Some(1));
     assert!(
-        out.status.success(),
+        String::from_utf8_lossy(&refused.stderr).contains("not signed"),
         "{}",
-        String::from_utf8_lossy(&out.stderr)
+        String::from_utf8_lossy(&refused.stderr)
     );
-    let other = Daemon::start(second.path());
+    let said = other.ok(&["profile", "import", s(&signed)]);
+    assert!(
+        said.contains("imported 1 profiles into the running daemon, signed by"),
+        "{said}"
+    );
     let imported = other.json(&["profile", "show", s(&ls), "--json"]);
     let fields = [
         "key",
@@ -407,10 +419,62 @@ fn exported_profiles_import_bit_for_bit_and_bad_files_are_refused() {
             "{field} differs after import"
         );
     }
+    // Importing again leaves it alone.
+    assert!(other
+        .ok(&["profile", "import", s(&signed)])
+        .contains("already there"));
+
+    // A path edited to another program's and the checksum computed again: the signature
+    // gives it away, even where unsigned files are allowed.
+    let mut edited =
+        ebph_api::file::ProfileFile::parse(&std::fs::read_to_string(&signed).unwrap()).unwrap();
+    let signature = edited.signature.take();
+    edited.profiles[0].path = "/usr/bin/ls".into();
+    let mut edited = ebph_api::file::ProfileFile::new(edited.profiles);
+    edited.signature = signature;
+    let forged = first.path().join("forged.json");
+    std::fs::write(&forged, edited.to_text()).unwrap();
+    let out = other.cli(&["profile", "import", s(&forged), "--allow-unsigned"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("changed after it was signed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     other.stop();
 
+    // No daemon: into the store, checked against the configuration's trusted keys.
+    let third = tempfile::tempdir().unwrap();
+    let offline = |file: &Path, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_ebph"))
+            .args(["profile", "import", s(file), "--state-dir"])
+            .arg(third.path().join("state"))
+            .arg("--config")
+            .arg(second.path().join("ebph.toml"))
+            .args(extra)
+            .env("EBPH_SOCKET", third.path().join("none.sock"))
+            .output()
+            .unwrap()
+    };
+    let out = offline(&unsigned, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not signed"));
+    let out = offline(&signed, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("loaded when the daemon starts"));
+    let out = offline(&unsigned, &["--allow-unsigned"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // A corrupted file is refused with a clear error, and nothing is imported.
-    let text = std::fs::read_to_string(&file).unwrap();
+    let text = std::fs::read_to_string(&unsigned).unwrap();
     let corrupted = first.path().join("corrupted.json");
     std::fs::write(
         &corrupted,
@@ -422,9 +486,11 @@ fn exported_profiles_import_bit_for_bit_and_bad_files_are_refused() {
             "profile",
             "import",
             s(&corrupted),
+            "--allow-unsigned",
             "--state-dir",
             s(&first.path().join("fresh")),
         ])
+        .env("EBPH_SOCKET", first.path().join("none.sock"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

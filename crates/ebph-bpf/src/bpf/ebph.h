@@ -190,6 +190,11 @@ enum ebph_admin_op {
 	EBPH_ADMIN_NORMALIZE = 1,
 	EBPH_ADMIN_SENSITIZE = 2,
 	EBPH_ADMIN_TOLERIZE = 3,
+	/* Allocations for a profile the loader writes itself (an import): the result is the id
+	 * taken, as the engine's own allocations take them, so both can run at once. */
+	EBPH_ADMIN_TAKE_ROW = 4,
+	EBPH_ADMIN_TAKE_INDEX = 5,
+	EBPH_ADMIN_TAKE_PROFILE = 6,
 };
 
 /* The sizes the loader relies on: a change here must change crates/ebph-bpf/src too. */

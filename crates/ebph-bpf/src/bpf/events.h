@@ -6,6 +6,15 @@
 #ifndef EBPH_EVENTS_H
 #define EBPH_EVENTS_H
 
+/* Sends an event and wakes the daemon for it. Waking it costs (an irq_work, then an IPI to
+ * its CPU): exec events, the frequent ones, do without (see ebph_exec); the ring buffer's
+ * own adaptive wake-up would then skip the daemon for every later event too until it reads,
+ * so the rest always wake it. */
+static __always_inline void send_event(struct ebph_event *ev)
+{
+	bpf_ringbuf_submit(ev, BPF_RB_FORCE_WAKEUP);
+}
+
 static __always_inline struct ebph_event *new_event(__u32 type, __u32 slot, struct ebph_profile *p)
 {
 	struct ebph_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
@@ -37,7 +46,7 @@ static __always_inline void profile_event(__u32 type, __u32 slot, struct ebph_pr
 	if (!ev)
 		return;
 	ev->lfc = lfc;
-	bpf_ringbuf_submit(ev, 0);
+	send_event(ev);
 }
 
 static __always_inline void record(__u32 kind, __u32 tid, __u32 arg, __u64 now,

@@ -58,7 +58,7 @@ static __always_inline void respond(struct ebph_task *t, long id)
 		if (ev) {
 			ev->syscall = id;
 			ev->lfc = lfc;
-			bpf_ringbuf_submit(ev, 0);
+			send_event(ev);
 		}
 		return;
 	}
@@ -78,7 +78,7 @@ static __always_inline void respond(struct ebph_task *t, long id)
 		ev->syscall = id;
 		ev->lfc = lfc;
 		ev->delay_ns = delay;
-		bpf_ringbuf_submit(ev, 0);
+		send_event(ev);
 	}
 }
 

@@ -38,7 +38,7 @@ static __always_inline long profile_slot(struct ebph_key *key, const char *path)
 	ev = new_event(EBPH_EV_PROFILE_CREATED, slot, p);
 	if (ev) {
 		__builtin_memcpy(ev->path, path, EBPH_PATH_MAX);
-		bpf_ringbuf_submit(ev, 0);
+		send_event(ev);
 	}
 	return slot;
 }
@@ -78,7 +78,7 @@ static __always_inline bool report_anomaly(struct ebph_profile *p, __u32 slot)
 			ev = new_event(EBPH_EV_SUPPRESSED, slot, p);
 			if (ev) {
 				ev->misses = suppressed > 0xffffffffULL ? 0xffffffffU : suppressed;
-				bpf_ringbuf_submit(ev, 0);
+				send_event(ev);
 			}
 		}
 	}
@@ -209,7 +209,7 @@ static __always_inline void on_call(struct ebph_task *t, __u32 curr, __u64 now)
 #pragma unroll
 			for (int i = 0; i < EBPH_LOOKAHEAD; i++)
 				ev->sequence[i + 1] = i < len ? prev_call(lo, hi, i) : 0;
-			bpf_ringbuf_submit(ev, 0);
+			send_event(ev);
 		}
 		if (p->anomalies > settings.anomaly_limit) {
 			stop_normal(p);

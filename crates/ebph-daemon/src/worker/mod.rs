@@ -21,6 +21,9 @@ mod allowlist;
 mod control;
 mod events;
 mod holds;
+mod imports;
+
+pub use imports::check_trust;
 mod saves;
 mod settings;
 mod upkeep;
@@ -247,6 +250,7 @@ impl Worker {
             Command::Export(target, reply) => drop(reply.send(self.export(&target))),
             Command::Anomalies(limit, reply) => drop(reply.send(self.anomalies(limit))),
             Command::Reload => self.reload(),
+            Command::Import(request, reply) => drop(reply.send(self.import(*request))),
         }
     }
 }

@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use ebph_api::client::Client;
 use ebph_api::file::ProfileFile;
 use ebph_api::protocol::{ProfileDetail, ProfileSummary, Target};
+use ebph_api::signing::SigningKey;
 
 use crate::table::{Align, Table};
 
@@ -24,10 +25,14 @@ pub enum ProfileCommand {
     Show(ShowArgs),
     /// Write one profile, or every one, to a profile file (versioned, with a checksum).
     Export(ExportArgs),
-    /// Add the profiles of a file to a stopped daemon's store (they are loaded at its start).
+    /// Add the profiles of a signed file: to the running daemon, or to a stopped daemon's
+    /// store (loaded at its start).
     Import(ImportArgs),
     /// Combine the lookahead pairs of two profile files' profiles of the same executables.
     Merge(MergeArgs),
+    /// Make a key pair for signing profile files: NAME.key (secret) and NAME.pub (to list in
+    /// trusted-keys on the hosts that import).
+    Keygen(KeygenArgs),
     /// CSV: every profile's counters; with PATH|KEY, that profile's lookahead pairs; with
     /// --anomalies, the anomaly history.
     Csv(CsvArgs),
@@ -43,7 +48,7 @@ pub struct CsvArgs {
     anomalies: bool,
 }
 
-/// `ebph profile export [PATH|KEY] [-o FILE]`.
+/// `ebph profile export [PATH|KEY] [-o FILE] [--sign KEY]`.
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
     /// The executable's path or the profile's key [default: every profile].
@@ -51,6 +56,9 @@ pub struct ExportArgs {
     /// Where to write the file [default: standard output].
     #[arg(short, long, value_name = "FILE")]
     output: Option<std::path::PathBuf>,
+    /// Sign the file with this signing key (from `ebph profile keygen`).
+    #[arg(long, value_name = "KEY")]
+    sign: Option<std::path::PathBuf>,
 }
 
 /// `ebph profile import FILE`.
@@ -58,9 +66,15 @@ pub struct ExportArgs {
 pub struct ImportArgs {
     /// The profile file.
     file: std::path::PathBuf,
-    /// The daemon's state directory.
+    /// Accept a file that no key in trusted-keys signed.
+    #[arg(long)]
+    allow_unsigned: bool,
+    /// With no daemon running: the state directory to add the profiles to.
     #[arg(long, value_name = "DIR", default_value = ebph_api::paths::DEFAULT_STATE_DIR)]
     state_dir: std::path::PathBuf,
+    /// With no daemon running: the configuration whose trusted-keys are used.
+    #[arg(long, value_name = "FILE", default_value = ebph_api::paths::DEFAULT_CONFIG)]
+    config: std::path::PathBuf,
 }
 
 /// `ebph profile merge A B -o FILE`.
@@ -73,6 +87,19 @@ pub struct MergeArgs {
     /// Where to write the merged file [default: standard output].
     #[arg(short, long, value_name = "FILE")]
     output: Option<std::path::PathBuf>,
+    /// Merge profiles of one key even if the files give them different paths.
+    #[arg(long)]
+    force: bool,
+    /// Sign the merged file with this signing key.
+    #[arg(long, value_name = "KEY")]
+    sign: Option<std::path::PathBuf>,
+}
+
+/// `ebph profile keygen NAME`.
+#[derive(Debug, clap::Args)]
+pub struct KeygenArgs {
+    /// Where to write the keys: NAME.key and NAME.pub.
+    name: std::path::PathBuf,
 }
 
 fn read_file(path: &std::path::Path) -> Result<ProfileFile> {
@@ -139,29 +166,110 @@ pub fn run(client: &Client, command: ProfileCommand) -> Result<()> {
         ProfileCommand::Show(args) => show(client, args),
         ProfileCommand::Export(args) => {
             let target = args.target.as_deref().map(Target::named);
-            let file = client.export(target.as_ref())?;
+            let mut file = client.export(target.as_ref())?;
+            sign(&mut file, args.sign.as_deref())?;
             write_out(&file.to_text(), args.output.as_deref())?;
             if let Some(path) = &args.output {
                 eprintln!(
-                    "exported {} profiles to {}",
+                    "exported {} profiles to {}{}",
                     file.profiles.len(),
-                    path.display()
+                    path.display(),
+                    if file.signature.is_some() {
+                        ", signed"
+                    } else {
+                        ""
+                    }
                 );
             }
             Ok(())
         }
-        ProfileCommand::Import(args) => import(args),
+        ProfileCommand::Import(args) => import(client, args),
         ProfileCommand::Csv(args) => csv_out(client, args),
         ProfileCommand::Merge(args) => {
-            let merged = read_file(&args.first)?.merge(&read_file(&args.second)?)?;
+            let mut merged =
+                read_file(&args.first)?.merge(&read_file(&args.second)?, args.force)?;
+            sign(&mut merged, args.sign.as_deref())?;
             write_out(&merged.to_text(), args.output.as_deref())
         }
+        ProfileCommand::Keygen(args) => keygen(args),
     }
 }
 
-fn import(args: ImportArgs) -> Result<()> {
+/// Signs `file` with the key at `key`, if one is given.
+fn sign(file: &mut ProfileFile, key: Option<&std::path::Path>) -> Result<()> {
+    if let Some(key) = key {
+        file.sign(&SigningKey::read(key)?);
+    }
+    Ok(())
+}
+
+fn keygen(args: KeygenArgs) -> Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut out = std::io::stdout().lock();
+    let with = |ext: &str| {
+        let mut name = args.name.clone().into_os_string();
+        name.push(ext);
+        std::path::PathBuf::from(name)
+    };
+    let (secret, public) = (with(".key"), with(".pub"));
+    let key = SigningKey::generate().context("reading random numbers")?;
+    // Never over an existing key; the secret readable by its owner alone.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&secret)
+        .and_then(|mut f| f.write_all(key.to_text().as_bytes()))
+        .with_context(|| format!("writing {}", secret.display()))?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(&public)
+        .and_then(|mut f| f.write_all(key.public().to_text().as_bytes()))
+        .with_context(|| format!("writing {}", public.display()))?;
+    writeln!(
+        out,
+        "wrote {} (keep it secret) and {} (list it in trusted-keys where profiles are imported)",
+        secret.display(),
+        public.display()
+    )?;
+    Ok(())
+}
+
+fn import(client: &Client, args: ImportArgs) -> Result<()> {
     let mut out = std::io::stdout().lock();
     let file = read_file(&args.file)?;
+    // The running daemon checks the signature against its own trusted keys.
+    match client.import(file.clone(), args.allow_unsigned) {
+        Ok(done) => {
+            writeln!(
+                out,
+                "imported {} profiles into the running daemon{}",
+                done.imported,
+                done.signed_by
+                    .as_deref()
+                    .map_or(" (unsigned file)".to_owned(), |k| format!(
+                        ", signed by {k}"
+                    ))
+            )?;
+            for path in done.present {
+                writeln!(out, "already there, left as it is: {path}")?;
+            }
+            return Ok(());
+        }
+        Err(ebph_api::client::ClientError::NotRunning(_)) => {}
+        Err(e) => return Err(e).with_context(|| format!("{}", args.file.display())),
+    }
+    // No daemon: into its store, checked against the configuration's trusted keys.
+    let config = ebph_daemon::config::Config::load(
+        &args.config,
+        args.config != std::path::Path::new(ebph_api::paths::DEFAULT_CONFIG),
+    )?;
+    let trusted = config.read_trusted_keys()?;
+    let signed_by = ebph_daemon::check_trust(&file, &trusted, args.allow_unsigned)
+        .with_context(|| format!("{}", args.file.display()))?;
     let stored = file
         .profiles
         .iter()
@@ -171,9 +279,12 @@ fn import(args: ImportArgs) -> Result<()> {
     let db = ebph_daemon::daemon::import_offline(&args.state_dir, &stored)?;
     writeln!(
         out,
-        "imported {} profiles into {}; they are loaded when the daemon starts",
+        "imported {} profiles into {}{}; they are loaded when the daemon starts",
         stored.len(),
-        db.display()
+        db.display(),
+        signed_by.map_or(" (unsigned file)".to_owned(), |k| format!(
+            ", signed by {k}"
+        ))
     )?;
     Ok(())
 }
