@@ -6,26 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{events, s, Daemon};
+use common::{compile_from, events, s, Daemon};
 use ebph_test_support::as_root;
 
 /// The engine tests' storm program (`storm train`, `storm storm N`), compiled into `dir`.
 fn storm(dir: &Path) -> PathBuf {
-    let out_path = dir.join("storm");
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ebph-bpf/tests/programs/storm.c");
-    let out = Command::new("cc")
-        .arg("-O1")
-        .arg("-o")
-        .arg(&out_path)
-        .arg(&source)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out_path
+    compile_from(dir, "storm", "../ebph-bpf/tests/programs")
 }
 
 fn run(program: &Path, args: &[&str]) {

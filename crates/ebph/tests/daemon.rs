@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{copy_program, pipe_without_reader, run, s, wait_until, Daemon};
+use common::{compile_from, copy_program, pipe_without_reader, run, s, wait_until, Daemon};
 use ebph_test_support::as_root;
 use serde_json::Value;
 
@@ -85,20 +85,7 @@ fn the_thesis_anomaly_shows_in_the_logs() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let anomaly = dir.path().join("anomaly");
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ebph-bpf/tests/programs/anomaly.c");
-    let out = Command::new("cc")
-        .arg("-O1")
-        .arg("-o")
-        .arg(&anomaly)
-        .arg(&source)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let anomaly = compile_from(dir.path(), "anomaly", "../ebph-bpf/tests/programs");
     let daemon = Daemon::start(dir.path());
     daemon.ok(&["set", "normal-wait", "1s"]);
     let status = || {

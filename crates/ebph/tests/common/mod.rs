@@ -138,8 +138,15 @@ pub fn s(p: &Path) -> &str {
 
 /// Compiles `tests/programs/NAME.c` into `dir/NAME`.
 pub fn compile(dir: &Path, name: &str) -> PathBuf {
+    compile_from(dir, name, "tests/programs")
+}
+
+/// Compiles `FROM/NAME.c` (`FROM` relative to this crate) into `dir/NAME`.
+pub fn compile_from(dir: &Path, name: &str, from: &str) -> PathBuf {
     let out_path = dir.join(name);
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/programs/{name}.c"));
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(from)
+        .join(format!("{name}.c"));
     let out = Command::new("cc")
         .arg("-O1")
         .arg("-o")
