@@ -760,6 +760,7 @@ fn settings_hold_together_across_restarts_and_reloads() {
     daemon.ok(&["set", "delay-factor", "30s"]);
     let row = value_of(&daemon, "delay-factor");
     assert_eq!(row["value"], "30s");
+    assert_eq!(row["source"], "set", "{row}");
     assert_eq!(row["at_restart"], "1m", "{row}");
 
     // SIGHUP: the file is read again, its values applied, and each change logged.

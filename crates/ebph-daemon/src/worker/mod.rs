@@ -150,6 +150,7 @@ impl Worker {
         let layers = settings::Layers {
             saved: settings::readable_saved(store.settings()?),
             file: config.file_settings.clone(),
+            overridden: Default::default(),
         };
         let settings = layers.resolve().map_err(|e| {
             anyhow::anyhow!(

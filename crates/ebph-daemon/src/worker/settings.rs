@@ -23,6 +23,9 @@ pub(super) struct Layers {
     pub saved: BTreeMap<String, String>,
     /// From the configuration file.
     pub file: BTreeMap<String, String>,
+    /// Set with `ebph set` since the file was last applied (start or reload): these are in
+    /// force now, over the file's.
+    pub overridden: std::collections::BTreeSet<String>,
 }
 
 impl Layers {
@@ -36,9 +39,11 @@ impl Layers {
         )
     }
 
-    /// Where setting `name`'s value comes from.
+    /// Where setting `name`'s value in force comes from.
     pub fn source(&self, name: &str) -> &'static str {
-        if self.file.contains_key(name) {
+        if self.overridden.contains(name) {
+            "set"
+        } else if self.file.contains_key(name) {
             "file"
         } else if self.saved.contains_key(name) {
             "set"
@@ -132,6 +137,7 @@ impl Worker {
             .map(|c| Layers {
                 saved: self.layers.saved.clone(),
                 file: c.file_settings,
+                overridden: Default::default(),
             })
             .unwrap_or_else(|| self.layers.clone())
             .resolve()
@@ -248,6 +254,7 @@ impl Worker {
         }
         for (name, shown) in &changes {
             self.store.set_setting(name, shown)?;
+            layers.overridden.insert((*name).to_owned());
         }
         self.layers = layers;
         self.apply(next);
@@ -307,6 +314,7 @@ impl Worker {
         let layers = Layers {
             saved: self.layers.saved.clone(),
             file: fresh.file_settings.clone(),
+            overridden: Default::default(),
         };
         let next = match layers.resolve() {
             Ok(next) => next,
