@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use crate::file::ProfileFile;
 use crate::protocol::{
-    AdminRequest, Anomaly, ErrorReply, ImportRequest, Imported, NameValue, Process, ProfileDetail,
-    ProfileSummary, Release, Saved, SetSetting, SettingValue, Status, Target,
+    AdminRequest, Anomaly, Deleted, ErrorReply, ImportRequest, Imported, NameValue, Process,
+    ProfileDetail, ProfileSummary, Release, Saved, SetSetting, SettingValue, Status, Target,
 };
 
 /// Why a request failed, in terms a person can act on.
@@ -241,6 +241,11 @@ impl Client {
             target,
         };
         self.send(Method::POST, "/v1/admin", &request)
+    }
+
+    /// `POST /v1/delete`: deletes a profile no running process uses.
+    pub fn delete_profile(&self, target: Target) -> Result<Deleted, ClientError> {
+        self.send(Method::POST, "/v1/delete", &target)
     }
 
     /// `POST /v1/save`.

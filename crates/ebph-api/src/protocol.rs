@@ -193,6 +193,15 @@ pub struct Release {
     pub pid: u32,
 }
 
+/// `POST /v1/delete`: what was deleted.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Deleted {
+    /// The profile's key.
+    pub key: String,
+    /// Its path.
+    pub path: String,
+}
+
 /// `POST /v1/import`: profiles to add to the running daemon.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ImportRequest {

@@ -92,6 +92,7 @@ enum AllocKind {
 const ADMIN_TAKE_ROW: u64 = 4;
 const ADMIN_TAKE_INDEX: u64 = 5;
 const ADMIN_TAKE_PROFILE: u64 = 6;
+const ADMIN_DELETE: u64 = 7;
 
 /// The loaded BPF program and its maps.
 pub struct Engine {
@@ -160,6 +161,7 @@ impl Engine {
         let sizes = [
             (&mut open.maps.profiles, capacity.profiles),
             (&mut open.maps.profile_keys, capacity.profiles),
+            (&mut open.maps.free_profiles, capacity.profiles),
             (&mut open.maps.indexes, capacity.indexes),
             (&mut open.maps.free_indexes, capacity.indexes),
             (&mut open.maps.rows, capacity.rows),
@@ -689,6 +691,19 @@ impl Engine {
             -2 => Err(EngineError::NoSuchProfile(slot)),
             other => Err(EngineError::Layout(format!(
                 "admin operation failed: {other}"
+            ))),
+        }
+    }
+
+    /// Deletes the profile in `slot`: its key is forgotten (the next run of its program
+    /// starts a new profile) and its tables and slot are freed. Refused while a task uses it.
+    pub fn delete_profile(&self, slot: u32) -> Result<(), EngineError> {
+        match self.run_admin(ADMIN_DELETE, slot)? {
+            0 => Ok(()),
+            -2 => Err(EngineError::NoSuchProfile(slot)),
+            -16 => Err(EngineError::InUse(slot)),
+            other => Err(EngineError::Layout(format!(
+                "deleting a profile failed: {other}"
             ))),
         }
     }

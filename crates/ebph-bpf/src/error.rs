@@ -30,6 +30,9 @@ pub enum EngineError {
     /// A profile slot that does not exist.
     #[error("no profile in slot {0}")]
     NoSuchProfile(u32),
+    /// A profile that running tasks use.
+    #[error("the profile in slot {0} is in use by running processes")]
+    InUse(u32),
     /// A map has no room for what is being loaded.
     #[error("the engine has no room for more {0} (raise its capacity)")]
     Full(&'static str),

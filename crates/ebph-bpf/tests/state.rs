@@ -154,3 +154,56 @@ fn processes_running_before_the_engine_are_associated() {
     early.wait().unwrap();
     assert!(engine.profile(slot).unwrap().train_count > before);
 }
+
+#[test]
+fn a_profile_no_task_uses_is_deleted_and_its_room_returned() {
+    let _one = serial();
+    let lab = Lab::new();
+    let Some(engine) = engine(&Settings::default(), false) else {
+        return;
+    };
+    let ls = lab.path("ls");
+    lab.run(&ls, &["-R", "/etc/apt"]);
+    let key = lab.key("ls");
+    let slot = engine.slot_of(&key).unwrap().unwrap();
+    let learned = engine.profile(slot).unwrap();
+    let rows_before = engine.stats().rows_used;
+    assert!(!learned.train.is_empty());
+
+    engine.delete_profile(slot).unwrap();
+    assert_eq!(engine.slot_of(&key).unwrap(), None);
+    assert!(
+        engine.stats().rows_used < rows_before,
+        "its rows went back to the pool"
+    );
+    assert!(matches!(
+        engine.delete_profile(slot),
+        Err(EngineError::NoSuchProfile(_))
+    ));
+    // Its program's next run starts a new profile.
+    lab.run(&ls, &["/"]);
+    let again = engine.slot_of(&key).unwrap().expect("a new profile");
+    assert!(engine.profile(again).unwrap().train_count < learned.train_count);
+
+    // A profile a running task uses is refused, and deleted once the task is gone.
+    let mut child = Command::new(lab.path("sh"))
+        .args(["-c", "read x"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !engine.tasks().unwrap().iter().any(|t| t.pid == pid) {
+        assert!(std::time::Instant::now() < deadline, "sh was not tracked");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let sh = engine.slot_of(&lab.key("sh")).unwrap().unwrap();
+    assert!(matches!(
+        engine.delete_profile(sh),
+        Err(EngineError::InUse(_))
+    ));
+    drop(child.stdin.take());
+    child.wait().unwrap();
+    engine.delete_profile(sh).unwrap();
+    assert_eq!(engine.slot_of(&lab.key("sh")).unwrap(), None);
+}

@@ -178,6 +178,14 @@ pub fn router(handle: Handle) -> Router {
             ),
         )
         .route(
+            "/v1/delete",
+            post(
+                |State(h): State<Handle>, Json(t): Json<Target>| async move {
+                    ask(&h, |tx| Command::Delete(t, tx)).await
+                },
+            ),
+        )
+        .route(
             "/v1/save",
             post(|State(h): State<Handle>| async move { ask(&h, Command::Save).await }),
         )

@@ -89,6 +89,8 @@ pub enum Command {
     Anomalies(u32, Reply<Vec<protocol::Anomaly>>),
     /// Read the configuration file again (SIGHUP) and apply what changed.
     Reload,
+    /// Delete a profile no task uses.
+    Delete(Target, Reply<protocol::Deleted>),
     /// Add a profile file's profiles.
     Import(Box<protocol::ImportRequest>, Reply<protocol::Imported>),
 }

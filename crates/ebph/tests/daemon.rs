@@ -854,3 +854,46 @@ fn settings_that_make_no_sense_are_refused() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("tasks = 0 would track nothing"));
 }
+
+#[test]
+fn a_profile_no_process_uses_is_deleted_for_good() {
+    let Some(_one) = as_root() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let ls = copy_program(dir.path(), "ls", "/bin/ls");
+    run(&ls, &["-la", "/etc"]);
+    let before = daemon.json(&["profile", "show", s(&ls), "--json"]);
+    let said = daemon.ok(&["profile", "delete", s(&ls)]);
+    assert!(said.contains("deleted the profile of"), "{said}");
+    assert!(!daemon.ok(&["profiles"]).contains(s(&ls)));
+    // Gone from the store too: a restart does not bring it back.
+    daemon.stop();
+    let daemon = Daemon::start(dir.path());
+    assert!(!daemon.ok(&["profiles"]).contains(s(&ls)));
+    // The program's next run starts afresh.
+    run(&ls, &["/"]);
+    let after = daemon.json(&["profile", "show", s(&ls), "--json"]);
+    assert!(after["train_count"].as_u64() < before["train_count"].as_u64());
+
+    // In use by a running process: refused, saying why; deleted once it is gone.
+    let sleep = copy_program(dir.path(), "sleep", "/bin/sleep");
+    let mut child = Command::new(&sleep).arg("30").spawn().unwrap();
+    wait_until(10, "the profile of sleep", || {
+        daemon.cli(&["profile", "show", s(&sleep)]).status.success()
+    });
+    let out = daemon.cli(&["profile", "delete", s(&sleep)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("in use by running processes"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    daemon.ok(&["profile", "delete", s(&sleep)]);
+    let out = daemon.cli(&["profile", "delete", s(&sleep)]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no profile"));
+    daemon.stop();
+}

@@ -123,10 +123,15 @@ int BPF_PROG(ebph_exec, struct task_struct *p, pid_t old_pid, struct linux_binpr
 	if (slot < 0)
 		return 0;
 	t = task_state(p);
-	if (!t)
+	if (t) {
+		profile_put(t->profile); /* it leaves its old program's profile */
+	} else {
 		t = track(p);
-	if (!t)
-		return 0;
+		if (!t) {
+			profile_put(slot);
+			return 0;
+		}
+	}
 	reset_task(t, (__u64)p, slot);
 	t->tid = BPF_CORE_READ(p, pid);
 	t->pid = BPF_CORE_READ(p, tgid);
@@ -158,6 +163,7 @@ int BPF_PROG(ebph_fork, struct task_struct *parent, struct task_struct *child)
 	if (!ct)
 		return 0;
 	__builtin_memcpy(ct, pt, sizeof(*ct));
+	profile_get(ct->profile);
 	ct->owner = (__u64)child;
 	ct->regs = 0;
 	ct->tid = BPF_CORE_READ(child, pid);
@@ -180,6 +186,7 @@ int BPF_PROG(ebph_exit, struct task_struct *p)
 	slot = *found;
 	t = bpf_map_lookup_elem(&task_states, &slot);
 	if (t && t->owner == (__u64)p) {
+		profile_put(t->profile);
 		t->owner = 0;
 		t->regs = 0;
 		bpf_map_push_elem(&free_tasks, &slot, BPF_ANY);
@@ -235,14 +242,14 @@ int ebph_admin(__u64 *ctx)
 	case EBPH_ADMIN_TAKE_INDEX:
 		id = alloc_index();
 		return id ? (int)id : -ENOSPC;
-	case EBPH_ADMIN_TAKE_PROFILE:
-		id = __sync_fetch_and_add(&next_profile, 1);
-		if (id >= max_profiles) {
-			__sync_fetch_and_add(&stats.profiles_full, 1);
+	case EBPH_ADMIN_TAKE_PROFILE: {
+		long taken = take_profile_slot();
+
+		if (taken < 0)
 			return -ENOSPC;
-		}
 		__sync_fetch_and_add(&stats.profiles_created, 1);
-		return id;
+		return taken;
+	}
 	}
 	if (slot >= next_profile)
 		return -ENOENT;
@@ -259,6 +266,8 @@ int ebph_admin(__u64 *ctx)
 	case EBPH_ADMIN_TOLERIZE:
 		stop_normal(p);
 		return 0;
+	case EBPH_ADMIN_DELETE:
+		return delete_profile(p, slot);
 	default:
 		return -EINVAL;
 	}
@@ -298,8 +307,10 @@ int ebph_associate(struct bpf_iter__task *ctx)
 	if (slot < 0)
 		return 0;
 	t = track(task);
-	if (!t)
+	if (!t) {
+		profile_put(slot);
 		return 0;
+	}
 	reset_task(t, (__u64)task, slot);
 	t->tid = BPF_CORE_READ(task, pid);
 	t->pid = BPF_CORE_READ(task, tgid);

@@ -67,6 +67,10 @@ struct ebph_profile {
 	__u32 reported;
 	__u64 report_window;
 	__u64 suppressed;
+	/* Tracked tasks using this profile (each holds a reference), and whether it is being
+	 * (or was) deleted: a deleted profile's slot keeps `deleted` set until it is reused. */
+	__u32 tasks;
+	__u32 deleted;
 };
 
 /* Which row of `rows` holds flags[curr][*], for each curr; 0 = none. */
@@ -195,12 +199,15 @@ enum ebph_admin_op {
 	EBPH_ADMIN_TAKE_ROW = 4,
 	EBPH_ADMIN_TAKE_INDEX = 5,
 	EBPH_ADMIN_TAKE_PROFILE = 6,
+	/* Deletes a profile no task uses: its tables go back to the pools, its slot to
+	 * free_profiles. -EBUSY while a task uses it. */
+	EBPH_ADMIN_DELETE = 7,
 };
 
 /* The sizes the loader relies on: a change here must change crates/ebph-bpf/src too. */
 _Static_assert(sizeof(struct ebph_settings) == 72, "struct ebph_settings");
 _Static_assert(sizeof(struct ebph_key) == 24, "struct ebph_key");
-_Static_assert(sizeof(struct ebph_profile) == 96, "struct ebph_profile");
+_Static_assert(sizeof(struct ebph_profile) == 104, "struct ebph_profile");
 _Static_assert(sizeof(struct ebph_index) == 4 * EBPH_MAX_SYSCALLS, "struct ebph_index");
 _Static_assert(sizeof(struct ebph_row) == EBPH_MAX_SYSCALLS, "struct ebph_row");
 _Static_assert(sizeof(struct ebph_task) == 128, "struct ebph_task");

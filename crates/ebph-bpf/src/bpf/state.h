@@ -83,6 +83,13 @@ struct {
 	__type(value, __u32);
 } profile_keys SEC(".maps");
 
+/* Profile slots freed by deletion, taken before never-used ones. */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 16384);
+	__type(value, __u32);
+} free_profiles SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 4096);

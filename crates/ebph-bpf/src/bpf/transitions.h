@@ -7,30 +7,84 @@
 #define EBPH_TRANSITIONS_H
 
 /* Finds or creates the profile of `key`; returns its slot, or -1 when the table is full. */
-static __always_inline long profile_slot(struct ebph_key *key, const char *path)
+/* A tracked task holds a reference on its profile (`tasks`): a profile is deleted only when
+ * none does. profile_slot() takes one; these take and drop the others. */
+static __always_inline void profile_get(__u32 slot)
 {
-	struct ebph_profile *p;
-	struct ebph_event *ev;
-	__u32 *found, slot;
+	struct ebph_profile *p = bpf_map_lookup_elem(&profiles, &slot);
 
-	found = bpf_map_lookup_elem(&profile_keys, key);
-	if (found)
-		return *found;
+	if (p)
+		__sync_fetch_and_add(&p->tasks, 1);
+}
+
+static __always_inline void profile_put(__u32 slot)
+{
+	struct ebph_profile *p = bpf_map_lookup_elem(&profiles, &slot);
+
+	if (p)
+		__sync_fetch_and_sub(&p->tasks, 1);
+}
+
+/* A profile slot: a deleted one first, else the next never used; -1 when full. */
+static __always_inline long take_profile_slot(void)
+{
+	__u32 slot;
+
+	if (bpf_map_pop_elem(&free_profiles, &slot) == 0)
+		return slot;
 	slot = __sync_fetch_and_add(&next_profile, 1);
 	if (slot >= max_profiles) {
 		__sync_fetch_and_add(&stats.profiles_full, 1);
 		return -1;
 	}
+	return slot;
+}
+
+/* The slot of the profile for `key`, created (and reported, with `path`) if it is new; -1
+ * when there is no room, or when the profile is being deleted right now. The caller gets a
+ * reference on it (see profile_get). */
+static __always_inline long profile_slot(struct ebph_key *key, const char *path)
+{
+	struct ebph_profile *p;
+	struct ebph_event *ev;
+	__u32 *found, slot;
+	long taken;
+
+	found = bpf_map_lookup_elem(&profile_keys, key);
+	if (found) {
+		slot = *found;
+		p = bpf_map_lookup_elem(&profiles, &slot);
+		if (!p)
+			return -1;
+		/* Taken before `deleted` is read; the deletion sets `deleted` before it reads
+		 * `tasks` (both atomic): one of the two sees the other. */
+		__sync_fetch_and_add(&p->tasks, 1);
+		if (p->deleted) {
+			__sync_fetch_and_sub(&p->tasks, 1);
+			return -1;
+		}
+		return slot;
+	}
+	taken = take_profile_slot();
+	if (taken < 0)
+		return -1;
+	slot = taken;
 	p = bpf_map_lookup_elem(&profiles, &slot);
 	if (!p)
 		return -1;
 	__builtin_memset(p, 0, sizeof(*p));
 	p->key = *key;
+	p->tasks = 1;
 	if (bpf_map_update_elem(&profile_keys, key, &slot, BPF_NOEXIST)) {
-		/* Another CPU created it first (this slot stays unused), or the map is full. */
+		/* Another CPU created it first, or the map is full: the slot goes back. */
+		p->tasks = 0;
+		p->deleted = 1;
+		bpf_map_push_elem(&free_profiles, &slot, BPF_ANY);
 		found = bpf_map_lookup_elem(&profile_keys, key);
-		if (found)
+		if (found) {
+			profile_get(*found);
 			return *found;
+		}
 		__sync_fetch_and_add(&stats.profiles_full, 1);
 		return -1;
 	}
@@ -42,8 +96,6 @@ static __always_inline long profile_slot(struct ebph_key *key, const char *path)
 	}
 	return slot;
 }
-
-
 
 /* Leaves normal: back to training, test emptied. */
 static __always_inline void stop_normal(struct ebph_profile *p)
@@ -111,6 +163,35 @@ static __always_inline void start_normal(struct ebph_profile *p)
 	c.to = test;
 	bpf_loop(EBPH_MAX_SYSCALLS, share_entry, &c, 0);
 	p->test_index = test;
+}
+
+/* Deletes profile `p` (in `slot`) if no task uses it: its key is forgotten (the next exec
+ * of its program makes a new one), its tables go back to the pools, and the slot to
+ * free_profiles, still marked deleted (so that an exec that found it just before sees so). */
+static __always_inline int delete_profile(struct ebph_profile *p, __u32 slot)
+{
+	struct ebph_key key;
+	__u32 train;
+
+	if (__sync_lock_test_and_set(&p->deleted, 1))
+		return -ENOENT; /* deleted already */
+	if (p->tasks) {
+		p->deleted = 0;
+		return -EBUSY;
+	}
+	key = p->key;
+	bpf_map_delete_elem(&profile_keys, &key);
+	stop_normal(p);
+	train = p->train_index;
+	if (train) {
+		clear_table(train, 0);
+		bpf_map_push_elem(&free_indexes, &train, BPF_ANY);
+		__sync_fetch_and_sub(&stats.indexes_used, 1);
+	}
+	__builtin_memset(p, 0, sizeof(*p));
+	p->deleted = 1;
+	bpf_map_push_elem(&free_profiles, &slot, BPF_ANY);
+	return 0;
 }
 
 /* Forgets the training data; a frozen profile goes back to training. */

@@ -57,6 +57,7 @@ enum {
 #define ENOENT 2
 #define EINVAL 22
 #define ENOSPC 28
+#define EBUSY 16
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 

@@ -1,6 +1,6 @@
-//! Admin operations on profiles: normalize, sensitize, tolerize.
+//! Admin operations on profiles: normalize, sensitize, tolerize, delete.
 
-use ebph_api::protocol::{ProfileSummary, Target};
+use ebph_api::protocol::{Deleted, ProfileSummary, Target};
 use ebph_bpf::AdminOp;
 
 use super::Worker;
@@ -17,5 +17,28 @@ impl Worker {
         tracing::info!("{op:?} {} ({key})", self.path_of(&key));
         let p = self.engine.profile(slot)?;
         self.summary(&key, slot, &p)
+    }
+
+    /// Deletes a profile no task uses, from the engine and (by saving) from the store.
+    pub(super) fn delete(&mut self, target: &Target) -> Result<Deleted, ApiError> {
+        let (key, slot) = self.resolve(target)?;
+        let path = self.path_of(&key);
+        match self.engine.delete_profile(slot) {
+            Ok(()) => {}
+            Err(ebph_bpf::EngineError::InUse(_)) => return Err(ApiError {
+                status: 409,
+                message: format!(
+                    "the profile of {path} ({key}) is in use by running processes: stop them first"
+                ),
+            }),
+            Err(e) => return Err(e.into()),
+        }
+        self.paths.remove(&key);
+        self.save()?;
+        tracing::info!("deleted the profile of {path} ({key})");
+        Ok(Deleted {
+            key: key.to_string(),
+            path,
+        })
     }
 }

@@ -251,6 +251,7 @@ impl Worker {
             Command::Export(target, reply) => drop(reply.send(self.export(&target))),
             Command::Anomalies(limit, reply) => drop(reply.send(self.anomalies(limit))),
             Command::Reload => self.reload(),
+            Command::Delete(target, reply) => drop(reply.send(self.delete(&target))),
             Command::Import(request, reply) => drop(reply.send(self.import(*request))),
         }
     }

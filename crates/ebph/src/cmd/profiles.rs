@@ -30,6 +30,9 @@ pub enum ProfileCommand {
     Import(ImportArgs),
     /// Combine the lookahead pairs of two profile files' profiles of the same executables.
     Merge(MergeArgs),
+    /// Delete a profile no running process uses: its program starts a new one when it next
+    /// runs.
+    Delete(DeleteArgs),
     /// Make a key pair for signing profile files: NAME.key (secret) and NAME.pub (to list in
     /// trusted-keys on the hosts that import).
     Keygen(KeygenArgs),
@@ -93,6 +96,13 @@ pub struct MergeArgs {
     /// Sign the merged file with this signing key.
     #[arg(long, value_name = "KEY")]
     sign: Option<std::path::PathBuf>,
+}
+
+/// `ebph profile delete PATH|KEY`.
+#[derive(Debug, clap::Args)]
+pub struct DeleteArgs {
+    /// The executable's path, or the profile's key.
+    target: String,
 }
 
 /// `ebph profile keygen NAME`.
@@ -192,6 +202,16 @@ pub fn run(client: &Client, command: ProfileCommand) -> Result<()> {
             write_out(&merged.to_text(), args.output.as_deref())
         }
         ProfileCommand::Keygen(args) => keygen(args),
+        ProfileCommand::Delete(args) => {
+            let done = client.delete_profile(Target::named(&args.target))?;
+            writeln!(
+                std::io::stdout().lock(),
+                "deleted the profile of {} ({})",
+                done.path,
+                done.key
+            )?;
+            Ok(())
+        }
     }
 }
 
