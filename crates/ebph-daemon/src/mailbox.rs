@@ -37,6 +37,12 @@ impl ApiError {
             message: message.into(),
         }
     }
+    pub(crate) fn conflict(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: 409,
+            message: message.into(),
+        }
+    }
     pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
         ApiError {
             status: 500,

@@ -23,15 +23,13 @@ impl Worker {
     pub(super) fn delete(&mut self, target: &Target) -> Result<Deleted, ApiError> {
         let (key, slot) = self.resolve(target)?;
         let path = self.path_of(&key);
-        match self.engine.delete_profile(slot) {
-            Ok(()) => {}
-            Err(ebph_bpf::EngineError::InUse(_)) => return Err(ApiError {
-                status: 409,
-                message: format!(
-                    "the profile of {path} ({key}) is in use by running processes: stop them first"
-                ),
-            }),
-            Err(e) => return Err(e.into()),
+        if let Err(e) = self.engine.delete_profile(slot) {
+            return Err(match e {
+                ebph_bpf::EngineError::InUse(_) => ApiError::conflict(format!(
+                    "the profile of {path} ({key}) is in use by running processes: stop them"
+                )),
+                e => e.into(),
+            });
         }
         self.paths.remove(&key);
         self.save()?;
