@@ -808,9 +808,15 @@ impl EventSource {
     }
 }
 
-/// A subscription to one of the engine's ring buffers.
+/// A subscription to one of the engine's ring buffers (events, records, holds).
 pub struct Subscription<'a> {
     ring: RingBuffer<'a>,
+}
+
+impl<'a> Subscription<'a> {
+    pub(crate) fn new(ring: RingBuffer<'a>) -> Subscription<'a> {
+        Subscription { ring }
+    }
 }
 
 impl std::os::fd::AsFd for Subscription<'_> {

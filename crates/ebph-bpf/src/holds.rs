@@ -2,15 +2,12 @@
 //! and until when. The kernel writes a hold before it sends the signal (and sends none when
 //! there is no room), so a reader of every hold knows every process the engine stopped.
 
-use std::os::fd::{AsFd, BorrowedFd};
-use std::time::Duration;
-
-use libbpf_rs::{MapCore, MapHandle, RingBuffer, RingBufferBuilder};
+use libbpf_rs::{MapCore, MapHandle, RingBufferBuilder};
 
 use crate::abi::{expect_len, Bytes};
 use crate::error::Context;
 use crate::layout::hold;
-use crate::EngineError;
+use crate::{EngineError, Subscription};
 
 /// One hold: process `pid` (stopped by its task `tid`) is to be continued at `until`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,11 +57,11 @@ impl Holds {
         Ok(Holds { handle })
     }
 
-    /// Reads holds: `handle` is called for each from [`HoldReader::read`].
+    /// Reads holds: `handle` is called for each from [`Subscription::consume`] (or `poll`).
     pub fn reader<'a>(
         &'a self,
         mut handle: impl FnMut(Hold) + 'a,
-    ) -> Result<HoldReader<'a>, EngineError> {
+    ) -> Result<Subscription<'a>, EngineError> {
         let mut builder = RingBufferBuilder::new();
         builder
             .add(&self.handle, move |data: &[u8]| {
@@ -74,39 +71,6 @@ impl Holds {
                 0
             })
             .context("reading holds")?;
-        Ok(HoldReader {
-            ring: builder.build().context("reading holds")?,
-        })
-    }
-}
-
-/// Reads the holds ring buffer.
-pub struct HoldReader<'a> {
-    ring: RingBuffer<'a>,
-}
-
-impl HoldReader<'_> {
-    /// Handles every hold there is now, without waiting.
-    pub fn read(&self) -> Result<(), EngineError> {
-        self.ring.consume().context("reading holds")
-    }
-
-    /// Waits up to `timeout` for holds and handles them.
-    pub fn wait(&self, timeout: Duration) -> Result<(), EngineError> {
-        self.ring.poll(timeout).context("reading holds")
-    }
-}
-
-impl AsFd for HoldReader<'_> {
-    /// A descriptor that is readable when there are holds to read (for poll).
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        let fd = self.ring.epoll_fd();
-        debug_assert!(fd >= 0);
-        // SAFETY: the ring buffer owns this epoll descriptor for as long as it lives, and the
-        // returned borrow cannot outlive `self`.
-        #[allow(unsafe_code)]
-        unsafe {
-            BorrowedFd::borrow_raw(fd)
-        }
+        Ok(Subscription::new(builder.build().context("reading holds")?))
     }
 }

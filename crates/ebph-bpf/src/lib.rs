@@ -24,7 +24,7 @@ pub use clock::{boot_now_ns, boot_ns_of, unix_ns_of, wall_time};
 pub use engine::{AdminOp, Capacity, Engine, EventSource, Subscription, TaskInfo};
 pub use error::EngineError;
 pub use floor::Floor;
-pub use holds::{Hold, HoldReader, Holds};
+pub use holds::{Hold, Holds};
 pub use lsm::BpfLsm;
 pub use requirements::{kernel_release, missing_requirements, MINIMUM_LINUX};
 

@@ -62,11 +62,7 @@ fn read_line(pipe: &ChildStdout, timeout: Duration) -> Option<String> {
     let deadline = Instant::now() + timeout;
     let mut line = Vec::new();
     while !line.ends_with(b"\n") {
-        let left = deadline.checked_duration_since(Instant::now())?;
-        let left = Timespec {
-            tv_sec: left.as_secs() as i64,
-            tv_nsec: i64::from(left.subsec_nanos()),
-        };
+        let left = Timespec::try_from(deadline.checked_duration_since(Instant::now())?).ok()?;
         let mut fds = [PollFd::new(pipe, PollFlags::IN)];
         if poll(&mut fds, Some(&left)).ok()? == 0 {
             return None;

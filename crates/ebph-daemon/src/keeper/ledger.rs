@@ -63,7 +63,6 @@ impl Ledger {
         let mut file =
             File::create(&path).with_context(|| format!("creating {}", path.display()))?;
         file.write_all(header.as_bytes())?;
-        let file = OpenOptions::new().append(true).open(&path)?;
         Ok((Ledger { path, file, header }, leftovers))
     }
 

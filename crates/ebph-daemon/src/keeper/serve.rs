@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use ebph_bpf::{boot_now_ns, Hold, Holds};
@@ -157,13 +158,6 @@ impl Keeper {
     }
 }
 
-fn timespec(ns: u64) -> Timespec {
-    Timespec {
-        tv_sec: (ns / 1_000_000_000) as i64,
-        tv_nsec: (ns % 1_000_000_000) as i64,
-    }
-}
-
 /// Runs the keeper until the daemon is gone (or says `exit`) and nothing is held.
 pub fn run(options: Options) -> Result<()> {
     // Out of the OOM killer's way (it is small); deaf to the terminal's signals; SIGTERM
@@ -204,16 +198,21 @@ pub fn run(options: Options) -> Result<()> {
         out.flush()?;
     }
 
+    // Takes in every hold the engine wrote so far; the time it did.
+    let absorb = |keeper: &mut Keeper| -> Result<u64> {
+        reader.consume()?;
+        let now = boot_now_ns();
+        for hold in arrived.take() {
+            keeper.take(hold, now);
+        }
+        Ok(now)
+    };
     let stdin = std::io::stdin();
     let mut input = Vec::new();
     let mut daemon_open = true;
     let mut exit_at: Option<u64> = None;
     loop {
-        let now = boot_now_ns();
-        reader.read()?;
-        for hold in arrived.take() {
-            keeper.take(hold, now);
-        }
+        let now = absorb(&mut keeper)?;
         keeper.continue_due(now, keeper.released);
         keeper.forget(now);
         if let Some(at) = exit_at {
@@ -225,7 +224,8 @@ pub fn run(options: Options) -> Result<()> {
         if let Some(at) = exit_at {
             wake = wake.min(at);
         }
-        let timeout = timespec(wake.saturating_sub(now));
+        // (Too far to say as a timespec: wait for an fd.)
+        let timeout = Timespec::try_from(Duration::from_nanos(wake.saturating_sub(now))).ok();
         let stdin_fd = stdin.as_fd();
         let mut fds = vec![
             PollFd::new(&reader, PollFlags::IN),
@@ -234,7 +234,7 @@ pub fn run(options: Options) -> Result<()> {
         if daemon_open {
             fds.push(PollFd::from_borrowed_fd(stdin_fd, PollFlags::IN));
         }
-        match rustix::event::poll(&mut fds, Some(&timeout)) {
+        match rustix::event::poll(&mut fds, timeout.as_ref()) {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(e).context("waiting"),
         }
@@ -254,11 +254,7 @@ pub fn run(options: Options) -> Result<()> {
                     daemon_open = false;
                     if exit_at.is_none() {
                         // Gone without a word: SIGKILL, a crash, the OOM killer.
-                        reader.read()?;
-                        let now = boot_now_ns();
-                        for hold in arrived.take() {
-                            keeper.take(hold, now);
-                        }
+                        let now = absorb(&mut keeper)?;
                         keeper.released = true;
                         let n = keeper.continue_due(now, true);
                         tracing::warn!("the daemon is gone: continued {n} held processes; exiting");
@@ -270,11 +266,7 @@ pub fn run(options: Options) -> Result<()> {
             while let Some(end) = input.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = input.drain(..=end).collect();
                 let line = String::from_utf8_lossy(&line);
-                reader.read()?;
-                let now = boot_now_ns();
-                for hold in arrived.take() {
-                    keeper.take(hold, now);
-                }
+                let now = absorb(&mut keeper)?;
                 match line.split_whitespace().collect::<Vec<_>>().as_slice() {
                     ["release", pid] => match pid.parse() {
                         Ok(pid) => keeper.release(pid, now),

@@ -1,36 +1,9 @@
 //! Processes held for a delay, as the daemon shows them; the keeper continues them.
 
-use std::time::{Duration, Instant};
-
 use super::Worker;
-use crate::mailbox::{ApiError, Inbox};
+use crate::mailbox::ApiError;
 
 impl Worker {
-    /// Sleeps until there is work: an event, a request, the keeper exiting, or the next
-    /// timer (upkeep, a save, the end of a hold shown by `ebph ps`).
-    pub(super) fn wait(&self, events: &ebph_bpf::Subscription<'_>, inbox: &Inbox) {
-        use rustix::event::{poll, PollFd, PollFlags, Timespec};
-        let now = Instant::now();
-        let mut next = self.next_save.min(self.upkeep_due());
-        if let Some(&until) = self.held.values().min() {
-            let left = until.saturating_sub(ebph_bpf::boot_now_ns());
-            next = next.min(now + Duration::from_nanos(left));
-        }
-        let timeout = next.saturating_duration_since(now);
-        let timeout = Timespec {
-            tv_sec: timeout.as_secs() as i64,
-            tv_nsec: i64::from(timeout.subsec_nanos()),
-        };
-        let mut fds = vec![
-            PollFd::new(events, PollFlags::IN),
-            PollFd::new(inbox, PollFlags::IN),
-        ];
-        if let Some(keeper) = self.keeper.watch() {
-            fds.push(PollFd::from_borrowed_fd(keeper, PollFlags::IN));
-        }
-        let _ = poll(&mut fds, Some(&timeout));
-    }
-
     /// Forgets holds that have ended (the keeper continued those processes), and checks that
     /// the keeper is there.
     pub(super) fn end_due(&mut self) {

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
 use ebph_api::protocol::Event;
@@ -92,20 +92,22 @@ pub fn run(
     let pending = Rc::new(RefCell::new(Vec::new()));
     let sink = pending.clone();
     let subscription = source.subscribe(move |e| sink.borrow_mut().push(e))?;
+    // Handles every event the engine reported so far.
+    let drain = |worker: &mut Worker| -> Result<()> {
+        subscription.consume()?;
+        worker.handle_events(pending.take());
+        Ok(())
+    };
     'serve: loop {
         worker.wait(&subscription, &inbox);
-        subscription.consume()?;
-        let events = pending.take();
-        worker.handle_events(events);
+        drain(&mut worker)?;
         inbox.answer_bell();
         loop {
             match inbox.next() {
                 Ok(Some(command)) => {
                     // Answer with every event so far taken into account (paths of new
                     // profiles).
-                    subscription.consume()?;
-                    let events = pending.take();
-                    worker.handle_events(events);
+                    drain(&mut worker)?;
                     worker.handle(command);
                 }
                 Ok(None) => break,
@@ -120,9 +122,7 @@ pub fn run(
             }
         }
     }
-    subscription.consume()?;
-    let events = pending.take();
-    worker.handle_events(events);
+    drain(&mut worker)?;
     // No task is left stopped: no new holds, and every held process continues now.
     worker.holds_off = true;
     worker.push_settings();
@@ -228,6 +228,28 @@ impl Worker {
             saves: 0,
             last_save_seconds: 0.0,
         })
+    }
+
+    /// Sleeps until there is work: an event, a request, the keeper exiting, or the next
+    /// timer (upkeep, a save, the end of a hold shown by `ebph ps`).
+    fn wait(&self, events: &ebph_bpf::Subscription<'_>, inbox: &Inbox) {
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        let now = Instant::now();
+        let mut next = self.next_save.min(self.upkeep_due());
+        if let Some(&until) = self.held.values().min() {
+            let left = until.saturating_sub(ebph_bpf::boot_now_ns());
+            next = next.min(now + Duration::from_nanos(left));
+        }
+        // (Too far to say as a timespec: wait for an fd.)
+        let timeout = Timespec::try_from(next.saturating_duration_since(now)).ok();
+        let mut fds = vec![
+            PollFd::new(events, PollFlags::IN),
+            PollFd::new(inbox, PollFlags::IN),
+        ];
+        if let Some(keeper) = self.keeper.watch() {
+            fds.push(PollFd::from_borrowed_fd(keeper, PollFlags::IN));
+        }
+        let _ = poll(&mut fds, timeout.as_ref());
     }
 
     fn path_of(&self, key: &ProfileKey) -> String {

@@ -58,7 +58,7 @@ impl Layers {
             match self.file.get(name) {
                 Some(from_file) if from_file != set => tracing::info!(
                     "{name} = {from_file} from {} (it wins over {set}, set with `ebph set`)",
-                    file.map_or("the configuration file".into(), |p| p.display().to_string())
+                    file_name(file)
                 ),
                 _ => {}
             }
@@ -67,9 +67,7 @@ impl Layers {
 
     /// Every value that is not a default, and where it comes from, for an error message.
     pub fn describe(&self, file: Option<&Path>) -> String {
-        let file = file.map_or("the configuration file".to_owned(), |p| {
-            p.display().to_string()
-        });
+        let file = file_name(file);
         let mut parts = Vec::new();
         if !self.file.is_empty() {
             parts.push(format!("{file} sets {}", list(&self.file)));
@@ -85,6 +83,13 @@ impl Layers {
         }
         parts.join("; ")
     }
+}
+
+/// The configuration file, for a message.
+fn file_name(file: Option<&Path>) -> String {
+    file.map_or("the configuration file".to_owned(), |p| {
+        p.display().to_string()
+    })
 }
 
 fn list(values: &BTreeMap<String, String>) -> String {
@@ -263,10 +268,7 @@ impl Worker {
             if let Some(from_file) = self.layers.file.get(*name) {
                 tracing::warn!(
                     "{name} = {from_file} in {}: it applies again at the next restart or reload",
-                    self.config
-                        .file
-                        .as_deref()
-                        .map_or("the configuration file".into(), |p| p.display().to_string())
+                    file_name(self.config.file.as_deref())
                 );
             }
         }
