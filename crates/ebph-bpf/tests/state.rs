@@ -87,24 +87,8 @@ fn tracked_tasks_are_listed_with_their_profile_and_lfc() {
     let Some(engine) = engine(&Settings::default(), false) else {
         return;
     };
-    let mut child = Command::new(lab.path("sh"))
-        .args(["-c", "read x"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (mut child, task) = waiting_sh(&lab, &engine);
     let pid = child.id();
-    // Wait until the engine has seen the exec.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let task = loop {
-        if let Some(t) = engine.tasks().unwrap().into_iter().find(|t| t.pid == pid) {
-            break t;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "pid {pid} never listed"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
     assert_eq!(task.tid, pid);
     assert_eq!(Some(task.profile), engine.slot_of(&lab.key("sh")).unwrap());
     assert_eq!(task.lfc, 0);
@@ -186,17 +170,7 @@ fn a_profile_no_task_uses_is_deleted_and_its_room_returned() {
     assert!(engine.profile(again).unwrap().train_count < learned.train_count);
 
     // A profile a running task uses is refused, and deleted once the task is gone.
-    let mut child = Command::new(lab.path("sh"))
-        .args(["-c", "read x"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while !engine.tasks().unwrap().iter().any(|t| t.pid == pid) {
-        assert!(std::time::Instant::now() < deadline, "sh was not tracked");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    let (mut child, _) = waiting_sh(&lab, &engine);
     let sh = engine.slot_of(&lab.key("sh")).unwrap().unwrap();
     assert!(matches!(
         engine.delete_profile(sh),
@@ -206,4 +180,26 @@ fn a_profile_no_task_uses_is_deleted_and_its_room_returned() {
     child.wait().unwrap();
     engine.delete_profile(sh).unwrap();
     assert_eq!(engine.slot_of(&lab.key("sh")).unwrap(), None);
+}
+
+/// The lab's `sh` waiting on its input, once the engine tracks it, and its task.
+fn waiting_sh(lab: &Lab, engine: &Engine) -> (std::process::Child, ebph_bpf::TaskInfo) {
+    let child = Command::new(lab.path("sh"))
+        .args(["-c", "read x"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Wait until the engine has seen the exec.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        if let Some(t) = engine.tasks().unwrap().into_iter().find(|t| t.pid == pid) {
+            return (child, t);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pid {pid} never listed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
