@@ -182,9 +182,11 @@ fn a_profile_no_task_uses_is_deleted_and_its_room_returned() {
     assert_eq!(engine.slot_of(&lab.key("sh")).unwrap(), None);
 }
 
-/// The lab's `sh` waiting on its input, once the engine tracks it, and its task.
+/// The lab's `sh` waiting on its input, once the engine tracks it, and its task. The caller
+/// closes its input and waits for it.
+#[allow(clippy::zombie_processes)] // returned to the caller, who waits
 fn waiting_sh(lab: &Lab, engine: &Engine) -> (std::process::Child, ebph_bpf::TaskInfo) {
-    let child = Command::new(lab.path("sh"))
+    let mut child = Command::new(lab.path("sh"))
         .args(["-c", "read x"])
         .stdin(Stdio::piped())
         .spawn()
@@ -196,10 +198,11 @@ fn waiting_sh(lab: &Lab, engine: &Engine) -> (std::process::Child, ebph_bpf::Tas
         if let Some(t) = engine.tasks().unwrap().into_iter().find(|t| t.pid == pid) {
             return (child, t);
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "pid {pid} never listed"
-        );
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("pid {pid} never listed");
+        }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
