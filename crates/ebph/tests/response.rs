@@ -85,7 +85,11 @@ fn anomalous_processes_are_held_longer_as_their_lfc_grows_and_normal_ones_never(
     );
     let took = start.elapsed();
 
-    std::thread::sleep(Duration::from_millis(100));
+    // Every delay was reported before its hold began; wait until the daemon has read them
+    // (under emulation it may lag the program).
+    wait_until(20, "the delays to be reported", || {
+        of_pid(&events(&daemon), "delay", odd_pid).len() >= 5
+    });
     let all = events(&daemon);
     assert!(
         of_pid(&all, "delay", normal_pid).is_empty(),
