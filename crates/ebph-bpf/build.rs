@@ -15,9 +15,8 @@ fn main() {
     for name in PROGRAMS {
         build(name, &out);
     }
-    for file in ["ebph.h", "vmlinux_min.h"] {
-        println!("cargo:rerun-if-changed=src/bpf/{file}");
-    }
+    // Every header the programs include.
+    println!("cargo:rerun-if-changed=src/bpf");
 }
 
 fn build(name: &str, out: &std::path::Path) {

@@ -25,6 +25,20 @@ pub struct StoredProfile {
     /// Its tables and counters. `normal_time` is on the engine's boot clock where the
     /// profile comes from or goes to the engine, and in Unix nanoseconds in the store.
     pub profile: Profile,
+    /// Where it came from and when it was last used, on this machine: kept in the store,
+    /// never written to profile files.
+    pub origin: ProfileOrigin,
+}
+
+/// What the store keeps of a profile beyond pH's model, for eviction and expiry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProfileOrigin {
+    /// When its last task let it go (or it was created), in Unix nanoseconds; 0: unknown.
+    pub last_used: u64,
+    /// Its executable is owned or writable by a user other than root.
+    pub unprivileged: bool,
+    /// The user whose program run created it.
+    pub uid: u32,
 }
 
 /// The `format` of a profile file.
@@ -199,7 +213,17 @@ impl FileProfile {
                 ino: m.ino(),
                 script: 0,
             },
-            _ => original,
+            // A script: its file and its interpreter here.
+            Some(m) => match interpreter_of(&self.path) {
+                Some(interpreter) => ProfileKey {
+                    dev: m.dev(),
+                    ino: m.ino(),
+                    script: 0,
+                }
+                .script_of(&interpreter),
+                None => original,
+            },
+            None => original,
         };
         // A frozen profile's normal time is of the host it was learned on: it freezes anew.
         let status = match self.status {
@@ -223,6 +247,7 @@ impl FileProfile {
                 status,
                 normal_time: 0,
             },
+            origin: ProfileOrigin::default(),
         })
     }
 }
@@ -376,6 +401,26 @@ pub fn merge_one(a: &FileProfile, b: &FileProfile) -> Result<FileProfile, FileEr
         } else {
             Vec::new()
         },
+    })
+}
+
+/// The key of the interpreter a `#!` script at `path` names, as the kernel runs it (the
+/// file the interpreter's path leads to).
+fn interpreter_of(path: &str) -> Option<ProfileKey> {
+    use std::io::{BufRead, BufReader, Read};
+    let mut line = Vec::new();
+    BufReader::new(std::fs::File::open(path).ok()?)
+        .take(256)
+        .read_until(b'\n', &mut line)
+        .ok()?;
+    let rest = line.strip_prefix(b"#!")?;
+    let rest = String::from_utf8_lossy(rest);
+    let interpreter = rest.split_whitespace().next()?;
+    let m = std::fs::metadata(interpreter).ok()?;
+    Some(ProfileKey {
+        dev: m.dev(),
+        ino: m.ino(),
+        script: 0,
     })
 }
 

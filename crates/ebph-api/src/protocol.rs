@@ -114,6 +114,22 @@ pub struct EngineStats {
     /// Anomalies counted but not reported one by one (a profile's storm).
     #[serde(default)]
     pub anomalies_suppressed: u64,
+    /// Profiles the daemon evicted to make room (never normal ones, never in use).
+    #[serde(default)]
+    pub profiles_evicted: u64,
+    /// Profiles the daemon deleted because no task had used them for `profile-expiry`.
+    #[serde(default)]
+    pub profiles_expired: u64,
+    /// New profiles refused because their user had caused `user-profiles` this minute.
+    #[serde(default)]
+    pub budget_denied: u64,
+    /// Profiles, rows and index blocks refused to executables other users can change,
+    /// because only the reserve kept for root's was left.
+    #[serde(default)]
+    pub reserve_denied: u64,
+    /// `#!` scripts whose own file the engine could not find (run as the interpreter).
+    #[serde(default)]
+    pub scripts_unseen: u64,
 }
 
 /// One profile, without its tables.
@@ -360,11 +376,25 @@ pub enum EventKind {
         /// Anomalies not reported.
         suppressed: u64,
     },
+    /// A user other than root caused `user-profiles` new profiles this minute: its other new
+    /// programs run untracked until the minute is over (at most one a minute per user).
+    ProfileBudgetSpent {
+        /// The user (uid).
+        uid: u32,
+        /// The budget (`user-profiles`).
+        budget: u32,
+    },
+    /// A profile was deleted by the daemon: `reason` is `profiles-full`, `rows-full` or
+    /// `indexes-full` (evicted to make room) or `expired` (`profile-expiry`).
+    ProfileEvicted {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl EventKind {
     /// Every kind's name, as `type` writes it.
-    pub const NAMES: [&'static str; 10] = [
+    pub const NAMES: [&'static str; 12] = [
         "profile_created",
         "exec",
         "anomaly",
@@ -375,6 +405,8 @@ impl EventKind {
         "delay",
         "execve_refused",
         "anomalies_suppressed",
+        "profile_budget_spent",
+        "profile_evicted",
     ];
 
     /// This kind's name, as `type` writes it.
@@ -390,6 +422,8 @@ impl EventKind {
             EventKind::Delay { .. } => "delay",
             EventKind::ExecveRefused => "execve_refused",
             EventKind::AnomaliesSuppressed { .. } => "anomalies_suppressed",
+            EventKind::ProfileBudgetSpent { .. } => "profile_budget_spent",
+            EventKind::ProfileEvicted { .. } => "profile_evicted",
         }
     }
 }
@@ -417,6 +451,12 @@ struct WireEvent {
     delay_ms: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     suppressed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    uid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    budget: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
 }
 
 impl From<Event> for WireEvent {
@@ -424,6 +464,7 @@ impl From<Event> for WireEvent {
         let kind = e.kind.name().to_owned();
         let (mut syscall, mut misses, mut sequence, mut delay_ms) = (None, None, None, None);
         let mut suppressed = None;
+        let (mut uid, mut budget, mut reason) = (None, None, None);
         match e.kind {
             EventKind::Anomaly {
                 syscall: call,
@@ -436,6 +477,14 @@ impl From<Event> for WireEvent {
             }
             EventKind::Delay { delay_ms: ms } => delay_ms = Some(ms),
             EventKind::AnomaliesSuppressed { suppressed: n } => suppressed = Some(n),
+            EventKind::ProfileBudgetSpent {
+                uid: user,
+                budget: n,
+            } => {
+                uid = Some(user);
+                budget = Some(n);
+            }
+            EventKind::ProfileEvicted { reason: why } => reason = Some(why),
             _ => {}
         }
         WireEvent {
@@ -452,6 +501,9 @@ impl From<Event> for WireEvent {
             anomalies: e.anomalies,
             delay_ms,
             suppressed,
+            uid,
+            budget,
+            reason,
         }
     }
 }
@@ -480,6 +532,13 @@ impl TryFrom<WireEvent> for Event {
                 suppressed: w
                     .suppressed
                     .ok_or("anomalies_suppressed without `suppressed`")?,
+            },
+            "profile_budget_spent" => EventKind::ProfileBudgetSpent {
+                uid: w.uid.ok_or("profile_budget_spent without `uid`")?,
+                budget: w.budget.ok_or("profile_budget_spent without `budget`")?,
+            },
+            "profile_evicted" => EventKind::ProfileEvicted {
+                reason: w.reason.ok_or("profile_evicted without `reason`")?,
             },
             other => return Err(format!("unknown event type {other:?}")),
         };
@@ -557,12 +616,14 @@ mod tests {
     use super::*;
 
     /// Lines as the event log has always written them (docs/events.md).
-    const LINES: [&str; 5] = [
+    const LINES: [&str; 7] = [
         r#"{"type":"anomaly","time":"2026-11-24T02:05:22.490Z","pid":10869,"tid":10869,"key":"254:0:10010721","path":"/tmp/anomaly","syscall":"write","misses":3,"lfc":4,"sequence":["mprotect","prlimit64","munmap","newfstatat","getrandom","brk","brk","write","write"],"anomalies":4}"#,
         r#"{"type":"delay","time":"2026-11-24T02:25:39.109Z","pid":32127,"tid":32127,"key":"254:0:10010721","path":"/tmp/anomaly","lfc":1,"anomalies":7,"delay_ms":2.0}"#,
         r#"{"type":"exec","time":"2026-11-24T02:05:20.461Z","pid":10840,"tid":10840,"key":"254:0:10010721:9f3a","path":"/tmp/x.sh","lfc":0,"anomalies":0}"#,
         r#"{"type":"execve_refused","time":"2026-11-24T02:25:40.001Z","pid":1,"tid":2,"key":"8:1:3","path":"","lfc":5,"anomalies":9}"#,
         r#"{"type":"anomalies_suppressed","time":"2026-11-24T02:25:41.001Z","pid":7,"tid":7,"key":"8:1:3","path":"/tmp/storm","lfc":128,"anomalies":90000,"suppressed":89900}"#,
+        r#"{"type":"profile_budget_spent","time":"2026-11-24T02:25:41.001Z","pid":7,"tid":7,"key":"0:0:0","path":"","lfc":0,"anomalies":0,"uid":1000,"budget":60}"#,
+        r#"{"type":"profile_evicted","time":"2026-11-24T02:25:41.001Z","pid":0,"tid":0,"key":"8:1:3","path":"/home/u/a.out","lfc":0,"anomalies":0,"reason":"profiles-full"}"#,
     ];
 
     #[test]
@@ -582,7 +643,7 @@ mod tests {
     fn every_kind_name_reads_back_as_that_kind() {
         for name in EventKind::NAMES {
             let line = format!(
-                r#"{{"type":"{name}","time":"t","pid":1,"tid":1,"key":"k","path":"p","syscall":"read","misses":1,"lfc":0,"sequence":[],"anomalies":0,"delay_ms":1.0,"suppressed":5}}"#
+                r#"{{"type":"{name}","time":"t","pid":1,"tid":1,"key":"k","path":"p","syscall":"read","misses":1,"lfc":0,"sequence":[],"anomalies":0,"delay_ms":1.0,"suppressed":5,"uid":65534,"budget":60,"reason":"expired"}}"#
             );
             let event: Event = serde_json::from_str(&line).unwrap();
             assert_eq!(event.kind.name(), name);

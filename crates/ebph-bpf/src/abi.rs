@@ -85,6 +85,10 @@ pub enum EventKind {
     /// A profile had more anomalies in a second than are reported: `misses` is how many were
     /// not.
     AnomaliesSuppressed,
+    /// User `uid` used up its budget of new profiles for the minute (`user-profiles`, in
+    /// `misses`): its new programs run untracked until the minute is over. At most one a
+    /// minute per user.
+    ProfileBudgetSpent,
 }
 
 /// An event of the engine (`struct ebph_event`).
@@ -109,6 +113,8 @@ pub struct Event {
     pub misses: u32,
     /// The task's locality frame count.
     pub lfc: u32,
+    /// ProfileCreated, Exec, ProfileBudgetSpent: the user (real uid) of the task.
+    pub uid: u32,
     /// Anomaly: the calls of the window, oldest first, the anomalous call last.
     pub sequence: Vec<u16>,
     /// The profile's anomaly count.
@@ -141,6 +147,7 @@ impl Event {
             8 => EventKind::Delay,
             9 => EventKind::ExecveRefused,
             10 => EventKind::AnomaliesSuppressed,
+            11 => EventKind::ProfileBudgetSpent,
             other => return Err(EngineError::Layout(format!("unknown event type {other}"))),
         };
         let seq_len = (b.u32(event::SEQ_LEN) as usize).min(event::SEQUENCE_LEN);
@@ -161,6 +168,7 @@ impl Event {
             syscall: b.u32(event::SYSCALL) as u16,
             misses: b.u32(event::MISSES),
             lfc: b.u32(event::LFC),
+            uid: b.u32(event::UID),
             sequence,
             anomalies: b.u64(event::ANOMALIES),
             path: String::from_utf8_lossy(path).into_owned(),
@@ -255,6 +263,17 @@ pub struct Stats {
     pub holds_dropped: u64,
     /// Anomalies counted but not reported one by one (more than a profile's share a second).
     pub anomalies_suppressed: u64,
+    /// Profiles in the table now.
+    pub profiles_used: u64,
+    /// New profiles refused because their user had used up the minute's budget
+    /// (`user-profiles`): those programs ran untracked.
+    pub budget_denied: u64,
+    /// Profiles, rows and index blocks refused to executables other users can change,
+    /// because only the reserve kept for root's was left.
+    pub reserve_denied: u64,
+    /// `#!` scripts whose own file could not be found: they ran under their interpreter's
+    /// profile.
+    pub scripts_unseen: u64,
 }
 
 #[cfg(test)]
@@ -308,7 +327,7 @@ mod tests {
 
     #[test]
     fn keys_round_trip_through_the_kernel_layout() {
-        let key = ProfileKey::new(259, 3, 1 << 40).with_script(b"/x.sh");
+        let key = ProfileKey::new(259, 3, 1 << 40).script_of(&ProfileKey::new(254, 1, 9));
         let bytes = key_to_kernel(&key);
         assert_eq!(Bytes(&bytes).key(0), key);
     }

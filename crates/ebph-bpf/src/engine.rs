@@ -12,7 +12,9 @@ use libbpf_rs::{MapCore, MapFlags, OpenObject, RingBuffer, RingBufferBuilder};
 
 use crate::abi::{expect_len, key_to_kernel, Bytes};
 use crate::error::Context;
-use crate::layout::{cpu_cache, profile as prof, task, INDEX_SIZE, KEY_SIZE, ROW_SIZE};
+use crate::layout::{
+    cpu_cache, key, profile as prof, running, task, INDEX_SIZE, KEY_SIZE, ROW_SIZE,
+};
 use crate::lsm::BpfLsm;
 use crate::skel::{EbphSkel, EbphSkelBuilder};
 use crate::{EngineError, Event, Record, Stats};
@@ -74,6 +76,21 @@ pub struct TaskInfo {
     pub held_until: u64,
 }
 
+/// How a profile is used, for eviction and expiry: what the engine keeps beside pH's
+/// counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProfileUse {
+    /// Tracked tasks running under it now (ignored by [`Engine::insert_profile`]).
+    pub tasks: u32,
+    /// When it was created or its last task let it go, on the engine's clock (0: never
+    /// used since the engine was loaded, or before this boot).
+    pub last_used: u64,
+    /// Its executable is owned or writable by a user other than root.
+    pub unprivileged: bool,
+    /// The user whose exec created it.
+    pub uid: u32,
+}
+
 /// A table written into the maps: its index block (0 = empty) and each call's row.
 #[derive(Default)]
 struct WrittenTable {
@@ -87,6 +104,9 @@ enum AllocKind {
     Row,
     Profile,
 }
+
+/// `EBPH_PROFILE_UNPRIVILEGED`.
+const PROFILE_UNPRIVILEGED: u32 = 1;
 
 /// `enum ebph_admin_op`'s allocations.
 const ADMIN_TAKE_ROW: u64 = 4;
@@ -270,11 +290,33 @@ impl Engine {
     }
 
     /// Tracks every task already running (started before the engine), under the profile of
-    /// its executable, creating profiles as needed; returns how many tasks it added. Kernel
-    /// threads and the daemon's own tasks are left alone.
+    /// its executable, or of its `#!` script (found in `/proc`, see `running.rs`), creating
+    /// profiles as needed; returns how many tasks it added. Kernel threads and the daemon's
+    /// own tasks are left alone.
     pub fn associate_running(&self) -> Result<u64, EngineError> {
         use std::io::Read;
+        use std::os::unix::ffi::OsStrExt;
         let before = self.stats().tasks_tracked;
+        let map = &self.skel.maps.running_scripts;
+        for script in crate::running::running_scripts().into_iter().take(4096) {
+            let mut value = [0u8; running::SIZE];
+            value[running::KEY..running::KEY + KEY_SIZE]
+                .copy_from_slice(&key_to_kernel(&script.key));
+            let interpreter = key_to_kernel(&script.interpreter);
+            value[running::INTERP_DEV..running::INTERP_DEV + 8]
+                .copy_from_slice(&interpreter[key::DEV..key::DEV + 8]);
+            value[running::INTERP_INO..running::INTERP_INO + 8]
+                .copy_from_slice(&interpreter[key::INO..key::INO + 8]);
+            value[running::UNPRIVILEGED..running::UNPRIVILEGED + 4]
+                .copy_from_slice(&u32::from(script.unprivileged).to_le_bytes());
+            let path = script.path.as_os_str().as_bytes();
+            if path.len() >= running::PATH_LEN {
+                continue;
+            }
+            value[running::PATH..running::PATH + path.len()].copy_from_slice(path);
+            map.update(&script.pid.to_le_bytes(), &value, MapFlags::ANY)
+                .context("writing running scripts")?;
+        }
         let link = self
             .skel
             .progs
@@ -317,6 +359,7 @@ impl Engine {
         s.delay_factor_ns = u64::try_from(settings.delay_factor.as_nanos()).unwrap_or(u64::MAX);
         s.max_delay_ns = u64::try_from(settings.max_delay.as_nanos()).unwrap_or(u64::MAX);
         s.suspend_execve = settings.suspend_execve;
+        s.user_profiles = settings.user_profiles;
     }
 
     /// Exempts the tasks of the profile in `slot` from delays and execve suspension (the
@@ -384,6 +427,10 @@ impl Engine {
             indexes_used: s.indexes_used,
             holds_dropped: s.holds_dropped,
             anomalies_suppressed: s.anomalies_suppressed,
+            profiles_used: s.profiles_used,
+            budget_denied: s.budget_denied,
+            reserve_denied: s.reserve_denied,
+            scripts_unseen: s.scripts_unseen,
         }
     }
 
@@ -460,6 +507,18 @@ impl Engine {
     /// The counters and status of the profile in `slot`, without its tables (one lookup).
     pub fn profile_counters(&self, slot: u32) -> Result<Profile, EngineError> {
         counters_of(&self.profile_entry(slot)?)
+    }
+
+    /// How the profile in `slot` is used.
+    pub fn profile_use(&self, slot: u32) -> Result<ProfileUse, EngineError> {
+        let value = self.profile_entry(slot)?;
+        let b = Bytes(&value);
+        Ok(ProfileUse {
+            tasks: b.u32(prof::TASKS),
+            last_used: b.u64(prof::LAST_USED),
+            unprivileged: b.u32(prof::FLAGS) & PROFILE_UNPRIVILEGED != 0,
+            uid: b.u32(prof::UID),
+        })
     }
 
     /// The bytes of kernel memory the profile in `slot` takes: its profile entry, its index
@@ -568,6 +627,7 @@ impl Engine {
         &mut self,
         key: &ProfileKey,
         profile: &Profile,
+        usage: &ProfileUse,
     ) -> Result<u32, EngineError> {
         if self.slot_of(key)?.is_some() {
             return Err(EngineError::Duplicate(*key));
@@ -587,6 +647,7 @@ impl Engine {
             (prof::SEQUENCES, profile.sequences),
             (prof::ANOMALIES, profile.anomalies),
             (prof::NORMAL_TIME, profile.normal_time),
+            (prof::LAST_USED, usage.last_used),
         ] {
             value[at..at + 8].copy_from_slice(&v.to_le_bytes());
         }
@@ -599,6 +660,15 @@ impl Engine {
             (prof::STATUS, status),
             (prof::TRAIN_INDEX, train.index),
             (prof::TEST_INDEX, test.index),
+            (
+                prof::FLAGS,
+                if usage.unprivileged {
+                    PROFILE_UNPRIVILEGED
+                } else {
+                    0
+                },
+            ),
+            (prof::UID, usage.uid),
         ] {
             value[at..at + 4].copy_from_slice(&v.to_le_bytes());
         }

@@ -35,6 +35,24 @@ pub(crate) mod profile {
     pub(crate) const STATUS: usize = offset_of!(ebph_profile, status);
     pub(crate) const TRAIN_INDEX: usize = offset_of!(ebph_profile, train_index);
     pub(crate) const TEST_INDEX: usize = offset_of!(ebph_profile, test_index);
+    pub(crate) const TASKS: usize = offset_of!(ebph_profile, tasks);
+    pub(crate) const LAST_USED: usize = offset_of!(ebph_profile, last_used);
+    pub(crate) const FLAGS: usize = offset_of!(ebph_profile, flags);
+    pub(crate) const UID: usize = offset_of!(ebph_profile, uid);
+}
+
+/// `struct ebph_running_script`.
+pub(crate) mod running {
+    use crate::skel::types::ebph_running_script;
+    use std::mem::{offset_of, size_of};
+    pub(crate) const SIZE: usize = size_of::<ebph_running_script>();
+    pub(crate) const KEY: usize = offset_of!(ebph_running_script, key);
+    pub(crate) const INTERP_DEV: usize = offset_of!(ebph_running_script, interp_dev);
+    pub(crate) const INTERP_INO: usize = offset_of!(ebph_running_script, interp_ino);
+    pub(crate) const UNPRIVILEGED: usize = offset_of!(ebph_running_script, unprivileged);
+    pub(crate) const PATH: usize = offset_of!(ebph_running_script, path);
+    /// Bytes in `path`.
+    pub(crate) const PATH_LEN: usize = SIZE - PATH;
 }
 
 /// `struct ebph_task`.
@@ -77,6 +95,7 @@ pub(crate) mod event {
     pub(crate) const LFC: usize = offset_of!(ebph_event, lfc);
     pub(crate) const SEQ_LEN: usize = offset_of!(ebph_event, seq_len);
     pub(crate) const SEQUENCE: usize = offset_of!(ebph_event, sequence);
+    pub(crate) const UID: usize = offset_of!(ebph_event, uid);
     /// Calls in `sequence`.
     pub(crate) const SEQUENCE_LEN: usize = size_of::<[u16; 9]>() / 2;
     pub(crate) const ANOMALIES: usize = offset_of!(ebph_event, anomalies);

@@ -18,10 +18,11 @@ mod holds;
 mod layout;
 mod lsm;
 mod requirements;
+mod running;
 
 pub use abi::{Event, EventKind, Record, RecordKind, Stats};
 pub use clock::{boot_now_ns, boot_ns_of, unix_ns_of, wall_time};
-pub use engine::{AdminOp, Capacity, Engine, EventSource, Subscription, TaskInfo};
+pub use engine::{AdminOp, Capacity, Engine, EventSource, ProfileUse, Subscription, TaskInfo};
 pub use error::EngineError;
 pub use floor::Floor;
 pub use holds::{Hold, Holds};

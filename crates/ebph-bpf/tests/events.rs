@@ -261,3 +261,107 @@ fn an_anomaly_storm_is_reported_a_hundred_a_second_and_counted_in_full() {
     assert_eq!(u64::from(summary[0].misses), suppressed);
     assert!(!mine(&events, EventKind::Anomaly).is_empty());
 }
+
+#[test]
+fn a_script_is_its_file_however_it_is_run() {
+    let _one = serial();
+    let lab = Lab::new();
+    let script = lab.script("s.sh", "echo one > /dev/null\n");
+    for link in ["a", "b"] {
+        std::os::unix::fs::symlink(&script, lab.path(link)).unwrap();
+    }
+    let Some(engine) = engine(&Settings::default(), false) else {
+        return;
+    };
+    let run = |program: &str, args: &[&str]| {
+        let status = Command::new(program)
+            .args(args)
+            .current_dir(lab.path(""))
+            .status()
+            .unwrap();
+        assert!(status.success(), "{program} {args:?}");
+    };
+    let events = events_during(&engine, || {
+        run(lab.path("a").to_str().unwrap(), &[]);
+        run(lab.path("b").to_str().unwrap(), &[]);
+        run("./s.sh", &[]);
+        // The shell reading a file is the shell.
+        run(lab.path("sh").to_str().unwrap(), &["s.sh"]);
+        // A program run by a relative path is stored by its absolute one.
+        run("./true", &[]);
+    });
+    let true_created = events
+        .iter()
+        .find(|e| e.kind == EventKind::ProfileCreated && e.key == lab.key("true"))
+        .expect("a profile for true");
+    assert_eq!(
+        true_created.path,
+        std::fs::canonicalize(lab.path("true"))
+            .unwrap()
+            .to_str()
+            .unwrap()
+    );
+    let key = lab.script_key("s.sh");
+    let created: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::ProfileCreated && e.key.ino == key.ino)
+        .collect();
+    assert_eq!(created.len(), 1, "one profile for the script: {created:?}");
+    assert_eq!(created[0].key, key);
+    let real = std::fs::canonicalize(&script).unwrap();
+    assert_eq!(created[0].path, real.to_str().unwrap(), "its absolute path");
+    let execs = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Exec && e.key == key)
+        .count();
+    assert_eq!(execs, 3, "three runs under the script's profile");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == EventKind::Exec && e.key == lab.key("sh")),
+        "`sh s.sh` runs as sh"
+    );
+    assert_eq!(engine.stats().scripts_unseen, 0);
+}
+
+#[test]
+fn a_script_running_before_the_engine_gets_its_own_profile() {
+    let _one = serial();
+    let lab = Lab::new();
+    let script = lab.script("waiting.sh", "read x\n");
+    let mut child = Command::new(&script)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let comm = || std::fs::read_to_string(format!("/proc/{}/comm", child.id())).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while comm() != "waiting.sh\n" {
+        assert!(Instant::now() < deadline, "the script never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let Some(engine) = engine(&Settings::default(), false) else {
+        drop(child.stdin.take());
+        child.wait().unwrap();
+        return;
+    };
+    let events = events_during(&engine, || {
+        engine.associate_running().unwrap();
+    });
+    let key = lab.script_key("waiting.sh");
+    let slot = engine
+        .slot_of(&key)
+        .unwrap()
+        .expect("a profile for the running script");
+    let task = engine
+        .tasks()
+        .unwrap()
+        .into_iter()
+        .find(|t| t.pid == child.id())
+        .expect("the script's process is tracked");
+    assert_eq!(task.profile, slot, "under the script's profile");
+    assert!(events.iter().any(|e| e.kind == EventKind::ProfileCreated
+        && e.key == key
+        && e.path == std::fs::canonicalize(&script).unwrap().to_str().unwrap()));
+    drop(child.stdin.take());
+    child.wait().unwrap();
+}

@@ -5,7 +5,7 @@ mod common;
 use std::process::{Command, Stdio};
 
 use common::{assert_same_profile, engine, serial, skip_or_fail, test_capacity, Lab, Recorder};
-use ebph_bpf::{AdminOp, Capacity, Engine, EngineError};
+use ebph_bpf::{AdminOp, Capacity, Engine, EngineError, ProfileUse};
 use ebph_core::{ProfileStatus, Settings};
 
 #[test]
@@ -47,9 +47,16 @@ fn a_saved_profile_loads_back_bit_for_bit_and_keeps_learning_like_the_model() {
         }
         Err(e) => panic!("{e}"),
     };
-    let slot = second.insert_profile(&key, &saved).unwrap();
+    let usage = ProfileUse {
+        tasks: 0,
+        last_used: 12345,
+        unprivileged: true,
+        uid: 65534,
+    };
+    let slot = second.insert_profile(&key, &saved, &usage).unwrap();
+    assert_eq!(second.profile_use(slot).unwrap(), usage, "usage kept");
     assert!(matches!(
-        second.insert_profile(&key, &saved),
+        second.insert_profile(&key, &saved, &usage),
         Err(EngineError::Duplicate(_))
     ));
     assert_eq!(second.profile(slot).unwrap(), saved, "loaded bit for bit");
@@ -63,10 +70,12 @@ fn a_saved_profile_loads_back_bit_for_bit_and_keeps_learning_like_the_model() {
     second.set_recording(true);
     second.attach().unwrap();
     // Attached and running, a profile is loaded just the same (an import).
-    let cat = second.insert_profile(&lab.key("cat"), &saved).unwrap();
+    let cat = second
+        .insert_profile(&lab.key("cat"), &saved, &ProfileUse::default())
+        .unwrap();
     assert_eq!(second.profile(cat).unwrap(), saved, "loaded while attached");
     assert!(matches!(
-        second.insert_profile(&lab.key("cat"), &saved),
+        second.insert_profile(&lab.key("cat"), &saved, &ProfileUse::default()),
         Err(EngineError::Duplicate(_))
     ));
     let recorder = Recorder::new(&second);

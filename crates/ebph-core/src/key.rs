@@ -6,12 +6,12 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// Identifies an executable file: its device (as userspace `st_dev`) and inode, and for a
-/// `#!` script a hash of the script's path.
+/// `#!` script a hash of its interpreter's.
 ///
 /// The full device and inode are kept: packing both into 64 bits collides once inode numbers
-/// pass 2^32. By the time the kernel reports an exec, a script's own file has been replaced
-/// by its interpreter's; the script is told apart from its interpreter (and from other
-/// scripts) by the hash of the path it was run by.
+/// pass 2^32. A script is its own file, however it is run (through symlinks, by a relative
+/// path), together with its interpreter: the same file run by another interpreter (a new
+/// Python, say) behaves differently and gets a profile of its own.
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
@@ -20,8 +20,8 @@ pub struct ProfileKey {
     pub dev: u64,
     /// The inode number.
     pub ino: u64,
-    /// 0 for a program; for a script, a non-zero hash of its path (FNV-1a, see
-    /// [`ProfileKey::script_hash`]).
+    /// 0 for a program; for a script, a non-zero hash of its interpreter's key (see
+    /// [`ProfileKey::script_of`]).
     #[serde(default)]
     pub script: u64,
 }
@@ -46,17 +46,20 @@ impl ProfileKey {
         }
     }
 
-    /// The same key for the script run by `path` under this key's interpreter.
-    pub fn with_script(self, path: &[u8]) -> ProfileKey {
+    /// The key of this file run as a `#!` script by `interpreter` (a program's key).
+    pub fn script_of(self, interpreter: &ProfileKey) -> ProfileKey {
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&u64::from(interpreter.kernel_dev()).to_le_bytes());
+        bytes[8..].copy_from_slice(&interpreter.ino.to_le_bytes());
         ProfileKey {
-            script: ProfileKey::script_hash(path),
+            script: ProfileKey::fnv1a(&bytes),
             ..self
         }
     }
 
-    /// The hash the kernel engine gives a script's path: 64-bit FNV-1a of its bytes, never 0.
-    pub fn script_hash(path: &[u8]) -> u64 {
-        let hash = path.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+    /// 64-bit FNV-1a, never 0 (what the kernel engine computes for a script's key).
+    fn fnv1a(bytes: &[u8]) -> u64 {
+        let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
             (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
         });
         hash.max(1)
@@ -141,8 +144,8 @@ mod tests {
             assert_eq!(key.kernel_dev(), s_dev);
         }
         // FNV-1a test vectors.
-        assert_eq!(ProfileKey::script_hash(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(ProfileKey::script_hash(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(ProfileKey::fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(ProfileKey::fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
         // glibc's makedev(254, 1) is 0xfe01.
         assert_eq!(ProfileKey::new(254, 1, 0).dev, 0xfe01);
     }
@@ -153,7 +156,7 @@ mod tests {
         assert_eq!(key.to_string(), "259:2:1099511627781");
         assert_eq!(key.to_string().parse(), Ok(key));
         assert_ne!(ProfileKey::new(259, 2, 5), key);
-        let script = key.with_script(b"/usr/local/bin/backup.sh");
+        let script = key.script_of(&ProfileKey::new(254, 1, 77));
         assert_ne!(script, key);
         assert_eq!(script.to_string().parse(), Ok(script));
         assert!(script.to_string().starts_with("259:2:1099511627781:"));

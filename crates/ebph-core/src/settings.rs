@@ -89,6 +89,9 @@ pub struct Settings {
     pub response: ResponseMode,
     /// Executables (paths) whose tasks are never delayed nor refused an exec.
     pub allowlist: Vec<String>,
+    /// New profiles the programs of one user other than root may cause a minute (0: no
+    /// limit). Beyond it, that user's new programs run untracked until the minute is over.
+    pub user_profiles: u32,
 }
 
 impl Default for Settings {
@@ -106,6 +109,7 @@ impl Default for Settings {
             suspend_execve: 10,
             response: ResponseMode::Monitor,
             allowlist: Vec::new(),
+            user_profiles: 60,
         }
     }
 }
@@ -168,6 +172,10 @@ pub const SETTINGS: &[SettingInfo] = &[
     SettingInfo {
         name: "allowlist",
         description: "comma-separated executables never delayed nor refused (e.g. /usr/sbin/sshd,/usr/bin/bash)",
+    },
+    SettingInfo {
+        name: "user-profiles",
+        description: "new profiles one user other than root may cause a minute; beyond it their new programs run untracked (0 = no limit)",
     },
 ];
 
@@ -363,6 +371,7 @@ impl Settings {
             "suspend-execve" => self.suspend_execve.to_string(),
             "response" => self.response.to_string(),
             "allowlist" => self.allowlist.join(","),
+            "user-profiles" => self.user_profiles.to_string(),
             other => unreachable!("setting {other} is listed but not readable"),
         })
     }
@@ -407,6 +416,7 @@ impl Settings {
             "delay-factor" => next.delay_factor = parse_duration(name, value)?,
             "max-delay" => next.max_delay = parse_duration(name, value)?,
             "suspend-execve" => next.suspend_execve = parse_number(name, value)?,
+            "user-profiles" => next.user_profiles = parse_number(name, value)?,
             "response" => {
                 next.response = value.parse().map_err(|reason| SettingsError::Parse {
                     name,

@@ -48,6 +48,8 @@ pub struct Config {
     pub anomaly_history_age: Duration,
     /// Public keys (files) whose signed profile files are imported.
     pub trusted_keys: Vec<PathBuf>,
+    /// Profiles no task has used for this long are deleted; None = never.
+    pub profile_expiry: Option<Duration>,
 }
 
 /// Where metrics are served when they are turned on without an address: loopback only.
@@ -70,6 +72,7 @@ impl Default for Config {
             anomaly_history: 100_000,
             anomaly_history_age: Duration::from_secs(90 * 24 * 3600),
             trusted_keys: Vec::new(),
+            profile_expiry: None,
         }
     }
 }
@@ -88,6 +91,7 @@ struct File {
     anomaly_history: Option<u64>,
     anomaly_history_age: Option<String>,
     trusted_keys: Vec<PathBuf>,
+    profile_expiry: Option<String>,
     settings: toml::Table,
     capacity: CapacityFile,
 }
@@ -193,6 +197,25 @@ impl Config {
                 .with_context(|| format!("{}: anomaly-history-age", path.display()))?;
         }
         config.trusted_keys = file.trusted_keys;
+        match file.profile_expiry.as_deref().map(str::trim) {
+            None | Some("off") | Some("never") => {}
+            Some(age) => {
+                let age = parse_duration(age).with_context(|| {
+                    format!(
+                        "{}: profile-expiry (a duration such as 90d, or off)",
+                        path.display()
+                    )
+                })?;
+                if age < Duration::from_secs(3600) {
+                    bail!(
+                        "{}: profile-expiry must be at least 1h (or off), not {}",
+                        path.display(),
+                        humantime::format_duration(age)
+                    );
+                }
+                config.profile_expiry = Some(age);
+            }
+        }
         for (name, value) in &file.settings {
             let text = match value {
                 toml::Value::String(s) => s.clone(),

@@ -222,6 +222,14 @@ pub struct Snapshot {
     pub holds_dropped: u64,
     /// Anomalies counted but not reported one by one.
     pub anomalies_suppressed: u64,
+    /// Profiles evicted to make room.
+    pub evicted: u64,
+    /// Profiles deleted as unused for `profile-expiry`.
+    pub expired: u64,
+    /// New profiles refused: their user's budget was spent.
+    pub budget_denied: u64,
+    /// Entries refused to executables other users can change: only the reserve was left.
+    pub reserve_denied: u64,
     /// Things refused because a map was full: profiles, rows, indexes, tasks.
     pub full: [u64; 4],
     /// Entries in use and capacity: profiles, rows, indexes, tasks.

@@ -106,6 +106,30 @@ pub fn render(s: &Snapshot) -> String {
     );
     counter(
         &mut r,
+        "profiles_evicted",
+        "Profiles evicted to make room (never normal ones, never in use)",
+        s.evicted,
+    );
+    counter(
+        &mut r,
+        "profiles_expired",
+        "Profiles deleted because unused for profile-expiry",
+        s.expired,
+    );
+    counter(
+        &mut r,
+        "profiles_budget_denied",
+        "New profiles refused because their user had caused user-profiles this minute",
+        s.budget_denied,
+    );
+    counter(
+        &mut r,
+        "reserve_denied",
+        "Profiles, rows and index blocks refused to executables other users can change (the reserve is root's)",
+        s.reserve_denied,
+    );
+    counter(
+        &mut r,
         "holds_dropped",
         "Holds not made (the task ran on) because the keeper had not read the ones before",
         s.holds_dropped,

@@ -4,7 +4,7 @@
 //! version): any other file is refused and never written to. Every save is one transaction,
 //! so a crash mid-save leaves the previous save intact.
 
-pub use ebph_api::file::StoredProfile;
+pub use ebph_api::file::{ProfileOrigin, StoredProfile};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -14,7 +14,18 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 /// `ebph` in ASCII: marks the file as ebph's.
 const APPLICATION_ID: i64 = 0x6562_7068;
 /// The schema this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// From version 1: profiles know when they were last used, whether their executable is
+/// one other users can change, and who first ran it. Version 1 keyed `#!` scripts by the
+/// hash of the path they were run by; scripts are now keyed by their file, so those
+/// profiles would never be found again and are dropped.
+const MIGRATE_FROM_1: &str = "
+ALTER TABLE profiles ADD COLUMN last_used_unix_ns INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE profiles ADD COLUMN unprivileged INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE profiles ADD COLUMN uid INTEGER NOT NULL DEFAULT 0;
+DELETE FROM profiles WHERE script != 0;
+";
 
 const SCHEMA: &str = "
 CREATE TABLE profiles (
@@ -30,6 +41,9 @@ CREATE TABLE profiles (
     normal_time_unix_ns INTEGER NOT NULL,
     train BLOB NOT NULL,
     test BLOB NOT NULL,
+    last_used_unix_ns INTEGER NOT NULL DEFAULT 0,
+    unprivileged INTEGER NOT NULL DEFAULT 0,
+    uid INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (dev, ino, script)
 );
 CREATE TABLE anomalies (
@@ -204,7 +218,13 @@ impl Store {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| self.sqlite(e))?;
-        if version != SCHEMA_VERSION {
+        if version == 1 {
+            let batch =
+                format!("BEGIN; {MIGRATE_FROM_1} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;");
+            self.conn
+                .execute_batch(&batch)
+                .map_err(|e| self.sqlite(e))?;
+        } else if version != SCHEMA_VERSION {
             return Err(StoreError::Version {
                 path: self.path.clone(),
                 found: version,
@@ -241,8 +261,9 @@ impl Store {
             let mut insert = tx
                 .prepare(
                     "INSERT INTO profiles (dev, ino, script, path, status, train_count, last_mod_count,
-                     sequences, anomalies, normal_time_unix_ns, train, test)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                     sequences, anomalies, normal_time_unix_ns, train, test, last_used_unix_ns,
+                     unprivileged, uid)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                 )
                 .map_err(sqlite)?;
             for s in profiles {
@@ -261,6 +282,9 @@ impl Store {
                         p.normal_time.min(i64::MAX as u64) as i64,
                         encode(&p.train),
                         encode(&p.test),
+                        s.origin.last_used.min(i64::MAX as u64) as i64,
+                        s.origin.unprivileged,
+                        i64::from(s.origin.uid),
                     ])
                     .map_err(sqlite)?;
             }
@@ -282,6 +306,30 @@ impl Store {
         self.save_profiles(&all)
     }
 
+    /// Forgets the saved profiles of `keys` (deleted, evicted or expired), in one
+    /// transaction; how many there were.
+    pub fn forget_profiles(&mut self, keys: &[ProfileKey]) -> Result<usize, StoreError> {
+        let path = self.path.clone();
+        let sqlite = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(sqlite)?;
+        let mut forgotten = 0;
+        {
+            let mut delete = tx
+                .prepare("DELETE FROM profiles WHERE dev = ?1 AND ino = ?2 AND script = ?3")
+                .map_err(sqlite)?;
+            for k in keys {
+                forgotten += delete
+                    .execute(params![k.dev as i64, k.ino as i64, k.script as i64])
+                    .map_err(sqlite)?;
+            }
+        }
+        tx.commit().map_err(sqlite)?;
+        Ok(forgotten)
+    }
+
     /// Every saved profile.
     pub fn load_profiles(&self) -> Result<Vec<StoredProfile>, StoreError> {
         let corrupt = |why: String| StoreError::Corrupt {
@@ -292,7 +340,8 @@ impl Store {
             .conn
             .prepare(
                 "SELECT dev, ino, script, path, status, train_count, last_mod_count, sequences,
-                 anomalies, normal_time_unix_ns, train, test FROM profiles ORDER BY dev, ino, script",
+                 anomalies, normal_time_unix_ns, train, test, last_used_unix_ns, unprivileged,
+                 uid FROM profiles ORDER BY dev, ino, script",
             )
             .map_err(|e| self.sqlite(e))?;
         let rows = stmt
@@ -314,12 +363,18 @@ impl Store {
                     ],
                     r.get::<_, Vec<u8>>(10)?,
                     r.get::<_, Vec<u8>>(11)?,
+                    ProfileOrigin {
+                        last_used: r.get::<_, i64>(12)?.max(0) as u64,
+                        unprivileged: r.get(13)?,
+                        uid: r.get::<_, i64>(14)?.clamp(0, i64::from(u32::MAX)) as u32,
+                    },
                 ))
             })
             .map_err(|e| self.sqlite(e))?;
         let mut out = Vec::new();
         for row in rows {
-            let (key, path, status, n, train, test) = row.map_err(|e| corrupt(e.to_string()))?;
+            let (key, path, status, n, train, test, origin) =
+                row.map_err(|e| corrupt(e.to_string()))?;
             let status = status_of(&status)
                 .ok_or_else(|| corrupt(format!("profile {key} has status {status:?}")))?;
             let train = decode(&train).map_err(|e| corrupt(format!("profile {key}: {e}")))?;
@@ -337,6 +392,7 @@ impl Store {
                     status,
                     normal_time: n[4].max(0) as u64,
                 },
+                origin,
             });
         }
         out.sort_by_key(|p| p.key);
@@ -476,7 +532,7 @@ mod tests {
         let mut test = LookaheadTable::new();
         test.set(s(0), s(1), 0b1);
         StoredProfile {
-            key: ProfileKey::new(259, 1, ino).with_script(b"/a.sh"),
+            key: ProfileKey::new(259, 1, ino).script_of(&ProfileKey::new(254, 1, 9)),
             path: "/a.sh".into(),
             profile: Profile {
                 train,
@@ -487,6 +543,11 @@ mod tests {
                 anomalies: 2,
                 status: ProfileStatus::Normal,
                 normal_time: 0,
+            },
+            origin: ProfileOrigin {
+                last_used: 1_795_000_000_000_000_000,
+                unprivileged: ino % 2 == 1,
+                uid: 65534,
             },
         }
     }
@@ -500,6 +561,41 @@ mod tests {
         let store = Store::open(&path).unwrap();
         assert_eq!(store.load_profiles().unwrap(), saved);
         assert_eq!(store.profile_count().unwrap(), 2);
+        let mut store = store;
+        assert_eq!(store.forget_profiles(&[saved[0].key]).unwrap(), 1);
+        assert_eq!(store.load_profiles().unwrap(), vec![saved[1].clone()]);
+    }
+
+    #[test]
+    fn a_version_1_store_is_migrated_and_its_path_keyed_scripts_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ebph.db");
+        let v1 = "CREATE TABLE profiles (dev INTEGER NOT NULL, ino INTEGER NOT NULL,
+            script INTEGER NOT NULL, path TEXT NOT NULL, status TEXT NOT NULL,
+            train_count INTEGER NOT NULL, last_mod_count INTEGER NOT NULL,
+            sequences INTEGER NOT NULL, anomalies INTEGER NOT NULL,
+            normal_time_unix_ns INTEGER NOT NULL, train BLOB NOT NULL, test BLOB NOT NULL,
+            PRIMARY KEY (dev, ino, script));
+            CREATE TABLE anomalies (id INTEGER PRIMARY KEY, time TEXT NOT NULL,
+            pid INTEGER NOT NULL, tid INTEGER NOT NULL, key TEXT NOT NULL, path TEXT NOT NULL,
+            syscall TEXT NOT NULL, misses INTEGER NOT NULL, lfc INTEGER NOT NULL,
+            sequence TEXT NOT NULL);
+            CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+            INSERT INTO profiles VALUES (1, 2, 0, '/bin/x', 'training', 5, 1, 1, 0, 0, x'', x'');
+            INSERT INTO profiles VALUES (1, 3, 77, '/a.sh', 'training', 5, 1, 1, 0, 0, x'', x'');
+            PRAGMA application_id = 1700950120; PRAGMA user_version = 1;";
+        Connection::open(&path).unwrap().execute_batch(v1).unwrap();
+        let store = Store::open(&path).unwrap();
+        let loaded = store.load_profiles().unwrap();
+        assert_eq!(loaded.len(), 1, "{loaded:?}");
+        assert_eq!(
+            (loaded[0].path.as_str(), loaded[0].key.script),
+            ("/bin/x", 0)
+        );
+        assert_eq!(loaded[0].origin, ProfileOrigin::default());
+        drop(store);
+        // Opened again, it is version 2 and stays as it is.
+        assert_eq!(Store::open(&path).unwrap().load_profiles().unwrap(), loaded);
     }
 
     #[test]
@@ -535,7 +631,7 @@ mod tests {
         Connection::open(&bad)
             .unwrap()
             .execute(
-                "INSERT INTO profiles VALUES (1, 2, 0, '/x', 'sleeping', 0, 0, 0, 0, 0, x'', x'')",
+                "INSERT INTO profiles VALUES (1, 2, 0, '/x', 'sleeping', 0, 0, 0, 0, 0, x'', x'', 0, 0, 0)",
                 [],
             )
             .unwrap();

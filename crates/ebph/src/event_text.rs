@@ -28,6 +28,13 @@ pub fn detail(e: &Event) -> Option<String> {
         EventKind::AnomaliesSuppressed { suppressed } => Some(format!(
             "{suppressed} more anomalies in one second, counted but not reported one by one"
         )),
+        EventKind::ProfileBudgetSpent { uid, budget } => Some(format!(
+            "user {uid} caused {budget} new profiles this minute: its other new programs run untracked until the minute is over"
+        )),
+        EventKind::ProfileEvicted { reason } => Some(match reason.as_str() {
+            "expired" => "unused for longer than profile-expiry: deleted".to_owned(),
+            pool => format!("evicted to make room ({pool})"),
+        }),
         _ => None,
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{compile_from, events, s, Daemon};
+use common::{compile_from, copy_program, events, s, wait_until, Daemon};
 use ebph_test_support::as_root;
 
 /// The engine tests' storm program (`storm train`, `storm storm N`), compiled into `dir`.
@@ -145,5 +145,142 @@ fn a_huge_event_log_does_not_raise_start_up_memory() {
         logs.lines().last().unwrap().contains("/tmp/the-last-one"),
         "{logs}"
     );
+    daemon.stop();
+}
+
+/// Runs `program` as user nobody (65534).
+fn run_as_nobody(program: &Path) {
+    use std::os::unix::process::CommandExt;
+    let status = Command::new(program)
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .stdin(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{} as nobody", program.display());
+}
+
+const NOBODY: u32 = 65534;
+
+/// The status of the profile of `path`, if it has one.
+fn profile_status(daemon: &Daemon, path: &Path) -> Option<String> {
+    daemon
+        .json(&["profiles", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["path"] == s(path))
+        .map(|p| p["status"].as_str().unwrap().to_owned())
+}
+
+#[test]
+fn nobody_cannot_push_roots_programs_out_of_a_full_table() {
+    use std::os::unix::fs::{chown, symlink, PermissionsExt};
+    let Some(_one) = as_root() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        dir.path().join("ebph.toml"),
+        "[capacity]\nprofiles = 64\n[settings]\nuser-profiles = 0\n",
+    )
+    .unwrap();
+    // Root's programs: one made normal before the attack, one run only after it.
+    let kept = copy_program(dir.path(), "kept", "/bin/true");
+    let later = copy_program(dir.path(), "later", "/bin/true");
+    let daemon = Daemon::start(dir.path());
+    for _ in 0..3 {
+        run(&kept, &[]);
+    }
+    daemon.ok(&["normalize", "--profile", s(&kept)]);
+
+    // Nobody's: 150 copies of a binary, 50 scripts, and 100 symlinks to one script, all in
+    // a directory of its own.
+    let attack = dir.path().join("attack");
+    std::fs::create_dir(&attack).unwrap();
+    chown(&attack, Some(NOBODY), Some(NOBODY)).unwrap();
+    let mut programs = Vec::new();
+    for i in 0..150 {
+        programs.push(copy_program(&attack, &format!("bin{i}"), "/bin/true"));
+    }
+    for i in 0..50 {
+        let script = attack.join(format!("script{i}.sh"));
+        std::fs::write(&script, format!("#!/bin/sh\n# {i}\nexit 0\n")).unwrap();
+        programs.push(script);
+    }
+    let one = attack.join("one.sh");
+    std::fs::write(&one, "#!/bin/sh\nexit 0\n").unwrap();
+    for i in 0..100 {
+        let link = attack.join(format!("link{i}"));
+        symlink(&one, &link).unwrap();
+        programs.push(link);
+    }
+    for p in programs.iter().chain([&one]) {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).ok();
+        std::os::unix::fs::lchown(p, Some(NOBODY), Some(NOBODY)).unwrap();
+    }
+    for p in &programs {
+        run_as_nobody(p);
+    }
+
+    // Root's next program still gets a profile, and the normal one is still there.
+    run(&later, &[]);
+    wait_until(5, "a profile for root's new program", || {
+        profile_status(&daemon, &later).is_some()
+    });
+    assert_eq!(profile_status(&daemon, &kept).as_deref(), Some("normal"));
+    // The hundred symlinks are one script: one profile, by the script's own path.
+    let profiles = daemon.json(&["profiles", "--json"]);
+    let links = profiles
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["path"].as_str().unwrap().contains("/attack/link"))
+        .count();
+    assert_eq!(links, 0, "a script is named by its own path: {profiles}");
+    // Room was made by evicting nobody's profiles, which were counted and reported.
+    wait_until(5, "evictions reported", || {
+        daemon.json(&["status", "--json"])["engine"]["profiles_evicted"]
+            .as_u64()
+            .unwrap()
+            > 0
+    });
+    let status = daemon.json(&["status", "--json"]);
+    let engine = &status["engine"];
+    assert!(engine["profiles_evicted"].as_u64().unwrap() > 0, "{status}");
+    // Between two evictions, nobody's programs ran into the reserve kept for root's.
+    assert!(engine["reserve_denied"].as_u64().unwrap() > 0, "{status}");
+    let evicted: Vec<_> = events(&daemon)
+        .into_iter()
+        .filter(|e| e["type"] == "profile_evicted")
+        .collect();
+    assert!(!evicted.is_empty());
+    assert!(
+        evicted
+            .iter()
+            .all(|e| e["path"].as_str().unwrap().contains("/attack/")),
+        "only nobody's profiles are evicted: {evicted:?}"
+    );
+    assert!(daemon.ok(&["status"]).contains("evicted    "));
+
+    // With a budget, nobody's new programs beyond it run untracked, and that is said.
+    daemon.ok(&["set", "user-profiles", "10"]);
+    let fresh = dir.path().join("fresh");
+    std::fs::create_dir(&fresh).unwrap();
+    for i in 0..30 {
+        let p = copy_program(&fresh, &format!("f{i}"), "/bin/true");
+        std::os::unix::fs::chown(&p, Some(NOBODY), Some(NOBODY)).unwrap();
+        run_as_nobody(&p);
+    }
+    wait_until(5, "the budget reported", || {
+        events(&daemon)
+            .iter()
+            .any(|e| e["type"] == "profile_budget_spent" && e["uid"] == NOBODY && e["budget"] == 10)
+    });
+    let denied = daemon.json(&["status", "--json"])["engine"]["budget_denied"]
+        .as_u64()
+        .unwrap();
+    assert!(denied >= 20, "{denied}");
     daemon.stop();
 }

@@ -21,12 +21,14 @@ char LICENSE[] SEC("license") = "GPL";
 
 /*
  * This file holds the programs; the rest is split by concern, each header used by the ones
- * after it: state.h (maps, settings, counters), events.h, pool.h (rows and index blocks),
+ * after it: state.h (maps, settings, counters), events.h, files.h (scripts, owners, paths),
+ * pool.h (rows and index blocks),
  * table.h (lookahead tables), task.h (per-task state), transitions.h (pH's rules),
  * respond.h (delays and execve suspension).
  */
 #include "state.h"
 #include "events.h"
+#include "files.h"
 #include "pool.h"
 #include "table.h"
 #include "task.h"
@@ -88,9 +90,9 @@ int BPF_PROG(ebph_exec, struct task_struct *p, pid_t old_pid, struct linux_binpr
 	struct path_buf *buf;
 	struct ebph_task *t;
 	struct ebph_event *ev;
-	struct file *file;
+	struct file *file, *script = NULL;
 	const char *filename;
-	__u32 zero = 0, tid;
+	__u32 zero = 0, tid, uid = (__u32)bpf_get_current_uid_gid();
 	long slot;
 
 	if (is_daemon(p))
@@ -104,22 +106,21 @@ int BPF_PROG(ebph_exec, struct task_struct *p, pid_t old_pid, struct linux_binpr
 	filename = BPF_CORE_READ(bprm, filename);
 	bpf_probe_read_kernel_str(buf->path, sizeof(buf->path), filename);
 	if (filename != BPF_CORE_READ(bprm, interp)) {
-		/* A #! script (or binfmt_misc): bprm->file is the interpreter by now, so the
-		 * script is told apart by its path. FNV-1a; never 0. */
-		__u64 h = 14695981039346656037ULL;
-
-		for (int i = 0; i < EBPH_PATH_MAX; i++) {
-			char c = buf->path[i];
-
-			if (!c)
-				break;
-			h ^= (__u8)c;
-			h *= 1099511628211ULL;
+		/* A #! script (or binfmt_misc): bprm->file is the interpreter by now. The script is
+		 * keyed by its own file (however it was named: symlinks, relative paths) and its
+		 * interpreter; when its file cannot be found, it runs as its interpreter. */
+		script = script_file(p);
+		if (script) {
+			key.script = script_key(key.dev, key.ino);
+			key.dev = BPF_CORE_READ(script, f_inode, i_sb, s_dev);
+			key.ino = BPF_CORE_READ(script, f_inode, i_ino);
+			file = script;
+		} else {
+			__sync_fetch_and_add(&stats.scripts_unseen, 1);
 		}
-		key.script = h ? h : 1;
 	}
 
-	slot = profile_slot(&key, buf->path);
+	slot = profile_slot(&key, buf->path, file, uid, unprivileged_file(file), script != NULL);
 	if (slot < 0)
 		return 0;
 	t = task_state(p);
@@ -140,6 +141,7 @@ int BPF_PROG(ebph_exec, struct task_struct *p, pid_t old_pid, struct linux_binpr
 		record(EBPH_REC_EXEC, tid, slot, bpf_ktime_get_boot_ns(), &key);
 	ev = new_event(EBPH_EV_EXEC, slot, bpf_map_lookup_elem(&profiles, &(__u32){ slot }));
 	if (ev) {
+		ev->uid = uid;
 		__builtin_memcpy(ev->path, buf->path, EBPH_PATH_MAX);
 		/* No wake-up: waking the daemon from here (an irq_work, then an IPI to its CPU)
 		 * cost most of an exec's ~20 us here; it reads exec events with the next event
@@ -274,8 +276,9 @@ int ebph_admin(__u64 *ctx)
 }
 
 /* Tracks every task that was running before the engine was attached, under the profile of
- * its executable (run once by the loader, reading a task iterator). A script that was already
- * running is seen as its interpreter: its own path is gone by then. */
+ * its executable (run once by the loader, reading a task iterator). A #! script that was
+ * already running is seen as its interpreter: the loader finds such scripts in /proc first
+ * (running_scripts), and they get their own profile. */
 SEC("iter/task")
 int ebph_associate(struct bpf_iter__task *ctx)
 {
@@ -284,8 +287,9 @@ int ebph_associate(struct bpf_iter__task *ctx)
 	struct path_buf *buf;
 	struct ebph_task *t;
 	struct ebph_event *ev;
+	struct ebph_running_script *script;
 	struct file *exe;
-	__u32 zero = 0;
+	__u32 zero = 0, pid;
 	long slot;
 
 	if (!task || (BPF_CORE_READ(task, flags) & PF_KTHREAD))
@@ -303,7 +307,15 @@ int ebph_associate(struct bpf_iter__task *ctx)
 	if (!buf)
 		return 0;
 	__builtin_memset(buf, 0, sizeof(*buf));
-	slot = profile_slot(&key, buf->path);
+	pid = BPF_CORE_READ(task, tgid);
+	script = bpf_map_lookup_elem(&running_scripts, &pid);
+	if (script && script->interp_dev == key.dev && script->interp_ino == key.ino) {
+		key = script->key;
+		__builtin_memcpy(buf->path, script->path, EBPH_PATH_MAX);
+		slot = profile_slot(&key, buf->path, NULL, 0, script->unprivileged, false);
+	} else {
+		slot = profile_slot(&key, buf->path, exe, 0, unprivileged_file(exe), true);
+	}
 	if (slot < 0)
 		return 0;
 	t = track(task);

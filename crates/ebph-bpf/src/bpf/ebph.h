@@ -36,6 +36,8 @@ struct ebph_settings {
 	__u64 max_delay_ns;
 	__u32 suspend_execve; /* enforce: a task with LFC above this may not exec (0 = off) */
 	__u32 lsm_execve;     /* the BPF-LSM program refuses execs, so sys_enter need not kill */
+	__u32 user_profiles;  /* new profiles a user other than root may cause a minute (0: any) */
+	__u32 _pad;
 };
 
 enum ebph_response {
@@ -45,7 +47,7 @@ enum ebph_response {
 };
 
 /* An executable: device (kernel encoding, major << 20 | minor) and inode; for a #! script,
- * the interpreter's device and inode plus a hash of the script's path. */
+ * the script file's device and inode, and a hash of its interpreter's (never 0). */
 struct ebph_key {
 	__u64 dev;
 	__u64 ino;
@@ -71,7 +73,16 @@ struct ebph_profile {
 	 * (or was) deleted: a deleted profile's slot keeps `deleted` set until it is reused. */
 	__u32 tasks;
 	__u32 deleted;
+	/* Boot clock: when it was created, or when its last task let it go (LRU eviction). */
+	__u64 last_used;
+	__u32 flags; /* EBPH_PROFILE_* */
+	__u32 uid;   /* the user whose exec created it */
 };
+
+/* The executable is owned by, or writable by, a user other than root (the file's owner is
+ * not root, or it is world-writable, or group-writable by a group other than root's): its
+ * profile may not use the pools' reserve, and is evicted first. */
+#define EBPH_PROFILE_UNPRIVILEGED 1
 
 /* Which row of `rows` holds flags[curr][*], for each curr; 0 = none. */
 struct ebph_index {
@@ -112,6 +123,7 @@ enum ebph_event_type {
 	EBPH_EV_DELAY = 8,
 	EBPH_EV_EXECVE_REFUSED = 9,
 	EBPH_EV_SUPPRESSED = 10, /* `misses` anomalies of the profile were not reported */
+	EBPH_EV_BUDGET = 11,     /* user `uid` reached `misses` new profiles this minute */
 };
 
 struct ebph_event {
@@ -127,7 +139,7 @@ struct ebph_event {
 	__u32 seq_len;
 	__u16 sequence[EBPH_LOOKAHEAD + 1]; /* newest (the call itself) first */
 	__u16 _pad16;
-	__u32 _pad32;
+	__u32 uid; /* the user of the task (exec, profile created, budget) */
 	__u64 anomalies;
 	char path[EBPH_PATH_MAX];
 	__u64 delay_ns; /* delay: how long the task is held */
@@ -188,6 +200,28 @@ struct ebph_stats {
 	__u64 indexes_used;
 	__u64 holds_dropped; /* holds not made: the keeper's queue was full */
 	__u64 anomalies_suppressed; /* anomalies counted but not reported (report_anomaly) */
+	__u64 profiles_used;
+	__u64 budget_denied;  /* new profiles refused: the user's budget for the minute was spent */
+	__u64 reserve_denied; /* profiles, rows, index blocks refused: only the reserve was left */
+	__u64 scripts_unseen; /* #! scripts whose file could not be found: run as the interpreter */
+};
+
+/* A #! script that was running before the engine was attached, found by the loader in /proc
+ * (the kernel keeps no trace of it): its key, its interpreter, whose task it is. */
+struct ebph_running_script {
+	struct ebph_key key;
+	__u64 interp_dev;
+	__u64 interp_ino;
+	__u32 unprivileged;
+	__u32 _pad;
+	char path[EBPH_PATH_MAX];
+};
+
+/* Per user other than root: new profiles in the current minute (see may_create()). */
+struct ebph_budget {
+	__u64 window; /* boot clock: the minute began then */
+	__u32 created;
+	__u32 warned;
 };
 
 enum ebph_admin_op {
@@ -205,16 +239,17 @@ enum ebph_admin_op {
 };
 
 /* The sizes the loader relies on: a change here must change crates/ebph-bpf/src too. */
-_Static_assert(sizeof(struct ebph_settings) == 72, "struct ebph_settings");
+_Static_assert(sizeof(struct ebph_settings) == 80, "struct ebph_settings");
 _Static_assert(sizeof(struct ebph_key) == 24, "struct ebph_key");
-_Static_assert(sizeof(struct ebph_profile) == 104, "struct ebph_profile");
+_Static_assert(sizeof(struct ebph_profile) == 120, "struct ebph_profile");
 _Static_assert(sizeof(struct ebph_index) == 4 * EBPH_MAX_SYSCALLS, "struct ebph_index");
 _Static_assert(sizeof(struct ebph_row) == EBPH_MAX_SYSCALLS, "struct ebph_row");
 _Static_assert(sizeof(struct ebph_task) == 128, "struct ebph_task");
 _Static_assert(sizeof(struct ebph_event) == 360, "struct ebph_event");
 _Static_assert(sizeof(struct ebph_record) == 56, "struct ebph_record");
 _Static_assert(sizeof(struct ebph_cpu_cache) == 24, "struct ebph_cpu_cache");
-_Static_assert(sizeof(struct ebph_stats) == 104, "struct ebph_stats");
+_Static_assert(sizeof(struct ebph_stats) == 136, "struct ebph_stats");
 _Static_assert(sizeof(struct ebph_hold) == 24, "struct ebph_hold");
+_Static_assert(sizeof(struct ebph_running_script) == 304, "struct ebph_running_script");
 
 #endif

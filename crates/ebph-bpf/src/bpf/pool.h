@@ -50,4 +50,32 @@ static __always_inline __u32 alloc_index(void)
 			 &stats.indexes_full);
 }
 
+/* The last eighth of each pool (profiles, rows, index blocks) is kept for executables only
+ * root can change: whatever other users run, root's programs still get profiles and learn.
+ * (See docs/engine.md, "Capacity and eviction".) */
+static __always_inline bool reserve_only(__u64 used, __u32 max)
+{
+	return used + (max >> 3) >= max;
+}
+
+static __always_inline bool may_take(struct ebph_profile *p, __u64 used, __u32 max)
+{
+	if ((p->flags & EBPH_PROFILE_UNPRIVILEGED) && reserve_only(used, max)) {
+		__sync_fetch_and_add(&stats.reserve_denied, 1);
+		return false;
+	}
+	return true;
+}
+
+/* A row or an index block for profile `p`'s tables. */
+static __always_inline __u32 alloc_row_for(struct ebph_profile *p)
+{
+	return may_take(p, stats.rows_used, max_rows) ? alloc_row() : 0;
+}
+
+static __always_inline __u32 alloc_index_for(struct ebph_profile *p)
+{
+	return may_take(p, stats.indexes_used, max_indexes) ? alloc_index() : 0;
+}
+
 #endif

@@ -140,6 +140,22 @@ struct {
 	__type(value, __u32);
 } exempt SEC(".maps");
 
+/* New profiles per user other than root, this minute. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct ebph_budget);
+} budgets SEC(".maps");
+
+/* Scripts running at start, by process id: filled by the loader before ebph_associate runs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct ebph_running_script);
+} running_scripts SEC(".maps");
+
 struct path_buf {
 	char path[EBPH_PATH_MAX];
 };

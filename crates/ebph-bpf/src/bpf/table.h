@@ -65,7 +65,7 @@ static __always_inline void learn(struct ebph_profile *p, __u32 curr, __u64 lo, 
 	curr &= EBPH_MAX_SYSCALLS - 1;
 	ix_id = p->train_index;
 	if (!ix_id) {
-		fresh = alloc_index();
+		fresh = alloc_index_for(p);
 		if (!fresh)
 			return;
 		old = __sync_val_compare_and_swap(&p->train_index, 0, fresh);
@@ -81,7 +81,7 @@ static __always_inline void learn(struct ebph_profile *p, __u32 curr, __u64 lo, 
 		return;
 	r = ix->row[curr];
 	if (!r) {
-		fresh = alloc_row();
+		fresh = alloc_row_for(p);
 		if (!fresh)
 			return;
 		old = __sync_val_compare_and_swap(&ix->row[curr], 0, fresh);
@@ -94,7 +94,7 @@ static __always_inline void learn(struct ebph_profile *p, __u32 curr, __u64 lo, 
 		/* The test table still uses this row: learn into a copy. */
 		struct ebph_row *shared = bpf_map_lookup_elem(&rows, &r), *copy;
 
-		fresh = alloc_row();
+		fresh = alloc_row_for(p);
 		if (!fresh)
 			return;
 		copy = bpf_map_lookup_elem(&rows, &fresh);

@@ -21,8 +21,8 @@ static __always_inline void profile_put(__u32 slot)
 {
 	struct ebph_profile *p = bpf_map_lookup_elem(&profiles, &slot);
 
-	if (p)
-		__sync_fetch_and_sub(&p->tasks, 1);
+	if (p && __sync_fetch_and_sub(&p->tasks, 1) == 1)
+		p->last_used = bpf_ktime_get_boot_ns();
 }
 
 /* A profile slot: a deleted one first, else the next never used; -1 when full. */
@@ -30,20 +30,76 @@ static __always_inline long take_profile_slot(void)
 {
 	__u32 slot;
 
-	if (bpf_map_pop_elem(&free_profiles, &slot) == 0)
-		return slot;
-	slot = __sync_fetch_and_add(&next_profile, 1);
-	if (slot >= max_profiles) {
-		__sync_fetch_and_add(&stats.profiles_full, 1);
-		return -1;
+	if (bpf_map_pop_elem(&free_profiles, &slot)) {
+		slot = __sync_fetch_and_add(&next_profile, 1);
+		if (slot >= max_profiles) {
+			__sync_fetch_and_add(&stats.profiles_full, 1);
+			return -1;
+		}
 	}
+	__sync_fetch_and_add(&stats.profiles_used, 1);
 	return slot;
 }
 
-/* The slot of the profile for `key`, created (and reported, with `path`) if it is new; -1
- * when there is no room, or when the profile is being deleted right now. The caller gets a
- * reference on it (see profile_get). */
-static __always_inline long profile_slot(struct ebph_key *key, const char *path)
+/* Whether the reserve is all that is left for a profile of an executable other users can
+ * change (see EBPH_PROFILE_UNPRIVILEGED). */
+static __always_inline bool reserved(bool unprivileged)
+{
+	if (unprivileged && reserve_only(stats.profiles_used, max_profiles)) {
+		__sync_fetch_and_add(&stats.reserve_denied, 1);
+		return true;
+	}
+	return false;
+}
+
+/* Whether user `uid` may have a new profile made for an executable (`unprivileged`: see
+ * EBPH_PROFILE_UNPRIVILEGED): for users other than root, not more than `user_profiles` a
+ * minute (every attempt counts), and not from the reserve. The first refusal of a minute
+ * by the budget is an event. */
+static __always_inline bool may_create(__u32 uid, bool unprivileged)
+{
+	struct ebph_budget fresh = {}, *b;
+	struct ebph_event *ev;
+	__u64 now;
+
+	if (!uid || !settings.user_profiles)
+		return !reserved(unprivileged);
+	now = bpf_ktime_get_boot_ns();
+	b = bpf_map_lookup_elem(&budgets, &uid);
+	if (!b) {
+		fresh.window = now;
+		bpf_map_update_elem(&budgets, &uid, &fresh, BPF_NOEXIST);
+		b = bpf_map_lookup_elem(&budgets, &uid);
+		if (!b)
+			return false;
+	}
+	if (now - b->window >= 60000000000ULL) {
+		b->window = now;
+		b->created = 0;
+		b->warned = 0;
+	}
+	if (__sync_fetch_and_add(&b->created, 1) < settings.user_profiles)
+		return !reserved(unprivileged);
+	__sync_fetch_and_add(&stats.budget_denied, 1);
+	if (!__sync_lock_test_and_set(&b->warned, 1)) {
+		ev = new_event(EBPH_EV_BUDGET, 0, NULL);
+		if (ev) {
+			ev->uid = uid;
+			ev->misses = settings.user_profiles;
+			send_event(ev);
+		}
+	}
+	return false;
+}
+
+/* The slot of the profile for `key`, the executable that user `uid` runs (`unprivileged`:
+ * see EBPH_PROFILE_UNPRIVILEGED), created if it is new and reported with `path`, or with the
+ * absolute path of `file` when that is given and either `resolve` is set or `path` is
+ * relative; -1 when there is no room (or none this user may take: may_create()), or when the
+ * profile is being deleted right now. The caller gets a reference on it (see profile_get). */
+static __always_inline long profile_slot(struct ebph_key *key, const char *path,
+					 struct file *file, __u32 uid, bool unprivileged,
+					 bool resolve)
 {
 	struct ebph_profile *p;
 	struct ebph_event *ev;
@@ -65,6 +121,8 @@ static __always_inline long profile_slot(struct ebph_key *key, const char *path)
 		}
 		return slot;
 	}
+	if (!may_create(uid, unprivileged))
+		return -1;
 	taken = take_profile_slot();
 	if (taken < 0)
 		return -1;
@@ -75,11 +133,15 @@ static __always_inline long profile_slot(struct ebph_key *key, const char *path)
 	__builtin_memset(p, 0, sizeof(*p));
 	p->key = *key;
 	p->tasks = 1;
+	p->uid = uid;
+	p->flags = unprivileged ? EBPH_PROFILE_UNPRIVILEGED : 0;
+	p->last_used = bpf_ktime_get_boot_ns();
 	if (bpf_map_update_elem(&profile_keys, key, &slot, BPF_NOEXIST)) {
 		/* Another CPU created it first, or the map is full: the slot goes back. */
 		p->tasks = 0;
 		p->deleted = 1;
 		bpf_map_push_elem(&free_profiles, &slot, BPF_ANY);
+		__sync_fetch_and_sub(&stats.profiles_used, 1);
 		found = bpf_map_lookup_elem(&profile_keys, key);
 		if (found) {
 			profile_get(*found);
@@ -91,7 +153,9 @@ static __always_inline long profile_slot(struct ebph_key *key, const char *path)
 	__sync_fetch_and_add(&stats.profiles_created, 1);
 	ev = new_event(EBPH_EV_PROFILE_CREATED, slot, p);
 	if (ev) {
-		__builtin_memcpy(ev->path, path, EBPH_PATH_MAX);
+		ev->uid = uid;
+		if (!file || !(resolve || path[0] != '/') || !file_path(file, ev->path))
+			__builtin_memcpy(ev->path, path, EBPH_PATH_MAX);
 		send_event(ev);
 	}
 	return slot;
@@ -156,7 +220,7 @@ static __always_inline void start_normal(struct ebph_profile *p)
 	p->last_mod_count = 0;
 	if (!p->train_index)
 		return;
-	test = alloc_index();
+	test = alloc_index_for(p);
 	if (!test)
 		return;
 	c.from = p->train_index;
@@ -191,6 +255,7 @@ static __always_inline int delete_profile(struct ebph_profile *p, __u32 slot)
 	__builtin_memset(p, 0, sizeof(*p));
 	p->deleted = 1;
 	bpf_map_push_elem(&free_profiles, &slot, BPF_ANY);
+	__sync_fetch_and_sub(&stats.profiles_used, 1);
 	return 0;
 }
 

@@ -27,12 +27,14 @@ typedef _Bool bool;
 #define false 0
 typedef int pid_t;
 typedef __u32 dev_t;
+typedef unsigned short umode_t;
 
 /* UAPI constants (include/uapi/linux/bpf.h); stable by definition. */
 enum bpf_map_type {
 	BPF_MAP_TYPE_HASH = 1,
 	BPF_MAP_TYPE_ARRAY = 2,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+	BPF_MAP_TYPE_LRU_HASH = 9,
 	BPF_MAP_TYPE_QUEUE = 22,
 	BPF_MAP_TYPE_RINGBUF = 27,
 	BPF_MAP_TYPE_TASK_STORAGE = 29,
@@ -67,6 +69,11 @@ struct pt_regs {
 
 struct file;
 
+struct callback_head {
+	struct callback_head *next;
+	void (*func)(struct callback_head *);
+};
+
 struct mm_struct {
 	struct file *exe_file;
 };
@@ -79,6 +86,7 @@ struct task_struct {
 	struct task_struct *real_parent;
 	struct task_struct *group_leader;
 	u64 start_boottime;
+	struct callback_head *task_works;
 };
 
 struct bpf_iter_meta {
@@ -94,13 +102,61 @@ struct super_block {
 	dev_t s_dev;
 };
 
+typedef struct {
+	unsigned int val;
+} kuid_t;
+
+typedef struct {
+	unsigned int val;
+} kgid_t;
+
 struct inode {
+	umode_t i_mode;
+	kuid_t i_uid;
+	kgid_t i_gid;
 	long unsigned int i_ino;
 	struct super_block *i_sb;
 };
 
+struct qstr {
+	unsigned int len;
+	const unsigned char *name;
+};
+
+struct dentry {
+	struct dentry *d_parent;
+	struct qstr d_name;
+};
+
+struct vfsmount {
+	struct dentry *mnt_root;
+};
+
+/* fs/mount.h: a vfsmount is the `mnt` member of its mount. */
+struct mount {
+	struct mount *mnt_parent;
+	struct dentry *mnt_mountpoint;
+	struct vfsmount mnt;
+};
+
+struct path {
+	struct vfsmount *mnt;
+	struct dentry *dentry;
+};
+
+/* fput() queues a file's last release as task work, in the file itself: `f_task_work`
+ * since Linux 6.8 or so, `f_u.fu_rcuhead` before (struct file___old). */
 struct file {
+	struct path f_path;
 	struct inode *f_inode;
+	unsigned int f_flags;
+	struct callback_head f_task_work;
+};
+
+struct file___old {
+	union {
+		struct callback_head fu_rcuhead;
+	} f_u;
 };
 
 struct linux_binprm {

@@ -129,11 +129,9 @@ impl Lab {
         key_of(&self.path(name))
     }
 
-    /// The profile key of a script of the lab, run by its full path.
+    /// The profile key of a script of the lab (run by the lab's `sh`).
     pub fn script_key(&self, name: &str) -> ProfileKey {
-        let path = self.path(name);
-        self.key("sh")
-            .with_script(path.to_str().unwrap().as_bytes())
+        self.key(name).script_of(&self.key("sh"))
     }
 }
 
@@ -267,10 +265,13 @@ pub fn assert_same_profile(
     key: &ProfileKey,
     what: &str,
 ) -> Profile {
-    let slot = engine
-        .slot_of(key)
-        .unwrap()
-        .unwrap_or_else(|| panic!("{what}: the engine has no profile {key}"));
+    let slot = engine.slot_of(key).unwrap().unwrap_or_else(|| {
+        panic!(
+            "{what}: the engine has no profile {key}; it has {:?}, {:?}",
+            engine.profile_slots().unwrap(),
+            engine.stats()
+        )
+    });
     let kernel = engine.profile(slot).unwrap();
     let expected = model
         .profile(key)

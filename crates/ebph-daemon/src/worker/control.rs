@@ -32,7 +32,8 @@ impl Worker {
             });
         }
         self.paths.remove(&key);
-        self.save()?;
+        self.used_before.remove(&key);
+        self.store.forget_profiles(&[key])?;
         tracing::info!("deleted the profile of {path} ({key})");
         Ok(Deleted {
             key: key.to_string(),

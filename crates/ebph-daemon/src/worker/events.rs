@@ -60,6 +60,10 @@ fn kind_of(e: &ebph_bpf::Event) -> protocol::EventKind {
         EventKind::AnomaliesSuppressed => Kind::AnomaliesSuppressed {
             suppressed: u64::from(e.misses),
         },
+        EventKind::ProfileBudgetSpent => Kind::ProfileBudgetSpent {
+            uid: e.uid,
+            budget: e.misses,
+        },
     }
 }
 
@@ -70,9 +74,13 @@ impl Worker {
         }
         let mut anomalies = Vec::new();
         for e in events {
-            let names_program = e.kind == EventKind::Exec
-                || (e.kind == EventKind::ProfileCreated && !e.path.is_empty());
-            if names_program && !self.paths.contains_key(&e.key) {
+            // A new profile's path is the file's own (absolute, symlinks resolved); an exec's
+            // is the name it was run by, used only when nothing better is known.
+            let created = e.kind == EventKind::ProfileCreated && !e.path.is_empty();
+            if created {
+                self.paths.remove(&e.key);
+            }
+            if (created || e.kind == EventKind::Exec) && !self.paths.contains_key(&e.key) {
                 let path = if e.path.is_empty() {
                     // A task that was running before the engine: its executable's path.
                     std::fs::read_link(format!("/proc/{}/exe", e.pid))
@@ -141,33 +149,48 @@ impl Worker {
                     sequence: sequence.clone(),
                 });
             }
-            // Execs go to the live stream; to the log only when asked (they are most events).
-            let logged = self.config.log_execs || !matches!(event.kind, protocol::EventKind::Exec);
-            if logged {
-                if let Ok(line) = serde_json::to_string(&event) {
-                    if let Err(e) = self.log.write_line(&line) {
-                        self.log_failed(e);
-                    }
-                }
+            if let protocol::EventKind::ProfileBudgetSpent { uid, budget } = &event.kind {
+                tracing::warn!(
+                    "user {uid} caused {budget} new profiles this minute (user-profiles): its other new programs run untracked until the minute is over"
+                );
             }
-            {
-                let mut recent = self
-                    .outputs
-                    .recent
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner());
-                if recent.len() == RECENT_EVENTS {
-                    recent.pop_front();
-                }
-                recent.push_back(event.clone());
-            }
-            let _ = self.outputs.events.send(event);
+            self.publish(event);
         }
-        if let Err(e) = self.log.flush() {
-            self.log_failed(e);
-        }
+        self.flush_log();
         if let Err(e) = self.store.add_anomalies(&anomalies) {
             tracing::error!("recording anomalies failed: {e}");
+        }
+    }
+
+    /// Sends an event to the log (execs only with `log-execs`), `ebph logs` and the live
+    /// stream; the log is flushed by [`Worker::flush_log`].
+    pub(super) fn publish(&mut self, event: Event) {
+        // Execs go to the live stream; to the log only when asked (they are most events).
+        let logged = self.config.log_execs || !matches!(event.kind, protocol::EventKind::Exec);
+        if logged {
+            if let Ok(line) = serde_json::to_string(&event) {
+                if let Err(e) = self.log.write_line(&line) {
+                    self.log_failed(e);
+                }
+            }
+        }
+        {
+            let mut recent = self
+                .outputs
+                .recent
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if recent.len() == RECENT_EVENTS {
+                recent.pop_front();
+            }
+            recent.push_back(event.clone());
+        }
+        let _ = self.outputs.events.send(event);
+    }
+
+    pub(super) fn flush_log(&mut self) {
+        if let Err(e) = self.log.flush() {
+            self.log_failed(e);
         }
     }
 }

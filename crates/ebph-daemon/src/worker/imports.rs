@@ -46,7 +46,12 @@ impl Worker {
                 continue;
             }
             p.profile.normal_time = 0;
-            self.engine.insert_profile(&p.key, &p.profile)?;
+            // Imported now: as if just used, so that it is not the first evicted.
+            let usage = ebph_bpf::ProfileUse {
+                last_used: ebph_bpf::boot_now_ns(),
+                ..Default::default()
+            };
+            self.engine.insert_profile(&p.key, &p.profile, &usage)?;
             if let Some(slot) = self.engine.slot_of(&p.key)? {
                 self.paths.insert(p.key, p.path.clone());
                 self.apply_allowlist_to(p.key, slot);

@@ -20,6 +20,7 @@ use crate::store::Store;
 mod allowlist;
 mod control;
 mod events;
+mod eviction;
 mod holds;
 mod imports;
 
@@ -38,6 +39,10 @@ struct Worker {
     config: Config,
     settings: Settings,
     paths: HashMap<ProfileKey, String>,
+    /// When profiles loaded at start were last used (Unix ns), until the engine says later.
+    used_before: HashMap<ProfileKey, u64>,
+    /// Evicting profiles to make room, and expiring them.
+    eviction: eviction::Eviction,
     log: EventLog,
     outputs: Outputs,
     started: Instant,
@@ -173,14 +178,16 @@ impl Worker {
         // stopped by an ebph that died).
         let keeper = Keeper::start(engine.holds_map_id()?, &config.holds_dir())?;
         let mut paths = HashMap::new();
+        let mut used_before = HashMap::new();
         let mut saved = store.load_profiles()?;
         for p in &mut saved {
             // Saved on the wall clock; the engine counts from boot.
             p.profile.normal_time = ebph_bpf::boot_ns_of(p.profile.normal_time);
             engine
-                .insert_profile(&p.key, &p.profile)
+                .insert_profile(&p.key, &p.profile, &eviction::usage_of(&p.origin))
                 .with_context(|| format!("loading the profile of {} ({})", p.path, p.key))?;
             paths.insert(p.key, p.path.clone());
+            used_before.insert(p.key, p.origin.last_used);
         }
         // Attached first, so that tasks exiting from now on are seen; then every task that was
         // already running is associated with its executable's profile.
@@ -211,6 +218,8 @@ impl Worker {
             store,
             settings,
             paths,
+            used_before,
+            eviction: eviction::Eviction::default(),
             log,
             outputs,
             started: Instant::now(),

@@ -16,10 +16,12 @@ impl Worker {
             let mut profile = self.engine.profile(slot)?;
             // The store keeps wall-clock time: a normal time outlives a reboot.
             profile.normal_time = ebph_bpf::unix_ns_of(profile.normal_time);
+            let origin = self.origin_of(&key, slot)?;
             profiles.push(StoredProfile {
                 key,
                 path: self.path_of(&key),
                 profile,
+                origin,
             });
         }
         self.store.save_profiles(&profiles)?;

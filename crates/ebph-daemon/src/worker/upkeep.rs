@@ -20,6 +20,8 @@ pub(super) struct Losses {
     rows_full: u64,
     indexes_full: u64,
     tasks_full: u64,
+    budget_denied: u64,
+    reserve_denied: u64,
 }
 
 impl Losses {
@@ -32,6 +34,8 @@ impl Losses {
             rows_full: s.rows_full,
             indexes_full: s.indexes_full,
             tasks_full: s.tasks_full,
+            budget_denied: s.budget_denied,
+            reserve_denied: s.reserve_denied,
         }
     }
 
@@ -73,6 +77,16 @@ impl Losses {
                 self.tasks_full,
                 before.tasks_full,
             ),
+            (
+                "new profiles refused (a user's budget spent)",
+                self.budget_denied,
+                before.budget_denied,
+            ),
+            (
+                "entries refused to programs other users can change (reserve kept for root's)",
+                self.reserve_denied,
+                before.reserve_denied,
+            ),
         ]
         .into_iter()
         .filter(|(_, now, then)| now > then)
@@ -113,6 +127,8 @@ impl Worker {
             return;
         }
         self.upkeep.next_check = now + CHECK_EVERY;
+        self.make_room(now);
+        self.expire(now);
         match self.log.follow_path() {
             Ok(true) => tracing::info!(
                 "{} was moved away: writing a new one",

@@ -28,6 +28,7 @@ impl Worker {
                 key,
                 path: self.path_of(&key),
                 profile: self.engine.profile(slot)?,
+                origin: Default::default(),
             };
             profiles.push(ebph_api::file::FileProfile::from_stored(&stored));
         }
@@ -53,6 +54,10 @@ impl Worker {
             events_lost: s.events_lost,
             holds_dropped: s.holds_dropped,
             anomalies_suppressed: s.anomalies_suppressed,
+            evicted: self.eviction.evicted,
+            expired: self.eviction.expired,
+            budget_denied: s.budget_denied,
+            reserve_denied: s.reserve_denied,
             full: [s.profiles_full, s.rows_full, s.indexes_full, s.tasks_full],
             used: [
                 profiles.iter().sum(),
@@ -94,6 +99,11 @@ impl Worker {
                 indexes_used: s.indexes_used,
                 holds_dropped: s.holds_dropped,
                 anomalies_suppressed: s.anomalies_suppressed,
+                profiles_evicted: self.eviction.evicted,
+                profiles_expired: self.eviction.expired,
+                budget_denied: s.budget_denied,
+                reserve_denied: s.reserve_denied,
+                scripts_unseen: s.scripts_unseen,
             },
             database: self.config.database().display().to_string(),
             last_save: self.last_save.map(rfc3339),

@@ -70,6 +70,18 @@ pub fn run(client: &Client, args: Args) -> Result<()> {
         "lost       {} events (ring buffer full), {} anomalies not reported one by one (storms), {} holds dropped",
         e.events_lost, e.anomalies_suppressed, e.holds_dropped
     )?;
+    writeln!(
+        out,
+        "evicted    {} profiles to make room, {} expired; refused: {} new profiles over a user's budget, {} entries kept for root's programs",
+        e.profiles_evicted, e.profiles_expired, e.budget_denied, e.reserve_denied
+    )?;
+    if e.scripts_unseen > 0 {
+        writeln!(
+            out,
+            "scripts    {} #! scripts ran under their interpreter's profile (their file could not be found)",
+            e.scripts_unseen
+        )?;
+    }
     for warning in &s.warnings {
         writeln!(out, "warning    {warning}")?;
     }
