@@ -113,7 +113,8 @@ pub struct Event {
     pub misses: u32,
     /// The task's locality frame count.
     pub lfc: u32,
-    /// ProfileCreated, Exec, ProfileBudgetSpent: the user (real uid) of the task.
+    /// ProfileCreated, ProfileBudgetSpent: the user (real uid) of the task (0 for profiles
+    /// of tasks found running at start).
     pub uid: u32,
     /// Anomaly: the calls of the window, oldest first, the anomalous call last.
     pub sequence: Vec<u16>,

@@ -284,3 +284,62 @@ fn nobody_cannot_push_roots_programs_out_of_a_full_table() {
     assert!(denied >= 20, "{denied}");
     daemon.stop();
 }
+
+#[test]
+fn profiles_unused_for_longer_than_profile_expiry_are_deleted() {
+    let Some(_one) = as_root() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let old = copy_program(dir.path(), "old", "/bin/true");
+    let recent = copy_program(dir.path(), "recent", "/bin/true");
+    let daemon = Daemon::start(dir.path());
+    run(&old, &[]);
+    run(&recent, &[]);
+    wait_until(5, "both profiles", || {
+        profile_status(&daemon, &old).is_some() && profile_status(&daemon, &recent).is_some()
+    });
+    daemon.stop();
+    // As if `old` had last run 200 days ago.
+    let db = dir.path().join("state/ebph.db");
+    let mut store = ebph_daemon::store::Store::open(&db).unwrap();
+    let mut profiles = store.load_profiles().unwrap();
+    let day = 24 * 3600 * 1_000_000_000u64;
+    for p in &mut profiles {
+        assert!(p.origin.last_used > 0, "{}: last use saved", p.path);
+        if p.path == s(&old) {
+            p.origin.last_used -= 200 * day;
+        }
+    }
+    store.save_profiles(&profiles).unwrap();
+    drop(store);
+
+    std::fs::write(dir.path().join("ebph.toml"), "profile-expiry = \"90d\"\n").unwrap();
+    let daemon = Daemon::start(dir.path());
+    wait_until(5, "the old profile expired", || {
+        profile_status(&daemon, &old).is_none()
+    });
+    assert!(
+        profile_status(&daemon, &recent).is_some(),
+        "used recently: kept"
+    );
+    let expired: Vec<_> = events(&daemon)
+        .into_iter()
+        .filter(|e| e["type"] == "profile_evicted")
+        .collect();
+    assert_eq!(expired.len(), 1, "{expired:?}");
+    assert_eq!(expired[0]["reason"], "expired");
+    assert_eq!(expired[0]["path"], s(&old));
+    assert_eq!(
+        daemon.json(&["status", "--json"])["engine"]["profiles_expired"],
+        1
+    );
+    // Gone from the database too: a restart does not bring it back.
+    daemon.stop();
+    let left = ebph_daemon::store::Store::open(&db)
+        .unwrap()
+        .load_profiles()
+        .unwrap();
+    assert!(left.iter().all(|p| p.path != s(&old)));
+    assert!(left.iter().any(|p| p.path == s(&recent)));
+}

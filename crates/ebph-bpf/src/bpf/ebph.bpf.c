@@ -92,7 +92,8 @@ int BPF_PROG(ebph_exec, struct task_struct *p, pid_t old_pid, struct linux_binpr
 	struct ebph_event *ev;
 	struct file *file, *script = NULL;
 	const char *filename;
-	__u32 zero = 0, tid, uid = (__u32)bpf_get_current_uid_gid();
+	struct new_profile np = {};
+	__u32 zero = 0, tid;
 	long slot;
 
 	if (is_daemon(p))
@@ -120,7 +121,11 @@ int BPF_PROG(ebph_exec, struct task_struct *p, pid_t old_pid, struct linux_binpr
 		}
 	}
 
-	slot = profile_slot(&key, buf->path, file, uid, unprivileged_file(file), script != NULL);
+	np.path = buf->path;
+	np.file = file;
+	np.resolve = script != NULL;
+	np.by_task = true;
+	slot = profile_slot(&key, &np);
 	if (slot < 0)
 		return 0;
 	t = task_state(p);
@@ -141,7 +146,6 @@ int BPF_PROG(ebph_exec, struct task_struct *p, pid_t old_pid, struct linux_binpr
 		record(EBPH_REC_EXEC, tid, slot, bpf_ktime_get_boot_ns(), &key);
 	ev = new_event(EBPH_EV_EXEC, slot, bpf_map_lookup_elem(&profiles, &(__u32){ slot }));
 	if (ev) {
-		ev->uid = uid;
 		__builtin_memcpy(ev->path, buf->path, EBPH_PATH_MAX);
 		/* No wake-up: waking the daemon from here (an irq_work, then an IPI to its CPU)
 		 * cost most of an exec's ~20 us here; it reads exec events with the next event
@@ -288,6 +292,7 @@ int ebph_associate(struct bpf_iter__task *ctx)
 	struct ebph_task *t;
 	struct ebph_event *ev;
 	struct ebph_running_script *script;
+	struct new_profile np = {};
 	struct file *exe;
 	__u32 zero = 0, pid;
 	long slot;
@@ -309,13 +314,16 @@ int ebph_associate(struct bpf_iter__task *ctx)
 	__builtin_memset(buf, 0, sizeof(*buf));
 	pid = BPF_CORE_READ(task, tgid);
 	script = bpf_map_lookup_elem(&running_scripts, &pid);
+	np.path = buf->path;
 	if (script && script->interp_dev == key.dev && script->interp_ino == key.ino) {
 		key = script->key;
 		__builtin_memcpy(buf->path, script->path, EBPH_PATH_MAX);
-		slot = profile_slot(&key, buf->path, NULL, 0, script->unprivileged, false);
+		np.unprivileged = script->unprivileged;
 	} else {
-		slot = profile_slot(&key, buf->path, exe, 0, unprivileged_file(exe), true);
+		np.file = exe;
+		np.resolve = true;
 	}
+	slot = profile_slot(&key, &np);
 	if (slot < 0)
 		return 0;
 	t = track(task);

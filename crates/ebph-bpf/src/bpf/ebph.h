@@ -139,7 +139,7 @@ struct ebph_event {
 	__u32 seq_len;
 	__u16 sequence[EBPH_LOOKAHEAD + 1]; /* newest (the call itself) first */
 	__u16 _pad16;
-	__u32 uid; /* the user of the task (exec, profile created, budget) */
+	__u32 uid; /* the user of the task (profile created, budget) */
 	__u64 anomalies;
 	char path[EBPH_PATH_MAX];
 	__u64 delay_ns; /* delay: how long the task is held */

@@ -23,13 +23,14 @@ static __always_inline bool unprivileged_file(struct file *f)
 	       ((mode & 0020) && BPF_CORE_READ(inode, i_gid.val) != 0);
 }
 
+/* Where fput() puts its task work in a struct file: `f_task_work` since Linux 6.8 or so; until
+ * then the union holding it (`f_rcuhead`, or `f_u` before 6.7) was struct file's first
+ * member. */
 static __always_inline long task_work_offset(void)
 {
 	if (bpf_core_field_exists(struct file, f_task_work))
 		return bpf_core_field_offset(struct file, f_task_work);
-	if (bpf_core_field_exists(struct file___old, f_u))
-		return bpf_core_field_offset(struct file___old, f_u);
-	return -1;
+	return 0;
 }
 
 struct work_walk {
@@ -68,7 +69,7 @@ static __always_inline struct file *script_file(struct task_struct *p)
 {
 	struct work_walk w = { .work = BPF_CORE_READ(p, task_works), .offset = task_work_offset() };
 
-	if (!&____fput || w.offset < 0)
+	if (!&____fput)
 		return NULL;
 	bpf_loop(EBPH_TASK_WORKS_MAX, work_entry, &w, 0);
 	return w.work ? NULL : w.found;
@@ -100,15 +101,20 @@ struct {
 } path_walks SEC(".maps");
 
 /*
- * Writes the absolute path of `f` (from the root of its mount namespace, symlinks resolved:
- * it walks the file's own dentries and mounts) to `out`, EBPH_PATH_MAX bytes; false, with
- * `out` unchanged, when the path is longer or deeper than the engine reads.
+ * Writes the absolute path of `f` (as the current task sees it: from its root, or the root
+ * of its mount namespace; symlinks resolved, since it walks the file's own dentries and
+ * mounts) to `out`, EBPH_PATH_MAX bytes; false, with `out` unchanged, when the path is longer
+ * or deeper than the engine reads.
  */
 static __always_inline bool file_path(struct file *f, char *out)
 {
+	struct task_struct *current = bpf_get_current_task_btf();
 	struct dentry *d = BPF_CORE_READ(f, f_path.dentry), *parent;
 	struct vfsmount *vfs = BPF_CORE_READ(f, f_path.mnt);
-	struct mount *m = (void *)vfs - bpf_core_field_offset(struct mount, mnt), *up;
+	long mnt_offset = bpf_core_field_offset(struct mount, mnt);
+	struct mount *m = (void *)vfs - mnt_offset, *up;
+	struct dentry *root = BPF_CORE_READ(current, fs, root.dentry);
+	struct vfsmount *root_mnt = BPF_CORE_READ(current, fs, root.mnt);
 	__u32 zero = 0, pos = EBPH_PATH_MAX, len;
 	struct path_walk *w = bpf_map_lookup_elem(&path_walks, &zero);
 	bool done = false;
@@ -117,6 +123,10 @@ static __always_inline bool file_path(struct file *f, char *out)
 		return false;
 	/* The path is built leftwards, ending at buf[EBPH_PATH_MAX]. */
 	for (int i = 0; i < EBPH_PATH_DEPTH; i++) {
+		if (d == root && (void *)m + mnt_offset == (void *)root_mnt) {
+			done = true;
+			break;
+		}
 		parent = BPF_CORE_READ(d, d_parent);
 		if (d == BPF_CORE_READ(m, mnt.mnt_root) || d == parent) {
 			up = BPF_CORE_READ(m, mnt_parent);

@@ -92,18 +92,26 @@ static __always_inline bool may_create(__u32 uid, bool unprivileged)
 	return false;
 }
 
-/* The slot of the profile for `key`, the executable that user `uid` runs (`unprivileged`:
- * see EBPH_PROFILE_UNPRIVILEGED), created if it is new and reported with `path`, or with the
- * absolute path of `file` when that is given and either `resolve` is set or `path` is
- * relative; -1 when there is no room (or none this user may take: may_create()), or when the
- * profile is being deleted right now. The caller gets a reference on it (see profile_get). */
-static __always_inline long profile_slot(struct ebph_key *key, const char *path,
-					 struct file *file, __u32 uid, bool unprivileged,
-					 bool resolve)
+/* What a new profile is made of, besides its key; read only when the profile is new. */
+struct new_profile {
+	const char *path;  /* the name it was run by (or empty: not known) */
+	struct file *file; /* its file, or NULL: `path` and `unprivileged` say all */
+	bool resolve;      /* report the file's absolute path even if `path` is absolute */
+	bool by_task;      /* made for the current task's exec: its user's budget applies */
+	bool unprivileged; /* when there is no `file` */
+};
+
+/* The slot of the profile for `key`, created if it is new (see struct new_profile) and
+ * reported with its path: the file's absolute one when there is a file and either `resolve`
+ * is set or `path` is relative. -1 when there is no room (or none this user may take:
+ * may_create()), or when the profile is being deleted right now. The caller gets a reference
+ * on it (see profile_get). */
+static __always_inline long profile_slot(struct ebph_key *key, struct new_profile *np)
 {
 	struct ebph_profile *p;
 	struct ebph_event *ev;
-	__u32 *found, slot;
+	__u32 *found, slot, uid;
+	bool unprivileged;
 	long taken;
 
 	found = bpf_map_lookup_elem(&profile_keys, key);
@@ -121,6 +129,8 @@ static __always_inline long profile_slot(struct ebph_key *key, const char *path,
 		}
 		return slot;
 	}
+	unprivileged = np->file ? unprivileged_file(np->file) : np->unprivileged;
+	uid = np->by_task ? (__u32)bpf_get_current_uid_gid() : 0;
 	if (!may_create(uid, unprivileged))
 		return -1;
 	taken = take_profile_slot();
@@ -154,8 +164,9 @@ static __always_inline long profile_slot(struct ebph_key *key, const char *path,
 	ev = new_event(EBPH_EV_PROFILE_CREATED, slot, p);
 	if (ev) {
 		ev->uid = uid;
-		if (!file || !(resolve || path[0] != '/') || !file_path(file, ev->path))
-			__builtin_memcpy(ev->path, path, EBPH_PATH_MAX);
+		if (!np->file || !(np->resolve || np->path[0] != '/') ||
+		    !file_path(np->file, ev->path))
+			__builtin_memcpy(ev->path, np->path, EBPH_PATH_MAX);
 		send_event(ev);
 	}
 	return slot;
@@ -235,7 +246,7 @@ static __always_inline void start_normal(struct ebph_profile *p)
 static __always_inline int delete_profile(struct ebph_profile *p, __u32 slot)
 {
 	struct ebph_key key;
-	__u32 train;
+	__u32 train, *exempted;
 
 	if (__sync_lock_test_and_set(&p->deleted, 1))
 		return -ENOENT; /* deleted already */
@@ -254,6 +265,10 @@ static __always_inline int delete_profile(struct ebph_profile *p, __u32 slot)
 	}
 	__builtin_memset(p, 0, sizeof(*p));
 	p->deleted = 1;
+	/* The slot's next profile is not on the allowlist unless the daemon says so. */
+	exempted = bpf_map_lookup_elem(&exempt, &slot);
+	if (exempted)
+		*exempted = 0;
 	bpf_map_push_elem(&free_profiles, &slot, BPF_ANY);
 	__sync_fetch_and_sub(&stats.profiles_used, 1);
 	return 0;

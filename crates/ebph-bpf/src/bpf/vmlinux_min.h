@@ -68,6 +68,7 @@ struct pt_regs {
 };
 
 struct file;
+struct fs_struct;
 
 struct callback_head {
 	struct callback_head *next;
@@ -87,6 +88,7 @@ struct task_struct {
 	struct task_struct *group_leader;
 	u64 start_boottime;
 	struct callback_head *task_works;
+	struct fs_struct *fs;
 };
 
 struct bpf_iter_meta {
@@ -144,8 +146,11 @@ struct path {
 	struct dentry *dentry;
 };
 
-/* fput() queues a file's last release as task work, in the file itself: `f_task_work`
- * since Linux 6.8 or so, `f_u.fu_rcuhead` before (struct file___old). */
+struct fs_struct {
+	struct path root;
+};
+
+/* fput() queues a file's last release as task work, in the file itself (see files.h). */
 struct file {
 	struct path f_path;
 	struct inode *f_inode;
@@ -153,11 +158,6 @@ struct file {
 	struct callback_head f_task_work;
 };
 
-struct file___old {
-	union {
-		struct callback_head fu_rcuhead;
-	} f_u;
-};
 
 struct linux_binprm {
 	struct file *file;
