@@ -130,6 +130,10 @@ pub struct EngineStats {
     /// `#!` scripts whose own file the engine could not find (run as the interpreter).
     #[serde(default)]
     pub scripts_unseen: u64,
+    /// Runs of the engine's programs the kernel skipped (the program was already running on
+    /// that CPU): calls, execs, forks, exits or signals not seen. Normally 0.
+    #[serde(default)]
+    pub runs_missed: u64,
 }
 
 /// One profile, without its tables.

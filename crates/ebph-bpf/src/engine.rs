@@ -410,6 +410,29 @@ impl Engine {
         self.data().settings.record = u32::from(on);
     }
 
+    /// Runs of the engine's programs the kernel skipped because the program was already
+    /// running on that CPU (`recursion_misses`, from `/proc/self/fdinfo`): a call, an exec,
+    /// a fork, an exit or a signal the engine did not see. Normally 0.
+    pub fn runs_missed(&self) -> u64 {
+        use std::os::fd::{AsFd, AsRawFd};
+        let p = &self.skel.progs;
+        [
+            p.ebph_sys_enter.as_fd().as_raw_fd(),
+            p.ebph_exec.as_fd().as_raw_fd(),
+            p.ebph_fork.as_fd().as_raw_fd(),
+            p.ebph_exit.as_fd().as_raw_fd(),
+            p.ebph_signal.as_fd().as_raw_fd(),
+        ]
+        .into_iter()
+        .filter_map(|fd| std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok())
+        .filter_map(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("recursion_misses:"))
+                .and_then(|n| n.trim().parse::<u64>().ok())
+        })
+        .sum()
+    }
+
     /// The engine's counters.
     pub fn stats(&self) -> Stats {
         let s = &self.bss().stats;

@@ -35,6 +35,32 @@ char LICENSE[] SEC("license") = "GPL";
 #include "transitions.h"
 #include "respond.h"
 
+/*
+ * Where tracepoints run their programs preemptibly (newer kernels), a program preempted on a
+ * CPU makes the kernel skip every other run of it there until it resumes (its per-CPU
+ * recursion guard; counted as the program's recursion misses): an exec, a fork or an exit
+ * the engine never sees. The lifecycle programs therefore keep preemption off from their
+ * first instruction (a kfunc since Linux 6.10; before that, tracepoints ran them with
+ * preemption off anyway). The hot path does without: its runs are short and a missed call
+ * costs one call's learning, not a task's identity.
+ */
+extern void bpf_preempt_disable(void) __ksym __weak;
+extern void bpf_preempt_enable(void) __ksym __weak;
+
+static __always_inline bool preempt_off(void)
+{
+	if (!bpf_ksym_exists(bpf_preempt_disable))
+		return false;
+	bpf_preempt_disable();
+	return true;
+}
+
+static __always_inline void preempt_on(bool off)
+{
+	if (off && bpf_ksym_exists(bpf_preempt_enable))
+		bpf_preempt_enable();
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(ebph_sys_enter, struct pt_regs *regs, long id)
 {
@@ -83,8 +109,7 @@ static __always_inline bool is_daemon(struct task_struct *p)
 			  BPF_CORE_READ(p, real_parent, tgid) == daemon);
 }
 
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(ebph_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+static __always_inline int on_exec(struct task_struct *p, struct linux_binprm *bprm)
 {
 	struct ebph_key key = {};
 	struct path_buf *buf;
@@ -155,8 +180,17 @@ int BPF_PROG(ebph_exec, struct task_struct *p, pid_t old_pid, struct linux_binpr
 	return 0;
 }
 
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(ebph_fork, struct task_struct *parent, struct task_struct *child)
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(ebph_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	bool off = preempt_off();
+
+	on_exec(p, bprm);
+	preempt_on(off);
+	return 0;
+}
+
+static __always_inline int on_fork(struct task_struct *parent, struct task_struct *child)
 {
 	struct ebph_task *pt, *ct;
 
@@ -180,8 +214,17 @@ int BPF_PROG(ebph_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(ebph_exit, struct task_struct *p)
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(ebph_fork, struct task_struct *parent, struct task_struct *child)
+{
+	bool off = preempt_off();
+
+	on_fork(parent, child);
+	preempt_on(off);
+	return 0;
+}
+
+static __always_inline int on_exit(struct task_struct *p)
 {
 	struct ebph_task *t;
 	__u32 *found, slot;
@@ -201,6 +244,16 @@ int BPF_PROG(ebph_exit, struct task_struct *p)
 	bpf_task_storage_delete(&tasks, p);
 	if (settings.record)
 		record(EBPH_REC_EXIT, BPF_CORE_READ(p, pid), 0, bpf_ktime_get_boot_ns(), NULL);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(ebph_exit, struct task_struct *p)
+{
+	bool off = preempt_off();
+
+	on_exit(p);
+	preempt_on(off);
 	return 0;
 }
 

@@ -267,9 +267,10 @@ pub fn assert_same_profile(
 ) -> Profile {
     let slot = engine.slot_of(key).unwrap().unwrap_or_else(|| {
         panic!(
-            "{what}: the engine has no profile {key}; it has {:?}, {:?}",
+            "{what}: the engine has no profile {key}; it has {:?}, {:?}, {} runs missed",
             engine.profile_slots().unwrap(),
-            engine.stats()
+            engine.stats(),
+            engine.runs_missed()
         )
     });
     let kernel = engine.profile(slot).unwrap();

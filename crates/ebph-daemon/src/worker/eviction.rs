@@ -111,20 +111,10 @@ impl Worker {
             }
         };
         candidates.sort_by_key(|c| c.rank);
-        let mut gone = Vec::new();
-        for c in candidates.into_iter().take(EVICT_MAX) {
-            if full_pool(&self.engine.stats(), &capacity, EVICT_TO).is_none() {
-                break;
-            }
-            match self.engine.delete_profile(c.slot) {
-                Ok(()) => gone.push(c.key),
-                Err(EngineError::InUse(_) | EngineError::NoSuchProfile(_)) => {}
-                Err(e) => {
-                    tracing::error!("evicting a profile failed: {e}");
-                    break;
-                }
-            }
-        }
+        candidates.truncate(EVICT_MAX);
+        let gone = self.delete_while(candidates, "evicting", |engine| {
+            full_pool(&engine.stats(), &capacity, EVICT_TO).is_some()
+        });
         if gone.is_empty() {
             tracing::warn!(
                 "the {pool} pool is over {}% full and no profile can be evicted (all are normal or in use); programs of users other than root may run untracked",
@@ -164,17 +154,7 @@ impl Worker {
                 return;
             }
         };
-        let mut gone = Vec::new();
-        for c in candidates {
-            match self.engine.delete_profile(c.slot) {
-                Ok(()) => gone.push(c.key),
-                Err(EngineError::InUse(_) | EngineError::NoSuchProfile(_)) => {}
-                Err(e) => {
-                    tracing::error!("expiring a profile failed: {e}");
-                    break;
-                }
-            }
-        }
+        let gone = self.delete_while(candidates, "expiring", |_| true);
         if !gone.is_empty() {
             self.eviction.expired += gone.len() as u64;
             tracing::info!(
@@ -184,6 +164,31 @@ impl Worker {
             );
             self.forget(&gone, "expired");
         }
+    }
+
+    /// Deletes `candidates` in order while `more` holds; the keys of those deleted. One a task
+    /// took up meanwhile (or already gone) is skipped; any other failure stops.
+    fn delete_while(
+        &mut self,
+        candidates: Vec<Candidate>,
+        doing: &str,
+        more: impl Fn(&ebph_bpf::Engine) -> bool,
+    ) -> Vec<ProfileKey> {
+        let mut gone = Vec::new();
+        for c in candidates {
+            if !more(&self.engine) {
+                break;
+            }
+            match self.engine.delete_profile(c.slot) {
+                Ok(()) => gone.push(c.key),
+                Err(EngineError::InUse(_) | EngineError::NoSuchProfile(_)) => {}
+                Err(e) => {
+                    tracing::error!("{doing} a profile failed: {e}");
+                    break;
+                }
+            }
+        }
+        gone
     }
 
     /// Profiles no task uses for which `wanted(status, last used in Unix ns)` holds.

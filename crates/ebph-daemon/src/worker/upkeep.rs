@@ -22,10 +22,11 @@ pub(super) struct Losses {
     tasks_full: u64,
     budget_denied: u64,
     reserve_denied: u64,
+    runs_missed: u64,
 }
 
 impl Losses {
-    fn of(s: &ebph_bpf::Stats) -> Losses {
+    fn of(s: &ebph_bpf::Stats, runs_missed: u64) -> Losses {
         Losses {
             events_lost: s.events_lost,
             holds_dropped: s.holds_dropped,
@@ -36,6 +37,7 @@ impl Losses {
             tasks_full: s.tasks_full,
             budget_denied: s.budget_denied,
             reserve_denied: s.reserve_denied,
+            runs_missed,
         }
     }
 
@@ -76,6 +78,11 @@ impl Losses {
                 "tasks untracked (task table full)",
                 self.tasks_full,
                 before.tasks_full,
+            ),
+            (
+                "engine runs skipped by the kernel (calls, execs, exits not seen)",
+                self.runs_missed,
+                before.runs_missed,
             ),
             (
                 "new profiles refused (a user's budget spent)",
@@ -138,7 +145,7 @@ impl Worker {
             Err(e) => self.log_failed(e),
         }
         if now >= self.upkeep.next_losses {
-            let losses = Losses::of(&self.engine.stats());
+            let losses = Losses::of(&self.engine.stats(), self.engine.runs_missed());
             let grown = losses.since(&self.upkeep.reported);
             if !grown.is_empty() {
                 tracing::warn!("lost since the last report: {}", grown.join(", "));

@@ -104,6 +104,7 @@ impl Worker {
                 budget_denied: s.budget_denied,
                 reserve_denied: s.reserve_denied,
                 scripts_unseen: s.scripts_unseen,
+                runs_missed: self.engine.runs_missed(),
             },
             database: self.config.database().display().to_string(),
             last_save: self.last_save.map(rfc3339),

@@ -67,8 +67,8 @@ pub fn run(client: &Client, args: Args) -> Result<()> {
     )?;
     writeln!(
         out,
-        "lost       {} events (ring buffer full), {} anomalies not reported one by one (storms), {} holds dropped",
-        e.events_lost, e.anomalies_suppressed, e.holds_dropped
+        "lost       {} events (ring buffer full), {} anomalies not reported one by one (storms), {} holds dropped, {} engine runs missed",
+        e.events_lost, e.anomalies_suppressed, e.holds_dropped, e.runs_missed
     )?;
     writeln!(
         out,
