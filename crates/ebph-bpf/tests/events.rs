@@ -365,3 +365,100 @@ fn a_script_running_before_the_engine_gets_its_own_profile() {
     drop(child.stdin.take());
     child.wait().unwrap();
 }
+
+#[test]
+fn other_users_get_a_budget_and_never_the_reserve() {
+    use std::os::unix::fs::{chown, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    const NOBODY: u32 = 65534;
+    let _one = serial();
+    let lab = Lab::new();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Sixteen profiles: the last two (an eighth) are kept for root's executables.
+    let capacity = Capacity {
+        profiles: 16,
+        indexes: 256,
+        rows: 4096,
+        tasks: 1024,
+        record_bytes: 0,
+    };
+    let mut engine = match Engine::load(&capacity) {
+        Ok(engine) => engine,
+        Err(e @ (EngineError::NotRoot | EngineError::NoBtf)) => {
+            return skip_or_fail(&e.to_string())
+        }
+        Err(e) => panic!("{e}"),
+    };
+    engine.set_settings(&Settings {
+        user_profiles: 5,
+        ..Settings::default()
+    });
+    engine.attach().unwrap();
+    let mut n = 0;
+    let mut run_new_as_nobody = |count: usize| {
+        for _ in 0..count {
+            let program = dir.path().join(format!("p{n}"));
+            n += 1;
+            std::fs::copy(lab.path("true"), &program).unwrap();
+            chown(&program, Some(NOBODY), Some(NOBODY)).unwrap();
+            let status = Command::new(&program)
+                .uid(NOBODY)
+                .gid(NOBODY)
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+    };
+    // The budget: 5 new profiles this minute, then refusals and one event.
+    let events = events_during(&engine, || run_new_as_nobody(8));
+    // (Other programs may run on the machine meanwhile: only nobody's are counted.)
+    let nobodys = |engine: &Engine| {
+        engine
+            .profile_slots()
+            .unwrap()
+            .into_iter()
+            .map(|(_, s)| engine.profile_use(s).unwrap())
+            .filter(|u| u.uid == NOBODY)
+            .collect::<Vec<_>>()
+    };
+    let stats = engine.stats();
+    assert_eq!(nobodys(&engine).len(), 5, "{stats:?}");
+    assert_eq!(stats.budget_denied, 3, "{stats:?}");
+    let spent: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::ProfileBudgetSpent)
+        .collect();
+    assert_eq!(spent.len(), 1, "{events:?}");
+    assert_eq!((spent[0].uid, spent[0].misses), (NOBODY, 5));
+    assert!(events
+        .iter()
+        .filter(|e| e.kind == EventKind::ProfileCreated)
+        .all(|e| e.uid == NOBODY));
+    // No budget: nobody's executables fill the table up to the reserve, and no further.
+    engine.set_settings(&Settings {
+        user_profiles: 0,
+        ..Settings::default()
+    });
+    run_new_as_nobody(12);
+    let stats = engine.stats();
+    let unprivileged = engine
+        .profile_slots()
+        .unwrap()
+        .into_iter()
+        .filter(|&(_, s)| engine.profile_use(s).unwrap().unprivileged)
+        .count();
+    assert!(unprivileged <= 14, "{stats:?}");
+    assert!(nobodys(&engine).len() >= 12, "{stats:?}");
+    assert!(stats.reserve_denied >= 3, "{stats:?}");
+    // Root's program still gets a profile; each of nobody's is marked as theirs.
+    let status = Command::new(lab.path("true")).status().unwrap();
+    assert!(status.success());
+    let slot = engine
+        .slot_of(&lab.key("true"))
+        .unwrap()
+        .expect("a profile for root's program");
+    let root = engine.profile_use(slot).unwrap();
+    assert!(!root.unprivileged && root.uid == 0, "{root:?}");
+    assert!(nobodys(&engine).iter().all(|u| u.unprivileged));
+}

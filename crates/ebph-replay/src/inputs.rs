@@ -8,14 +8,9 @@ use ebph_core::Arch;
 use crate::{parse, Format, ProcessTrace, ReplayError};
 
 /// The files named by `paths`: a file stands for itself, a directory for every regular file
-/// directly inside it, sorted by name. Sub-directories are not entered.
+/// under it, at any depth, sorted by path. Links to files and directories are followed; a
+/// directory met again (a link loop) is read once.
 pub fn inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ReplayError> {
-    fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReplayError + '_ {
-        move |source| ReplayError::Io {
-            path: path.to_owned(),
-            source,
-        }
-    }
     let mut files = Vec::new();
     for path in paths {
         let meta = fs::metadata(path).map_err(io(path))?;
@@ -24,14 +19,8 @@ pub fn inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ReplayError> {
             continue;
         }
         let mut inside = Vec::new();
-        for entry in fs::read_dir(path).map_err(io(path))? {
-            let entry = entry.map_err(io(path))?;
-            let file = entry.path();
-            // Follow links: a link to a regular file is a trace file.
-            if fs::metadata(&file).map_err(io(&file))?.is_file() {
-                inside.push(file);
-            }
-        }
+        let mut seen = std::collections::HashSet::new();
+        walk(path, &mut inside, &mut seen)?;
         if inside.is_empty() {
             return Err(ReplayError::EmptyDirectory { path: path.clone() });
         }
@@ -39,6 +28,38 @@ pub fn inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ReplayError> {
         files.extend(inside);
     }
     Ok(files)
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReplayError + '_ {
+    move |source| ReplayError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Every regular file under `dir`, into `out`.
+fn walk(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    seen: &mut std::collections::HashSet<(u64, u64)>,
+) -> Result<(), ReplayError> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::metadata(dir).map_err(io(dir))?;
+    if !seen.insert((meta.dev(), meta.ino())) {
+        return Ok(());
+    }
+    for entry in fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        let path = entry.path();
+        // Follow links: a link to a regular file is a trace file.
+        let meta = fs::metadata(&path).map_err(io(&path))?;
+        if meta.is_dir() {
+            walk(&path, out, seen)?;
+        } else if meta.is_file() {
+            out.push(path);
+        }
+    }
+    Ok(())
 }
 
 /// One trace file, read and parsed.
@@ -82,7 +103,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn directories_expand_to_sorted_regular_files() {
+    fn directories_expand_to_sorted_regular_files_at_any_depth() {
         let dir = tempfile::tempdir().unwrap();
         for name in ["b.int", "a.int", "c.int"] {
             fs::write(dir.path().join(name), "1 2\n").unwrap();
@@ -90,12 +111,17 @@ mod tests {
         fs::create_dir(dir.path().join("deleted")).unwrap();
         fs::write(dir.path().join("deleted/z.int"), "1 2\n").unwrap();
         let single = dir.path().join("c.int");
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("deleted/loop")).unwrap();
         let files = inputs(&[single.clone(), dir.path().to_owned()]).unwrap();
         let names: Vec<_> = files
             .iter()
-            .map(|p| p.file_name().unwrap().to_owned())
+            .map(|p| p.strip_prefix(dir.path()).unwrap().to_owned())
             .collect();
-        assert_eq!(names, ["c.int", "a.int", "b.int", "c.int"]);
+        let expected: Vec<PathBuf> = ["c.int", "a.int", "b.int", "c.int", "deleted/z.int"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        assert_eq!(names, expected, "sub-directories too, a link loop once");
     }
 
     #[test]

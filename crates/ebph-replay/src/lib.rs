@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+pub mod eval;
 mod format;
 mod inputs;
 mod parse;

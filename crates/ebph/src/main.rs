@@ -53,6 +53,7 @@ enum Command {
     Top(cmd::top::Args),
     Plot(cmd::plot::Args),
     Replay(cmd::replay::Args),
+    Eval(cmd::eval::Args),
     #[command(hide = true)]
     Keeper(cmd::daemon::KeeperArgs),
 }
@@ -84,6 +85,7 @@ fn main() -> ExitCode {
         Command::Top(args) => cmd::top::run(&client(), args),
         Command::Plot(args) => cmd::plot::run(&client(), args),
         Command::Replay(args) => cmd::replay::run(args),
+        Command::Eval(args) => cmd::eval::run(args),
         Command::Keeper(args) => cmd::daemon::keeper(args),
     };
     match result {

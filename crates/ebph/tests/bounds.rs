@@ -249,8 +249,6 @@ fn nobody_cannot_push_roots_programs_out_of_a_full_table() {
     let status = daemon.json(&["status", "--json"]);
     let engine = &status["engine"];
     assert!(engine["profiles_evicted"].as_u64().unwrap() > 0, "{status}");
-    // Between two evictions, nobody's programs ran into the reserve kept for root's.
-    assert!(engine["reserve_denied"].as_u64().unwrap() > 0, "{status}");
     let evicted: Vec<_> = events(&daemon)
         .into_iter()
         .filter(|e| e["type"] == "profile_evicted")

@@ -441,3 +441,94 @@ fn replay_into_a_closed_pipe_ends_quietly() {
         );
     }
 }
+
+/// Hand-made traces whose scores can be worked out by hand: training knows 1 2 3 repeated;
+/// the normal traces are that (score 0) and that plus an unseen call 4 (LFC 1); the attacks
+/// are three unseen calls in a row (LFC 3) and one unseen call (LFC 1), the latter two files
+/// of one intrusion directory.
+fn eval_lab(dir: &Path) -> [PathBuf; 3] {
+    write(dir, "train/t1", "1 2 3 1 2 3 1 2 3\n");
+    write(dir, "normal/n1", "1 2 3 1 2 3\n");
+    write(dir, "normal/n2", "1 2 3 1 2 3 4\n");
+    write(dir, "attack/i1/a1", "1 2 3 7 8 9\n");
+    write(dir, "attack/i2/deep/a2", "1 2 3 1 2 3 5\n");
+    write(dir, "attack/i2/a3", "1 2 3 1 2 3 5\n");
+    ["train", "normal", "attack"].map(|d| dir.join(d))
+}
+
+#[test]
+fn eval_reports_the_auc_and_rates_worked_out_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let [train, normal, attack] = eval_lab(dir.path());
+    let args = |group: &str| {
+        vec![
+            "eval".to_owned(),
+            "--format".into(),
+            "adfa".into(),
+            "--train".into(),
+            train.display().to_string(),
+            "--normal".into(),
+            normal.display().to_string(),
+            "--attack".into(),
+            attack.display().to_string(),
+            "--group".into(),
+            group.into(),
+            "--set".into(),
+            "tolerize-limit=2".into(),
+            "--json".into(),
+        ]
+    };
+    let run = |group: &str| {
+        let a = args(group);
+        json_lines(&ebph(&a.iter().map(String::as_str).collect::<Vec<_>>()))
+    };
+
+    // By file: normal max LFC [0, 1]; attack [3, 1, 1] (sub-directories are read).
+    let lines = run("file");
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let defaults: Vec<_> = lines.iter().filter(|l| l["default"] == true).collect();
+    assert_eq!(defaults.len(), 1);
+    let lfc = defaults[0];
+    assert_eq!(
+        (lfc["detector"].as_str(), lfc["score"].as_str()),
+        (Some("pairs"), Some("max_lfc"))
+    );
+    assert_eq!(
+        (lfc["normal"].as_u64(), lfc["attack"].as_u64()),
+        (Some(2), Some(3))
+    );
+    // Pairs (attack, normal): 3>0, 3>1, 1>0, 1=1, 1>0, 1=1: 5 of 6.
+    assert_eq!(lfc["auc"].as_f64(), Some(5.0 / 6.0));
+    // 90 % of 3 attacks is all 3: threshold 1 flags the normal unit with LFC 1.
+    assert_eq!(lfc["far_at_dr90"].as_f64(), Some(0.5));
+    assert_eq!(lfc["far_at_dr100"].as_f64(), Some(0.5));
+    // tolerize-limit 2: LFC 3 and above: one attack of three, no normal unit.
+    assert_eq!(lfc["dr_at_tolerize_limit"].as_f64(), Some(1.0 / 3.0));
+    assert_eq!(lfc["far_at_tolerize_limit"].as_f64(), Some(0.0));
+    let calls = lines
+        .iter()
+        .find(|l| l["score"] == "anomalous_calls")
+        .unwrap();
+    assert_eq!(calls["auc"].as_f64(), Some(5.0 / 6.0));
+    assert!(calls.get("dr_at_tolerize_limit").is_none());
+
+    // By directory: two intrusions, i1 (LFC 3) and i2 (LFC 1, its worst of two files).
+    let lines = run("dir");
+    let lfc = lines.iter().find(|l| l["score"] == "max_lfc").unwrap();
+    assert_eq!(
+        (lfc["normal"].as_u64(), lfc["attack"].as_u64()),
+        (Some(1), Some(2))
+    );
+    // One normal unit (the directory, LFC 1): 3>1, 1=1: 1.5 of 2.
+    assert_eq!(lfc["auc"].as_f64(), Some(0.75));
+
+    // The table for people names the default.
+    let mut a = args("file");
+    a.pop();
+    let text = stdout(&ebph(&a.iter().map(String::as_str).collect::<Vec<_>>()));
+    assert!(text.contains("max_lfc (default)"), "{text}");
+    assert!(
+        text.contains("Units (trace files): 2 normal, 3 attack."),
+        "{text}"
+    );
+}

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod daemon;
+pub mod eval;
 pub mod logs;
 pub mod plot;
 pub mod profiles;

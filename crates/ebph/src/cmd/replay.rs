@@ -29,7 +29,7 @@ pub struct Args {
     /// System-call numbering: x86_64 or i386.
     #[arg(long, default_value = "x86_64", value_parser = parse_arch)]
     arch: Arch,
-    /// Files or directories (every regular file inside, by name) to train on.
+    /// Files or directories (every regular file under them, by path) to train on.
     #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
     train: Vec<PathBuf>,
     /// Files or directories to test against the trained profile.
@@ -43,16 +43,16 @@ pub struct Args {
     json: bool,
 }
 
-fn parse_format(s: &str) -> Result<Format, String> {
+pub(super) fn parse_format(s: &str) -> Result<Format, String> {
     s.parse()
 }
 
-fn parse_arch(s: &str) -> Result<Arch, String> {
+pub(super) fn parse_arch(s: &str) -> Result<Arch, String> {
     s.parse()
         .map_err(|e: ebph_core::ArchParseError| e.to_string())
 }
 
-fn parse_assignment(s: &str) -> Result<(String, String), String> {
+pub(super) fn parse_assignment(s: &str) -> Result<(String, String), String> {
     let (name, value) = s
         .split_once('=')
         .ok_or_else(|| format!("expected NAME=VALUE, found {s:?}"))?;
