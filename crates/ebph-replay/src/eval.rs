@@ -188,6 +188,23 @@ pub fn far_at_detection(normal: &[f64], attack: &[f64], detection: f64) -> Optio
     Some(rates_at(normal, attack, threshold).1)
 }
 
+/// The ROC curve: (false-alarm rate, detection rate) for every threshold, from flagging
+/// nothing (0, 0) to flagging everything (1, 1), thresholds taken from highest to lowest.
+pub fn roc(normal: &[f64], attack: &[f64]) -> Vec<(f64, f64)> {
+    let mut thresholds: Vec<f64> = normal.iter().chain(attack).copied().collect();
+    thresholds.sort_by(|a, b| b.total_cmp(a));
+    thresholds.dedup();
+    let mut curve = vec![(0.0, 0.0)];
+    for t in thresholds {
+        let (dr, far) = rates_at(normal, attack, t);
+        curve.push((far, dr));
+    }
+    if curve.last() != Some(&(1.0, 1.0)) {
+        curve.push((1.0, 1.0));
+    }
+    curve
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +216,15 @@ mod tests {
         assert_eq!(auc(&[5.0], &[1.0]), Some(0.0));
         assert_eq!(auc(&[1.0], &[1.0]), Some(0.5));
         assert_eq!(auc(&[], &[1.0]), None);
+    }
+
+    #[test]
+    fn the_roc_curve_steps_through_every_threshold() {
+        // Thresholds 3, 2, 1: attacks [3, 1], normal [2, 1].
+        assert_eq!(
+            roc(&[2.0, 1.0], &[3.0, 1.0]),
+            [(0.0, 0.0), (0.0, 0.5), (0.5, 0.5), (1.0, 1.0)]
+        );
     }
 
     #[test]

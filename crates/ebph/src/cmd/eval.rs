@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use ebph_core::{Arch, Settings};
-use ebph_replay::eval::{auc, far_at_detection, rates_at, Grouping, Units, SCORES};
+use ebph_replay::eval::{auc, far_at_detection, rates_at, roc, Grouping, Units, SCORES};
 use ebph_replay::{inputs, read_trace_file, Detector, Format, Replay};
 use serde::Serialize;
 
@@ -56,6 +56,9 @@ pub struct Args {
     /// One JSON object per score per line.
     #[arg(long)]
     json: bool,
+    /// Also draw the ROC curves to FILE.png or FILE.svg.
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
 }
 
 fn parse_grouping(s: &str) -> Result<Grouping, String> {
@@ -145,6 +148,29 @@ pub fn run(args: Args) -> Result<()> {
     let normal = units(&detector, &args.normal, &args)?;
     let attack = units(&detector, &args.attack, &args)?;
     let lines = evaluate(&normal, &attack, &settings);
+    if let Some(path) = &args.plot {
+        let curves: Vec<super::roc::Curve> = lines
+            .iter()
+            .map(|l| super::roc::Curve {
+                label: format!(
+                    "{} {} (AUC {})",
+                    l.detector,
+                    l.score,
+                    l.auc.map_or_else(|| "-".to_owned(), |a| format!("{a:.3}"))
+                ),
+                points: roc(&normal.values(l.score), &attack.values(l.score)),
+            })
+            .collect();
+        let title = format!(
+            "ROC: {} normal, {} attack units",
+            normal.len(),
+            attack.len()
+        );
+        super::roc::draw(path, &title, &curves)?;
+        if !args.json {
+            eprintln!("wrote {}", path.display());
+        }
+    }
 
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());

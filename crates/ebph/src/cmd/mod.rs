@@ -9,6 +9,7 @@ pub mod profiles;
 pub mod ps;
 pub mod release;
 pub mod replay;
+pub mod roc;
 pub mod save;
 pub mod settings;
 pub mod status;

@@ -28,7 +28,7 @@ pub struct Args {
 const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 
 /// Registers the font once; plotters measures and draws text with it.
-fn register_font() -> Result<()> {
+pub(crate) fn register_font() -> Result<()> {
     static DONE: OnceLock<Result<(), String>> = OnceLock::new();
     DONE.get_or_init(|| {
         let bytes = std::fs::read(FONT).map_err(|e| {
