@@ -8,8 +8,8 @@ use std::process::Command;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use common::{engine, serial, skip_or_fail, Lab};
-use ebph_bpf::{AdminOp, Capacity, Engine, EngineError, Event, EventKind};
+use common::{engine, serial, Lab};
+use ebph_bpf::{AdminOp, Capacity, Engine, Event, EventKind};
 use ebph_core::{Arch, ProfileStatus, Settings};
 
 /// Collects events while `f` runs, then a little longer.
@@ -170,12 +170,8 @@ fn full_maps_are_counted_and_the_rest_keeps_working() {
         tasks: 4,
         record_bytes: 0,
     };
-    let mut engine = match Engine::load(&capacity) {
-        Ok(engine) => engine,
-        Err(e @ (EngineError::NotRoot | EngineError::NoBtf)) => {
-            return skip_or_fail(&e.to_string())
-        }
-        Err(e) => panic!("{e}"),
+    let Some(mut engine) = common::load(&capacity) else {
+        return;
     };
     engine.attach().unwrap();
     // Six tasks at once: more than the engine may track.
@@ -383,12 +379,8 @@ fn other_users_get_a_budget_and_never_the_reserve() {
         tasks: 1024,
         record_bytes: 0,
     };
-    let mut engine = match Engine::load(&capacity) {
-        Ok(engine) => engine,
-        Err(e @ (EngineError::NotRoot | EngineError::NoBtf)) => {
-            return skip_or_fail(&e.to_string())
-        }
-        Err(e) => panic!("{e}"),
+    let Some(mut engine) = common::load(&capacity) else {
+        return;
     };
     engine.set_settings(&Settings {
         user_profiles: 5,

@@ -4,7 +4,7 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use common::{assert_same_profile, engine, serial, skip_or_fail, test_capacity, Lab, Recorder};
+use common::{assert_same_profile, engine, serial, test_capacity, Lab, Recorder};
 use ebph_bpf::{AdminOp, Capacity, Engine, EngineError, ProfileUse};
 use ebph_core::{ProfileStatus, Settings};
 
@@ -40,12 +40,8 @@ fn a_saved_profile_loads_back_bit_for_bit_and_keeps_learning_like_the_model() {
         record_bytes: 32 << 20,
         ..test_capacity()
     };
-    let mut second = match Engine::load(&capacity) {
-        Ok(e) => e,
-        Err(e @ (EngineError::NotRoot | EngineError::NoBtf)) => {
-            return skip_or_fail(&e.to_string())
-        }
-        Err(e) => panic!("{e}"),
+    let Some(mut second) = common::load(&capacity) else {
+        return;
     };
     let usage = ProfileUse {
         tasks: 0,

@@ -26,6 +26,19 @@ pub fn test_capacity() -> Capacity {
     }
 }
 
+/// An engine loaded with `capacity`, not attached, or None (after [`skip_or_fail`]) where
+/// this machine cannot load one.
+pub fn load(capacity: &Capacity) -> Option<Engine> {
+    match Engine::load(capacity) {
+        Ok(engine) => Some(engine),
+        Err(e @ (EngineError::NotRoot | EngineError::NoBtf)) => {
+            skip_or_fail(&e.to_string());
+            None
+        }
+        Err(e) => panic!("the engine failed to load: {e}"),
+    }
+}
+
 /// A loaded, attached engine with `settings`, or None (after [`skip_or_fail`]).
 pub fn engine(settings: &Settings, recording: bool) -> Option<Engine> {
     let capacity = Capacity {
@@ -36,14 +49,7 @@ pub fn engine(settings: &Settings, recording: bool) -> Option<Engine> {
         },
         ..test_capacity()
     };
-    let mut engine = match Engine::load(&capacity) {
-        Ok(engine) => engine,
-        Err(e @ (EngineError::NotRoot | EngineError::NoBtf)) => {
-            skip_or_fail(&e.to_string());
-            return None;
-        }
-        Err(e) => panic!("the engine failed to load: {e}"),
-    };
+    let mut engine = load(&capacity)?;
     engine.set_settings(settings);
     engine.set_recording(recording);
     engine.attach().expect("attach");

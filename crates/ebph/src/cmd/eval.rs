@@ -5,12 +5,12 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use ebph_core::{Arch, Settings};
+use ebph_core::Settings;
 use ebph_replay::eval::{auc, far_at_detection, rates_at, roc, Grouping, Units, SCORES};
-use ebph_replay::{inputs, read_trace_file, Detector, Format, Replay};
+use ebph_replay::{inputs, read_trace_file, Detector};
 use serde::Serialize;
 
-use super::replay::{parse_arch, parse_assignment, parse_format};
+use super::replay::Training;
 use crate::table::{Align, Table};
 
 /// Measure detection on labelled traces: train, then score normal and attack traces.
@@ -31,15 +31,8 @@ Examples:
   ebph eval --format unm --train lpr/normal-train --normal lpr/normal-test --attack lpr/attacks --group dir
   ebph eval --format adfa --train Training_Data_Master --normal Validation_Data_Master --attack Attack_Data_Master --json")]
 pub struct Args {
-    /// Trace format: adfa, unm or strace (see `ebph replay --help`).
-    #[arg(long, short, value_parser = parse_format)]
-    format: Format,
-    /// System-call numbering: x86_64 or i386.
-    #[arg(long, default_value = "x86_64", value_parser = parse_arch)]
-    arch: Arch,
-    /// Files or directories (read recursively) to train on.
-    #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
-    train: Vec<PathBuf>,
+    #[command(flatten)]
+    training: Training,
     /// Traces of normal use, not trained on.
     #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
     normal: Vec<PathBuf>,
@@ -50,9 +43,6 @@ pub struct Args {
     /// intrusion) or process.
     #[arg(long, default_value = "file", value_parser = parse_grouping)]
     group: Grouping,
-    /// Change a setting for this evaluation (for example window=6); may be repeated.
-    #[arg(long = "set", short = 's', value_name = "NAME=VALUE", value_parser = parse_assignment)]
-    settings: Vec<(String, String)>,
     /// One JSON object per score per line.
     #[arg(long)]
     json: bool,
@@ -94,7 +84,7 @@ fn units(detector: &Detector, paths: &[PathBuf], args: &Args) -> Result<Units> {
     let mut units = Units::new(args.group);
     for root in paths {
         for path in inputs(std::slice::from_ref(root))? {
-            let file = read_trace_file(&path, args.format, args.arch)?;
+            let file = read_trace_file(&path, args.training.format, args.training.arch)?;
             for process in &file.processes {
                 let result = detector.test(&process.calls);
                 units.add(root, &file.path, &file.name_of(process), &result);
@@ -133,18 +123,8 @@ fn evaluate(normal: &Units, attack: &Units, settings: &Settings) -> Vec<ScoreLin
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let mut settings = Settings::default();
-    for (name, value) in &args.settings {
-        settings.set(name, value)?;
-    }
-    let mut replay = Replay::new(settings.clone(), args.arch);
-    for path in inputs(&args.train)? {
-        let file = read_trace_file(&path, args.format, args.arch)?;
-        for process in &file.processes {
-            replay.train(&process.calls);
-        }
-    }
-    let detector = replay.normalize();
+    let settings = args.training.settings()?;
+    let detector = args.training.detector(&settings)?;
     let normal = units(&detector, &args.normal, &args)?;
     let attack = units(&detector, &args.attack, &args)?;
     let lines = evaluate(&normal, &attack, &settings);

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use ebph_core::{Arch, Settings};
-use ebph_replay::{inputs, read_trace_file, Format, Replay, TestResult};
+use ebph_replay::{inputs, read_trace_file, Detector, Format, Replay, TestResult};
 use serde::Serialize;
 
 use crate::table::{Align, Table};
@@ -22,37 +22,67 @@ Examples:
   ebph replay --format strace --train good.strace --test odd.strace --json
   ebph replay --format adfa --arch i386 --set window=6 --train Training_Data_Master")]
 pub struct Args {
-    /// Trace format: adfa (one trace per file, numbers), unm (lines "PID SYSCALL") or strace
-    /// (output of strace -f -o FILE).
-    #[arg(long, short, value_parser = parse_format)]
-    format: Format,
-    /// System-call numbering: x86_64 or i386.
-    #[arg(long, default_value = "x86_64", value_parser = parse_arch)]
-    arch: Arch,
-    /// Files or directories (every regular file under them, by path) to train on.
-    #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
-    train: Vec<PathBuf>,
+    #[command(flatten)]
+    training: Training,
     /// Files or directories to test against the trained profile.
     #[arg(long, num_args = 1.., value_name = "PATH")]
     test: Vec<PathBuf>,
-    /// Change a setting for this replay (for example window=6); may be repeated.
-    #[arg(long = "set", short = 's', value_name = "NAME=VALUE", value_parser = parse_assignment)]
-    settings: Vec<(String, String)>,
     /// Print one JSON object per test process per line, then a summary object.
     #[arg(long)]
     json: bool,
 }
 
-pub(super) fn parse_format(s: &str) -> Result<Format, String> {
+/// What `ebph replay` and `ebph eval` train on, and how they read traces.
+#[derive(Debug, clap::Args)]
+pub struct Training {
+    /// Trace format: adfa (one trace per file, numbers), unm (lines "PID SYSCALL") or strace
+    /// (output of strace -f -o FILE).
+    #[arg(long, short, value_parser = parse_format)]
+    pub format: Format,
+    /// System-call numbering: x86_64 or i386.
+    #[arg(long, default_value = "x86_64", value_parser = parse_arch)]
+    pub arch: Arch,
+    /// Files or directories (every regular file under them, by path) to train on.
+    #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
+    pub train: Vec<PathBuf>,
+    /// Change a setting for this run (for example window=6); may be repeated.
+    #[arg(long = "set", short = 's', value_name = "NAME=VALUE", value_parser = parse_assignment)]
+    pub settings: Vec<(String, String)>,
+}
+
+impl Training {
+    /// The default settings with every `--set` applied.
+    pub fn settings(&self) -> Result<Settings> {
+        let mut settings = Settings::default();
+        for (name, value) in &self.settings {
+            settings.set(name, value)?;
+        }
+        Ok(settings)
+    }
+
+    /// Trains one profile on every process of `--train`, then normalizes it.
+    pub fn detector(&self, settings: &Settings) -> Result<Detector> {
+        let mut replay = Replay::new(settings.clone(), self.arch);
+        for path in inputs(&self.train)? {
+            let file = read_trace_file(&path, self.format, self.arch)?;
+            for process in &file.processes {
+                replay.train(&process.calls);
+            }
+        }
+        Ok(replay.normalize())
+    }
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
     s.parse()
 }
 
-pub(super) fn parse_arch(s: &str) -> Result<Arch, String> {
+fn parse_arch(s: &str) -> Result<Arch, String> {
     s.parse()
         .map_err(|e: ebph_core::ArchParseError| e.to_string())
 }
 
-pub(super) fn parse_assignment(s: &str) -> Result<(String, String), String> {
+fn parse_assignment(s: &str) -> Result<(String, String), String> {
     let (name, value) = s
         .split_once('=')
         .ok_or_else(|| format!("expected NAME=VALUE, found {s:?}"))?;
@@ -83,19 +113,8 @@ struct Summary {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let mut settings = Settings::default();
-    for (name, value) in &args.settings {
-        settings.set(name, value)?;
-    }
-
-    let mut replay = Replay::new(settings, args.arch);
-    for path in inputs(&args.train)? {
-        let file = read_trace_file(&path, args.format, args.arch)?;
-        for process in &file.processes {
-            replay.train(&process.calls);
-        }
-    }
-    let detector = replay.normalize();
+    let t = &args.training;
+    let detector = t.detector(&t.settings()?)?;
 
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
@@ -107,7 +126,7 @@ pub fn run(args: Args) -> Result<()> {
     ]);
     let (mut tested, mut anomalous, mut total) = (0u64, 0u64, TestResult::default());
     for path in inputs(&args.test)? {
-        let file = read_trace_file(&path, args.format, args.arch)?;
+        let file = read_trace_file(&path, t.format, t.arch)?;
         for process in &file.processes {
             let result = detector.test(&process.calls);
             let name = file.name_of(process);
