@@ -12,9 +12,7 @@ use libbpf_rs::{MapCore, MapFlags, OpenObject, RingBuffer, RingBufferBuilder};
 
 use crate::abi::{expect_len, key_to_kernel, Bytes};
 use crate::error::Context;
-use crate::layout::{
-    cpu_cache, key, profile as prof, running, task, INDEX_SIZE, KEY_SIZE, ROW_SIZE,
-};
+use crate::layout::{cpu_cache, profile as prof, running, task, INDEX_SIZE, KEY_SIZE, ROW_SIZE};
 use crate::lsm::BpfLsm;
 use crate::skel::{EbphSkel, EbphSkelBuilder};
 use crate::{EngineError, Event, Record, Stats};
@@ -302,11 +300,10 @@ impl Engine {
             let mut value = [0u8; running::SIZE];
             value[running::KEY..running::KEY + KEY_SIZE]
                 .copy_from_slice(&key_to_kernel(&script.key));
-            let interpreter = key_to_kernel(&script.interpreter);
             value[running::INTERP_DEV..running::INTERP_DEV + 8]
-                .copy_from_slice(&interpreter[key::DEV..key::DEV + 8]);
+                .copy_from_slice(&u64::from(script.interpreter.kernel_dev()).to_le_bytes());
             value[running::INTERP_INO..running::INTERP_INO + 8]
-                .copy_from_slice(&interpreter[key::INO..key::INO + 8]);
+                .copy_from_slice(&script.interpreter.ino.to_le_bytes());
             value[running::UNPRIVILEGED..running::UNPRIVILEGED + 4]
                 .copy_from_slice(&u32::from(script.unprivileged).to_le_bytes());
             let path = script.path.as_os_str().as_bytes();

@@ -58,24 +58,35 @@ static __always_inline bool reserve_only(__u64 used, __u32 max)
 	return used + (max >> 3) >= max;
 }
 
-static __always_inline bool may_take(struct ebph_profile *p, __u64 used, __u32 max)
+/* Whether an entry of a pool with `used` of `max` taken may go to a profile of an executable
+ * other users can change (`unprivileged`); a refusal is counted. */
+static __always_inline bool may_take(bool unprivileged, __u64 used, __u32 max)
 {
-	if ((p->flags & EBPH_PROFILE_UNPRIVILEGED) && reserve_only(used, max)) {
+	if (unprivileged && reserve_only(used, max)) {
 		__sync_fetch_and_add(&stats.reserve_denied, 1);
 		return false;
 	}
 	return true;
 }
 
+static __always_inline bool unprivileged_profile(struct ebph_profile *p)
+{
+	return p->flags & EBPH_PROFILE_UNPRIVILEGED;
+}
+
 /* A row or an index block for profile `p`'s tables. */
 static __always_inline __u32 alloc_row_for(struct ebph_profile *p)
 {
-	return may_take(p, stats.rows_used, max_rows) ? alloc_row() : 0;
+	if (!may_take(unprivileged_profile(p), stats.rows_used, max_rows))
+		return 0;
+	return alloc_row();
 }
 
 static __always_inline __u32 alloc_index_for(struct ebph_profile *p)
 {
-	return may_take(p, stats.indexes_used, max_indexes) ? alloc_index() : 0;
+	if (!may_take(unprivileged_profile(p), stats.indexes_used, max_indexes))
+		return 0;
+	return alloc_index();
 }
 
 #endif

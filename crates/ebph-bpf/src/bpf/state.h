@@ -148,9 +148,11 @@ struct {
 	__type(value, struct ebph_budget);
 } budgets SEC(".maps");
 
-/* Scripts running at start, by process id: filled by the loader before ebph_associate runs. */
+/* Scripts running at start, by process id: filled by the loader before ebph_associate runs
+ * (not preallocated: used once, and usually almost empty). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 4096);
 	__type(key, __u32);
 	__type(value, struct ebph_running_script);

@@ -6,7 +6,6 @@
 #ifndef EBPH_TRANSITIONS_H
 #define EBPH_TRANSITIONS_H
 
-/* Finds or creates the profile of `key`; returns its slot, or -1 when the table is full. */
 /* A tracked task holds a reference on its profile (`tasks`): a profile is deleted only when
  * none does. profile_slot() takes one; these take and drop the others. */
 static __always_inline void profile_get(__u32 slot)
@@ -41,17 +40,6 @@ static __always_inline long take_profile_slot(void)
 	return slot;
 }
 
-/* Whether the reserve is all that is left for a profile of an executable other users can
- * change (see EBPH_PROFILE_UNPRIVILEGED). */
-static __always_inline bool reserved(bool unprivileged)
-{
-	if (unprivileged && reserve_only(stats.profiles_used, max_profiles)) {
-		__sync_fetch_and_add(&stats.reserve_denied, 1);
-		return true;
-	}
-	return false;
-}
-
 /* Whether user `uid` may have a new profile made for an executable (`unprivileged`: see
  * EBPH_PROFILE_UNPRIVILEGED): for users other than root, not more than `user_profiles` a
  * minute (every attempt counts), and not from the reserve. The first refusal of a minute
@@ -63,7 +51,7 @@ static __always_inline bool may_create(__u32 uid, bool unprivileged)
 	__u64 now;
 
 	if (!uid || !settings.user_profiles)
-		return !reserved(unprivileged);
+		return may_take(unprivileged, stats.profiles_used, max_profiles);
 	now = bpf_ktime_get_boot_ns();
 	b = bpf_map_lookup_elem(&budgets, &uid);
 	if (!b) {
@@ -79,7 +67,7 @@ static __always_inline bool may_create(__u32 uid, bool unprivileged)
 		b->warned = 0;
 	}
 	if (__sync_fetch_and_add(&b->created, 1) < settings.user_profiles)
-		return !reserved(unprivileged);
+		return may_take(unprivileged, stats.profiles_used, max_profiles);
 	__sync_fetch_and_add(&stats.budget_denied, 1);
 	if (!__sync_lock_test_and_set(&b->warned, 1)) {
 		ev = new_event(EBPH_EV_BUDGET, 0, NULL);
