@@ -531,14 +531,16 @@ impl Engine {
 
     /// How the profile in `slot` is used.
     pub fn profile_use(&self, slot: u32) -> Result<ProfileUse, EngineError> {
+        Ok(use_of(&self.profile_entry(slot)?))
+    }
+
+    /// The counters and status of the profile in `slot` and how it is used, from one read.
+    pub fn profile_counters_and_use(
+        &self,
+        slot: u32,
+    ) -> Result<(Profile, ProfileUse), EngineError> {
         let value = self.profile_entry(slot)?;
-        let b = Bytes(&value);
-        Ok(ProfileUse {
-            tasks: b.u32(prof::TASKS),
-            last_used: b.u64(prof::LAST_USED),
-            unprivileged: b.u32(prof::FLAGS) & PROFILE_UNPRIVILEGED != 0,
-            uid: b.u32(prof::UID),
-        })
+        Ok((counters_of(&value)?, use_of(&value)))
     }
 
     /// The bytes of kernel memory the profile in `slot` takes: its profile entry, its index
@@ -934,6 +936,16 @@ impl Subscription<'_> {
 }
 
 /// The counters and status in a raw `struct ebph_profile`, with empty tables.
+fn use_of(value: &[u8]) -> ProfileUse {
+    let b = Bytes(value);
+    ProfileUse {
+        tasks: b.u32(prof::TASKS),
+        last_used: b.u64(prof::LAST_USED),
+        unprivileged: b.u32(prof::FLAGS) & PROFILE_UNPRIVILEGED != 0,
+        uid: b.u32(prof::UID),
+    }
+}
+
 fn counters_of(value: &[u8]) -> Result<Profile, EngineError> {
     let b = Bytes(value);
     let status = match b.u32(prof::STATUS) {

@@ -19,7 +19,7 @@ impl Worker {
         self.summary(&key, slot, &p)
     }
 
-    /// Deletes a profile no task uses, from the engine and (by saving) from the store.
+    /// Deletes a profile no task uses, from the engine and from the store.
     pub(super) fn delete(&mut self, target: &Target) -> Result<Deleted, ApiError> {
         let (key, slot) = self.resolve(target)?;
         let path = self.path_of(&key);
@@ -31,9 +31,7 @@ impl Worker {
                 e => e.into(),
             });
         }
-        self.paths.remove(&key);
-        self.used_before.remove(&key);
-        self.store.forget_profiles(&[key])?;
+        self.forget_deleted(&[key])?;
         tracing::info!("deleted the profile of {path} ({key})");
         Ok(Deleted {
             key: key.to_string(),

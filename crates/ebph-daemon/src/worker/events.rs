@@ -77,10 +77,7 @@ impl Worker {
             // A new profile's path is the file's own (absolute, symlinks resolved); an exec's
             // is the name it was run by, used only when nothing better is known.
             let created = e.kind == EventKind::ProfileCreated && !e.path.is_empty();
-            if created {
-                self.paths.remove(&e.key);
-            }
-            if (created || e.kind == EventKind::Exec) && !self.paths.contains_key(&e.key) {
+            if created || (e.kind == EventKind::Exec && !self.paths.contains_key(&e.key)) {
                 let path = if e.path.is_empty() {
                     // A task that was running before the engine: its executable's path.
                     std::fs::read_link(format!("/proc/{}/exe", e.pid))

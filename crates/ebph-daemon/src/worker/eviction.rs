@@ -16,7 +16,7 @@ use ebph_bpf::{EngineError, ProfileUse, Stats};
 use ebph_core::{ProfileKey, ProfileStatus};
 
 use super::{rfc3339, Worker};
-use crate::store::ProfileOrigin;
+use crate::store::{ProfileOrigin, StoreError};
 
 /// Evicting starts when a pool is this full (numerator, denominator)...
 const EVICT_AT: (u64, u64) = (4, 5);
@@ -198,11 +198,11 @@ impl Worker {
     ) -> Result<Vec<Candidate>, EngineError> {
         let mut out = Vec::new();
         for (key, slot) in self.engine.profile_slots()? {
-            let usage = self.engine.profile_use(slot)?;
+            let (counters, usage) = self.engine.profile_counters_and_use(slot)?;
             if usage.tasks > 0 {
                 continue;
             }
-            let status = self.engine.profile_counters(slot)?.status;
+            let status = counters.status;
             let last_used = self.last_used_unix(&key, &usage);
             if wanted(status, last_used) {
                 out.push(Candidate {
@@ -219,16 +219,24 @@ impl Worker {
         Ok(out)
     }
 
-    /// Forgets deleted profiles in the store and says so, one event each.
+    /// Forgets profiles deleted from the engine: in the store, and what the worker knew of
+    /// them (path, last use).
+    pub(super) fn forget_deleted(&mut self, keys: &[ProfileKey]) -> Result<(), StoreError> {
+        for key in keys {
+            self.paths.remove(key);
+            self.used_before.remove(key);
+        }
+        self.store.forget_profiles(keys).map(drop)
+    }
+
+    /// Forgets profiles the daemon deleted and says so, one event each.
     fn forget(&mut self, keys: &[ProfileKey], reason: &str) {
-        if let Err(e) = self.store.forget_profiles(keys) {
+        let paths: Vec<String> = keys.iter().map(|k| self.path_of(k)).collect();
+        if let Err(e) = self.forget_deleted(keys) {
             tracing::error!("removing deleted profiles from the database failed: {e}");
         }
         let time = rfc3339(SystemTime::now());
-        for key in keys {
-            let path = self.path_of(key);
-            self.paths.remove(key);
-            self.used_before.remove(key);
+        for (key, path) in keys.iter().zip(paths) {
             self.publish(Event {
                 kind: protocol::EventKind::ProfileEvicted {
                     reason: reason.to_owned(),
