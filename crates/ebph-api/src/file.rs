@@ -9,7 +9,7 @@
 
 use std::os::unix::fs::MetadataExt;
 
-use ebph_core::{LookaheadTable, Profile, ProfileKey, ProfileStatus, Syscall};
+use ebph_core::{LookaheadTable, Profile, ProfileKey, ProfileStatus, Syscall, NGRAM_BITS};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -28,6 +28,24 @@ pub struct StoredProfile {
     /// Where it came from and when it was last used, on this machine: kept in the store,
     /// never written to profile files.
     pub origin: ProfileOrigin,
+    /// The n-gram length (setting `ngram-length`) its n-gram bits were learned with; 0: it
+    /// has none (written by a version without n-grams).
+    pub ngram_length: u8,
+}
+
+impl StoredProfile {
+    /// Keeps its n-gram bits only if they were learned with n-grams of `length` calls (bits
+    /// of another length mean nothing); returns whether any were dropped.
+    pub fn fit_ngram_length(&mut self, length: u8) -> bool {
+        if self.ngram_length == length {
+            return false;
+        }
+        let had = self.profile.train.ngram_bits_set() + self.profile.test.ngram_bits_set() > 0;
+        self.profile.train.clear_ngrams();
+        self.profile.test.clear_ngrams();
+        self.ngram_length = length;
+        had
+    }
 }
 
 /// What the store keeps of a profile beyond pH's model, for eviction and expiry.
@@ -116,6 +134,19 @@ pub struct FileProfile {
     pub train: Vec<(u16, u16, u8)>,
     /// The test table.
     pub test: Vec<(u16, u16, u8)>,
+    /// The n-gram length its n-gram bits were learned with (absent: none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ngram_length: u8,
+    /// The train table's n-gram bits: `[call, bit]` (bit 0..4095 of the call's bitmap).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub train_ngrams: Vec<(u16, u16)>,
+    /// The test table's n-gram bits.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub test_ngrams: Vec<(u16, u16)>,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
 }
 
 /// A profile file.
@@ -159,8 +190,25 @@ fn entries(table: &LookaheadTable) -> Vec<(u16, u16, u8)> {
         .collect()
 }
 
-fn table(key: &str, entries: &[(u16, u16, u8)]) -> Result<LookaheadTable, FileError> {
+fn ngram_entries(table: &LookaheadTable) -> Vec<(u16, u16)> {
+    table.ngram_entries().map(|(c, b)| (c.nr(), b)).collect()
+}
+
+fn table(
+    key: &str,
+    entries: &[(u16, u16, u8)],
+    ngrams: &[(u16, u16)],
+) -> Result<LookaheadTable, FileError> {
     let mut table = LookaheadTable::new();
+    for &(curr, bit) in ngrams {
+        let (Some(c), true) = (Syscall::new(curr), usize::from(bit) < NGRAM_BITS) else {
+            return Err(FileError::Invalid {
+                key: key.to_owned(),
+                why: format!("n-gram bit {bit} of call {curr} out of range"),
+            });
+        };
+        table.set_ngram_bit(c, bit);
+    }
     for &(curr, prev, flags) in entries {
         let (Some(c), Some(p)) = (Syscall::new(curr), Syscall::new(prev)) else {
             return Err(FileError::Invalid {
@@ -186,6 +234,9 @@ impl FileProfile {
             anomalies: p.profile.anomalies,
             train: entries(&p.profile.train),
             test: entries(&p.profile.test),
+            ngram_length: p.ngram_length,
+            train_ngrams: ngram_entries(&p.profile.train),
+            test_ngrams: ngram_entries(&p.profile.test),
         }
     }
 
@@ -234,9 +285,9 @@ impl FileProfile {
             key,
             path: self.path.clone(),
             profile: Profile {
-                train: table(&self.key, &self.train)?,
+                train: table(&self.key, &self.train, &self.train_ngrams)?,
                 test: if status == ProfileStatus::Normal {
-                    table(&self.key, &self.test)?
+                    table(&self.key, &self.test, &self.test_ngrams)?
                 } else {
                     LookaheadTable::new()
                 },
@@ -248,6 +299,7 @@ impl FileProfile {
                 normal_time: 0,
             },
             origin: ProfileOrigin::default(),
+            ngram_length: self.ngram_length,
         })
     }
 }
@@ -365,7 +417,7 @@ pub fn merge_one(a: &FileProfile, b: &FileProfile) -> Result<FileProfile, FileEr
     }
     let union =
         |x: &[(u16, u16, u8)], y: &[(u16, u16, u8)]| -> Result<Vec<(u16, u16, u8)>, FileError> {
-            let mut t = table(&a.key, x)?;
+            let mut t = table(&a.key, x, &[])?;
             for &(c, p, f) in y {
                 let (Some(c), Some(p)) = (Syscall::new(c), Syscall::new(p)) else {
                     return Err(FileError::Invalid {
@@ -379,6 +431,22 @@ pub fn merge_one(a: &FileProfile, b: &FileProfile) -> Result<FileProfile, FileEr
             Ok(entries(&t))
         };
     let both_normal = a.status == ProfileStatus::Normal && b.status == ProfileStatus::Normal;
+    // N-gram bits join when learned with the same length; a profile without any takes the
+    // other's; bits of two different lengths mean nothing together and are dropped.
+    let ngram_union = |x: &[(u16, u16)], y: &[(u16, u16)]| -> Vec<(u16, u16)> {
+        let set: std::collections::BTreeSet<(u16, u16)> = x.iter().chain(y).copied().collect();
+        set.into_iter().collect()
+    };
+    let (ngram_length, train_ngrams, test_ngrams) = match (a.ngram_length, b.ngram_length) {
+        (x, y) if x == y => (
+            x,
+            ngram_union(&a.train_ngrams, &b.train_ngrams),
+            ngram_union(&a.test_ngrams, &b.test_ngrams),
+        ),
+        (0, y) => (y, b.train_ngrams.clone(), b.test_ngrams.clone()),
+        (x, 0) => (x, a.train_ngrams.clone(), a.test_ngrams.clone()),
+        _ => (0, Vec::new(), Vec::new()),
+    };
     Ok(FileProfile {
         key: a.key.clone(),
         path: if a.path.is_empty() {
@@ -401,6 +469,9 @@ pub fn merge_one(a: &FileProfile, b: &FileProfile) -> Result<FileProfile, FileEr
         } else {
             Vec::new()
         },
+        ngram_length,
+        train_ngrams,
+        test_ngrams: if both_normal { test_ngrams } else { Vec::new() },
     })
 }
 
@@ -439,6 +510,9 @@ mod tests {
             anomalies: 1,
             train: pairs.to_vec(),
             test: pairs.to_vec(),
+            ngram_length: 7,
+            train_ngrams: vec![(0, 17), (59, 4095)],
+            test_ngrams: vec![(59, 4095)],
         }
     }
 
@@ -453,6 +527,40 @@ mod tests {
         assert_eq!(back, file);
         let stored = back.profiles[0].to_stored().unwrap();
         assert_eq!(FileProfile::from_stored(&stored), back.profiles[0]);
+    }
+
+    #[test]
+    fn ngrams_merge_by_length_and_are_dropped_for_another_length() {
+        let a = sample("8:1:42", "/bin/a", &[(0, 1, 3)]);
+        let mut b = a.clone();
+        b.train_ngrams = vec![(0, 17), (3, 9)];
+        let merged = merge_one(&a, &b).unwrap();
+        assert_eq!(merged.train_ngrams, [(0, 17), (3, 9), (59, 4095)]);
+        assert_eq!(merged.ngram_length, 7);
+        // A profile without n-grams takes the other's; two lengths drop both.
+        let old = FileProfile {
+            ngram_length: 0,
+            train_ngrams: Vec::new(),
+            test_ngrams: Vec::new(),
+            ..a.clone()
+        };
+        assert_eq!(merge_one(&old, &a).unwrap().train_ngrams, a.train_ngrams);
+        b.ngram_length = 5;
+        let mixed = merge_one(&a, &b).unwrap();
+        assert_eq!((mixed.ngram_length, mixed.train_ngrams.len()), (0, 0));
+        // Fitted to another length, a stored profile forgets its n-grams but not its pairs.
+        let mut stored = a.to_stored().unwrap();
+        assert!(stored.profile.train.ngram_bits_set() == 2);
+        assert!(!stored.fit_ngram_length(7));
+        assert!(stored.fit_ngram_length(6));
+        assert_eq!(stored.profile.train.ngram_bits_set(), 0);
+        assert_eq!(stored.profile.train.lookahead_pairs(), 2);
+        // Out-of-range bits are refused.
+        let bad = FileProfile {
+            train_ngrams: vec![(0, 4096)],
+            ..a
+        };
+        assert!(bad.to_stored().is_err());
     }
 
     #[test]

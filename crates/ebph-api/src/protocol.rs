@@ -157,6 +157,9 @@ pub struct ProfileSummary {
     pub normal_time: Option<String>,
     /// Distinct lookahead pairs in the train table.
     pub lookahead_pairs: u64,
+    /// N-gram bits set in the train table (about two per distinct n-gram).
+    #[serde(default)]
+    pub ngram_bits: u64,
     /// Kernel memory the profile takes, in bytes.
     pub memory_bytes: u64,
 }
@@ -169,6 +172,21 @@ pub struct ProfileDetail {
     pub summary: ProfileSummary,
     /// The train table: which call was seen at which distances before which.
     pub pairs: Vec<Pair>,
+    /// The train table's n-gram bitmaps, per call.
+    #[serde(default)]
+    pub ngrams: Vec<NgramBits>,
+}
+
+/// The n-gram bits of one call's bitmap (of `ebph_core::NGRAM_BITS`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct NgramBits {
+    /// The call the n-grams end in.
+    pub call: String,
+    /// The bits set.
+    pub bits: Vec<u16>,
+    /// The chance that an n-gram never seen, ending in this call, looks known (both of its
+    /// bits set already).
+    pub false_hit_rate: f64,
 }
 
 /// The distances at which `prev` was seen before `call`.
@@ -354,8 +372,10 @@ pub enum EventKind {
     Anomaly {
         /// The call, by name.
         syscall: String,
-        /// Lookahead pairs missing.
+        /// Lookahead pairs missing (counted when the detector uses pairs).
         misses: u32,
+        /// The call ended an n-gram never seen (when the detector uses n-grams).
+        novel_ngram: bool,
         /// The window, by name, oldest first, the anomalous call last.
         sequence: Vec<String>,
     },
@@ -447,6 +467,8 @@ struct WireEvent {
     syscall: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     misses: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    novel_ngram: Option<bool>,
     lfc: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     sequence: Option<Vec<String>>,
@@ -467,16 +489,20 @@ impl From<Event> for WireEvent {
     fn from(e: Event) -> WireEvent {
         let kind = e.kind.name().to_owned();
         let (mut syscall, mut misses, mut sequence, mut delay_ms) = (None, None, None, None);
+        let mut novel_ngram = None;
         let mut suppressed = None;
         let (mut uid, mut budget, mut reason) = (None, None, None);
         match e.kind {
             EventKind::Anomaly {
                 syscall: call,
                 misses: m,
+                novel_ngram: novel,
                 sequence: window,
             } => {
                 syscall = Some(call);
                 misses = Some(m);
+                // Written only when true: lines of the pairs detector read as they always have.
+                novel_ngram = novel.then_some(true);
                 sequence = Some(window);
             }
             EventKind::Delay { delay_ms: ms } => delay_ms = Some(ms),
@@ -500,6 +526,7 @@ impl From<Event> for WireEvent {
             path: e.path,
             syscall,
             misses,
+            novel_ngram,
             lfc: e.lfc,
             sequence,
             anomalies: e.anomalies,
@@ -522,6 +549,7 @@ impl TryFrom<WireEvent> for Event {
             "anomaly" => EventKind::Anomaly {
                 syscall: w.syscall.ok_or("an anomaly without `syscall`")?,
                 misses: w.misses.ok_or("an anomaly without `misses`")?,
+                novel_ngram: w.novel_ngram.unwrap_or(false),
                 sequence: w.sequence.ok_or("an anomaly without `sequence`")?,
             },
             "frozen" => EventKind::Frozen,
@@ -620,7 +648,8 @@ mod tests {
     use super::*;
 
     /// Lines as the event log has always written them (docs/events.md).
-    const LINES: [&str; 7] = [
+    const LINES: [&str; 8] = [
+        r#"{"type":"anomaly","time":"2026-11-24T02:05:22.490Z","pid":10869,"tid":10869,"key":"254:0:10010721","path":"/tmp/anomaly","syscall":"write","misses":0,"novel_ngram":true,"lfc":1,"sequence":["brk","write"],"anomalies":1}"#,
         r#"{"type":"anomaly","time":"2026-11-24T02:05:22.490Z","pid":10869,"tid":10869,"key":"254:0:10010721","path":"/tmp/anomaly","syscall":"write","misses":3,"lfc":4,"sequence":["mprotect","prlimit64","munmap","newfstatat","getrandom","brk","brk","write","write"],"anomalies":4}"#,
         r#"{"type":"delay","time":"2026-11-24T02:25:39.109Z","pid":32127,"tid":32127,"key":"254:0:10010721","path":"/tmp/anomaly","lfc":1,"anomalies":7,"delay_ms":2.0}"#,
         r#"{"type":"exec","time":"2026-11-24T02:05:20.461Z","pid":10840,"tid":10840,"key":"254:0:10010721:9f3a","path":"/tmp/x.sh","lfc":0,"anomalies":0}"#,
@@ -636,10 +665,19 @@ mod tests {
             let event: Event = serde_json::from_str(line).unwrap();
             assert_eq!(serde_json::to_string(&event).unwrap(), line);
         }
-        let anomaly: Event = serde_json::from_str(LINES[0]).unwrap();
+        let anomaly: Event = serde_json::from_str(LINES[1]).unwrap();
         assert!(matches!(
             anomaly.kind,
-            EventKind::Anomaly { ref syscall, misses: 3, ref sequence } if syscall == "write" && sequence.len() == 9
+            EventKind::Anomaly { ref syscall, misses: 3, novel_ngram: false, ref sequence } if syscall == "write" && sequence.len() == 9
+        ));
+        let novel: Event = serde_json::from_str(LINES[0]).unwrap();
+        assert!(matches!(
+            novel.kind,
+            EventKind::Anomaly {
+                misses: 0,
+                novel_ngram: true,
+                ..
+            }
         ));
     }
 

@@ -108,9 +108,12 @@ pub struct Event {
     pub time_boot_ns: u64,
     /// Anomaly: the call.
     pub syscall: u16,
-    /// Anomaly: how many of the call's lookahead pairs were missing. AnomaliesSuppressed: how
-    /// many anomalies were not reported.
+    /// Anomaly: how many of the call's lookahead pairs were missing (counted when the
+    /// detector uses pairs). AnomaliesSuppressed: how many anomalies were not reported.
     pub misses: u32,
+    /// Anomaly: the call ended an n-gram the profile never saw (when the detector uses
+    /// n-grams).
+    pub novel_ngram: bool,
     /// The task's locality frame count.
     pub lfc: u32,
     /// ProfileCreated, ProfileBudgetSpent: the user (real uid) of the task (0 for profiles
@@ -168,6 +171,7 @@ impl Event {
             key: b.key(event::KEY),
             syscall: b.u32(event::SYSCALL) as u16,
             misses: b.u32(event::MISSES),
+            novel_ngram: b.u16(event::NOVEL_NGRAM) != 0,
             lfc: b.u32(event::LFC),
             uid: b.u32(event::UID),
             sequence,

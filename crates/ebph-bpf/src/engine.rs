@@ -357,6 +357,8 @@ impl Engine {
         s.max_delay_ns = u64::try_from(settings.max_delay.as_nanos()).unwrap_or(u64::MAX);
         s.suspend_execve = settings.suspend_execve;
         s.user_profiles = settings.user_profiles;
+        s.detector = settings.detector.bits();
+        s.ngram_length = settings.ngram_length.into();
     }
 
     /// Exempts the tasks of the profile in `slot` from delays and execve suspension (the
@@ -557,7 +559,7 @@ impl Engine {
             indexes += 1;
             rows.extend(self.row_ids(index)?.into_iter().map(|(_, row)| row));
         }
-        Ok(value.len() + indexes * 4 * MAX_SYSCALLS + rows.len() * MAX_SYSCALLS)
+        Ok(value.len() + indexes * INDEX_SIZE + rows.len() * ROW_SIZE)
     }
 
     /// The `(curr, row)` pairs of an index block.
@@ -592,10 +594,18 @@ impl Engine {
                 .ok_or_else(|| EngineError::Layout(format!("row {row_id} missing")))?;
             expect_len("a row", &row, ROW_SIZE)?;
             let curr = Syscall::new(curr as u16).expect("index is below MAX_SYSCALLS");
-            for (prev, &flags) in row.iter().enumerate().take(MAX_SYSCALLS) {
+            let (pairs, ngrams) = row.split_at(MAX_SYSCALLS);
+            for (prev, &flags) in pairs.iter().enumerate() {
                 if flags != 0 {
                     let prev = Syscall::new(prev as u16).expect("row is MAX_SYSCALLS long");
                     table.set(curr, prev, flags);
+                }
+            }
+            for (byte, &bits) in ngrams.iter().enumerate() {
+                for bit in 0..8 {
+                    if bits >> bit & 1 == 1 {
+                        table.set_ngram_bit(curr, (8 * byte + bit) as u16);
+                    }
                 }
             }
         }
@@ -720,13 +730,18 @@ impl Engine {
         table: &LookaheadTable,
         share: Option<&WrittenTable>,
     ) -> Result<WrittenTable, EngineError> {
-        let mut rows: Vec<(usize, Vec<u8>)> = Vec::new();
-        for (curr, prev, flags) in table.entries() {
-            if rows.last().map(|(c, _)| *c) != Some(curr.index()) {
-                rows.push((curr.index(), vec![0u8; MAX_SYSCALLS]));
-            }
-            rows.last_mut().expect("pushed above").1[prev.index()] = flags;
-        }
+        // Every call with a row in the table: its pairs, then its n-gram bitmap.
+        let rows: Vec<(usize, Vec<u8>)> = (0..MAX_SYSCALLS as u16)
+            .filter_map(|nr| {
+                let curr = Syscall::new(nr).expect("below MAX_SYSCALLS");
+                let pairs = table.row(curr)?;
+                let ngrams = table.ngram_row(curr)?;
+                if pairs.iter().chain(ngrams.iter()).all(|&b| b == 0) {
+                    return None;
+                }
+                Some((curr.index(), [&pairs[..], &ngrams[..]].concat()))
+            })
+            .collect();
         if rows.is_empty() {
             return Ok(WrittenTable::default());
         }

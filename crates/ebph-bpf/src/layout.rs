@@ -95,6 +95,7 @@ pub(crate) mod event {
     pub(crate) const LFC: usize = offset_of!(ebph_event, lfc);
     pub(crate) const SEQ_LEN: usize = offset_of!(ebph_event, seq_len);
     pub(crate) const SEQUENCE: usize = offset_of!(ebph_event, sequence);
+    pub(crate) const NOVEL_NGRAM: usize = offset_of!(ebph_event, novel_ngram);
     pub(crate) const UID: usize = offset_of!(ebph_event, uid);
     /// Calls in `sequence`.
     pub(crate) const SEQUENCE_LEN: usize = size_of::<[u16; 9]>() / 2;
@@ -141,8 +142,8 @@ const _: () = assert!(
     "a u32 row slot per call"
 );
 const _: () = assert!(
-    ROW_SIZE == ebph_core::MAX_SYSCALLS,
-    "a byte of flags per call"
+    ROW_SIZE == ebph_core::ROW_BYTES,
+    "a byte of flags per call, then the n-gram bitmap"
 );
 const _: () = assert!(
     task::LF + 16 == task::HELD_UNTIL,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{assert_same_profile, engine, model_of, serial, Lab, Recorder};
 use ebph_bpf::{AdminOp, Engine};
-use ebph_core::{ProfileStatus, Settings};
+use ebph_core::{Detector, ProfileStatus, Settings};
 
 #[test]
 fn ls_and_shell_pipelines_match_the_model() {
@@ -36,7 +36,7 @@ fn ls_and_shell_pipelines_match_the_model() {
     for name in ["ls", "sh", "tr", "wc"] {
         let p = assert_same_profile(&engine, &model, &lab.key(name), name);
         assert!(
-            p.train_count > 20 && p.train.lookahead_pairs() > 20,
+            p.train_count > 20 && p.train.lookahead_pairs() > 20 && p.train.ngram_bits_set() > 20,
             "{name} learned little: {p:?}"
         );
     }
@@ -124,12 +124,27 @@ fn threads_fork_exec_chains_and_signal_handlers_match_the_model() {
 
 #[test]
 fn normal_anomalies_and_the_tolerize_limit_match_the_model() {
+    anomalies_match_the_model(Detector::Pairs, 7);
+}
+
+#[test]
+fn the_ngram_detectors_match_the_model() {
+    // Short n-grams: the first calls of a run, with short windows, are covered too.
+    anomalies_match_the_model(Detector::Ngrams, 4);
+    anomalies_match_the_model(Detector::Both, 9);
+}
+
+/// Trains a program until normal, then runs it with an extra line and ls with new arguments:
+/// anomalies, leaving normal and the tolerize limit, with detector `detector`.
+fn anomalies_match_the_model(detector: Detector, ngram_length: u8) {
     let _one = serial();
     // Normal as soon as frozen; low limits, so every transition happens in a short run.
     let settings = Settings {
         normal_wait: Duration::ZERO,
         anomaly_limit: 3,
         tolerize_limit: 2,
+        detector,
+        ngram_length,
         ..Settings::default()
     };
     let lab = Lab::new();
@@ -150,9 +165,13 @@ fn normal_anomalies_and_the_tolerize_limit_match_the_model() {
     let records = recorder.finish();
     let model = model_of(&records, &settings);
     let p = assert_same_profile(&engine, &model, &anomaly, "anomaly");
-    assert!(p.anomalies > 0, "the extra line was an anomaly: {p:?}");
+    assert!(
+        p.anomalies > 0,
+        "{detector}: the extra line was an anomaly: {p:?}"
+    );
     // More anomalies than the limit send the profile back to training.
     assert_eq!(p.status == ProfileStatus::Normal, p.anomalies <= 3, "{p:?}");
+    assert!(p.train.ngram_bits_set() > 0 || p.train_count == 0, "{p:?}");
     assert_same_profile(&engine, &model, &lab.key("ls"), "ls");
 }
 

@@ -1,7 +1,7 @@
 //! The pH model of ebph, in plain Rust.
 //!
 //! This crate is the normative, executable description of the algorithm that ebph runs in the
-//! kernel: per-executable [`Profile`]s of lookahead pairs, the per-task [`TaskState`] (a window
+//! kernel: per-executable [`Profile`]s of lookahead pairs and n-grams ([`ngram`]), the per-task [`TaskState`] (a window
 //! of recent calls for each signal frame, and a [`LocalityFrame`]), and every state transition
 //! (learning, freezing, becoming normal, anomalies, leaving normal, the tolerize limit) together
 //! with the administrative operations normalize, sensitize and tolerize.
@@ -27,7 +27,7 @@
 //!
 //! // ...then the same run again is entirely normal.
 //! let mut task = TaskState::new();
-//! let anomalous = calls.iter().filter(|&&c| profile.detect(&mut task, c, &settings) > 0).count();
+//! let anomalous = calls.iter().filter(|&&c| profile.detect(&mut task, c, &settings).is_anomalous()).count();
 //! assert_eq!(anomalous, 0);
 //! ```
 
@@ -37,6 +37,7 @@ mod key;
 mod locality;
 mod lookahead;
 mod model;
+pub mod ngram;
 mod profile;
 mod response;
 mod sequence;
@@ -46,9 +47,10 @@ mod task;
 
 pub use key::{ProfileKey, ProfileKeyError};
 pub use locality::{LocalityFrame, LOCALITY_FRAME_MAX};
-pub use lookahead::{LookaheadTable, Row};
+pub use lookahead::{LookaheadTable, Row, ROW_BYTES};
 pub use model::{Model, ModelEvent, Tid};
-pub use profile::{CallOutcome, Profile, ProfileStatus, NORMAL_CHECK_INTERVAL};
+pub use ngram::{ngram_bits, Detector, NgramBitmap, NGRAM_BITS, NGRAM_BYTES, NGRAM_MAX};
+pub use profile::{CallOutcome, Detection, Profile, ProfileStatus, NORMAL_CHECK_INTERVAL};
 pub use response::{delay_for, execve_allowed};
 pub use sequence::{Sequence, LOOKAHEAD, WINDOW_MAX};
 pub use settings::{ResponseMode, SettingInfo, Settings, SettingsError, SETTINGS};

@@ -1,5 +1,6 @@
-//! Sparse tables of lookahead pairs.
+//! Sparse tables of lookahead pairs and n-grams.
 
+use crate::ngram::{bit_set, NgramBitmap, NGRAM_BYTES};
 use crate::{Sequence, Syscall, MAX_SYSCALLS};
 
 /// One row of a lookahead table: the flags of every `(curr, prev)` pair for one `curr`.
@@ -7,13 +8,31 @@ use crate::{Sequence, Syscall, MAX_SYSCALLS};
 /// `row[prev]` bit `i - 1` set means "`prev` was seen `i` calls before `curr`" (i = 1..=8).
 pub type Row = [u8; MAX_SYSCALLS];
 
-/// A lookahead-pair table stored sparsely: one [`Row`] for each call the program actually
-/// made, none for the others.
+/// What a table knows about one call: its lookahead pairs and its n-gram bitmap (the
+/// engine's `struct ebph_row`).
+#[derive(Clone)]
+struct CallRow {
+    pairs: Row,
+    ngrams: NgramBitmap,
+}
+
+impl CallRow {
+    fn new() -> Box<CallRow> {
+        Box::new(CallRow {
+            pairs: [0; MAX_SYSCALLS],
+            ngrams: [0; NGRAM_BYTES],
+        })
+    }
+}
+
+/// A table of lookahead pairs and n-grams stored sparsely: one row (a [`Row`] of pairs and
+/// an [`NgramBitmap`]) for each call the program actually made, none for the others.
 ///
-/// Two tables are equal when they hold the same pairs, however their rows were allocated.
+/// Two tables are equal when they hold the same pairs and n-gram bits, however their rows
+/// were allocated.
 #[derive(Clone)]
 pub struct LookaheadTable {
-    rows: Vec<Option<Box<Row>>>,
+    rows: Vec<Option<Box<CallRow>>>,
 }
 
 impl Default for LookaheadTable {
@@ -21,6 +40,9 @@ impl Default for LookaheadTable {
         LookaheadTable::new()
     }
 }
+
+/// The bytes of one row, pairs and n-grams (as the engine allocates them).
+pub const ROW_BYTES: usize = MAX_SYSCALLS + NGRAM_BYTES;
 
 /// How many earlier positions of `seq` a window of `window` calls looks at.
 #[inline]
@@ -42,7 +64,7 @@ impl LookaheadTable {
     pub fn get(&self, curr: Syscall, prev: Syscall) -> u8 {
         self.rows[curr.index()]
             .as_ref()
-            .map_or(0, |row| row[prev.index()])
+            .map_or(0, |row| row.pairs[prev.index()])
     }
 
     /// Sets the flags of the pair `(curr, prev)` (used when loading a stored profile).
@@ -53,13 +75,50 @@ impl LookaheadTable {
         self.row_mut(curr)[prev.index()] = flags;
     }
 
-    /// The row of `curr`, if the table has one.
+    /// Sets bit `bit` of `curr`'s n-gram bitmap (used when loading a stored profile).
+    pub fn set_ngram_bit(&mut self, curr: Syscall, bit: u16) {
+        let bit = usize::from(bit) % (8 * NGRAM_BYTES);
+        self.call_row_mut(curr).ngrams[bit / 8] |= 1 << (bit % 8);
+    }
+
+    /// The lookahead pairs of `curr`, if the table has a row for it.
     pub fn row(&self, curr: Syscall) -> Option<&Row> {
-        self.rows[curr.index()].as_deref()
+        self.rows[curr.index()].as_deref().map(|row| &row.pairs)
+    }
+
+    /// The n-gram bitmap of `curr`, if the table has a row for it.
+    pub fn ngram_row(&self, curr: Syscall) -> Option<&NgramBitmap> {
+        self.rows[curr.index()].as_deref().map(|row| &row.ngrams)
+    }
+
+    fn call_row_mut(&mut self, curr: Syscall) -> &mut CallRow {
+        self.rows[curr.index()].get_or_insert_with(CallRow::new)
     }
 
     fn row_mut(&mut self, curr: Syscall) -> &mut Row {
-        self.rows[curr.index()].get_or_insert_with(|| Box::new([0; MAX_SYSCALLS]))
+        &mut self.call_row_mut(curr).pairs
+    }
+
+    /// Whether the n-gram whose bits are `bits` (see [`crate::ngram_bits`]) ending in `curr`
+    /// is in the table.
+    #[inline]
+    pub fn knows_ngram(&self, curr: Syscall, bits: [u16; 2]) -> bool {
+        self.rows[curr.index()]
+            .as_deref()
+            .is_some_and(|row| bit_set(&row.ngrams, bits[0]) && bit_set(&row.ngrams, bits[1]))
+    }
+
+    /// Learns the n-gram of `bits` ending in `curr`; returns whether it was new.
+    #[inline]
+    pub fn learn_ngram(&mut self, curr: Syscall, bits: [u16; 2]) -> bool {
+        if self.knows_ngram(curr, bits) {
+            return false;
+        }
+        let row = self.call_row_mut(curr);
+        for bit in bits {
+            row.ngrams[usize::from(bit) / 8] |= 1 << (bit % 8);
+        }
+        true
     }
 
     /// Tests `curr` after the calls in `seq`, looking `window - 1` calls back: the number of
@@ -67,7 +126,7 @@ impl LookaheadTable {
     #[inline]
     pub fn misses(&self, curr: Syscall, seq: &Sequence, window: u8) -> u32 {
         let recent = &seq.recent()[..depth(seq, window)];
-        let Some(row) = self.rows[curr.index()].as_deref() else {
+        let Some(row) = self.row(curr) else {
             return recent.len() as u32;
         };
         let mut misses = 0;
@@ -92,14 +151,22 @@ impl LookaheadTable {
         misses
     }
 
+    /// Forgets every n-gram, keeping the pairs (n-grams learned with another length mean
+    /// nothing).
+    pub fn clear_ngrams(&mut self) {
+        for row in self.rows.iter_mut().flatten() {
+            row.ngrams = [0; NGRAM_BYTES];
+        }
+    }
+
     /// Forgets every pair and frees every row.
     pub fn clear(&mut self) {
         self.rows.iter_mut().for_each(|row| *row = None);
     }
 
-    /// Whether the table holds no pair.
+    /// Whether the table holds no pair and no n-gram.
     pub fn is_empty(&self) -> bool {
-        self.entries().next().is_none()
+        self.entries().next().is_none() && self.ngram_entries().next().is_none()
     }
 
     /// The number of rows allocated.
@@ -109,7 +176,7 @@ impl LookaheadTable {
 
     /// The bytes the rows take.
     pub fn memory_bytes(&self) -> usize {
-        self.rows_used() * std::mem::size_of::<Row>()
+        self.rows_used() * ROW_BYTES
     }
 
     /// The number of distinct lookahead pairs `(curr, prev, distance)` learned: the number of
@@ -120,11 +187,48 @@ impl LookaheadTable {
             .sum()
     }
 
+    /// The number of n-gram bits set (about two per n-gram learned).
+    pub fn ngram_bits_set(&self) -> u64 {
+        self.rows
+            .iter()
+            .flatten()
+            .map(|row| {
+                row.ngrams
+                    .iter()
+                    .map(|b| u64::from(b.count_ones()))
+                    .sum::<u64>()
+            })
+            .sum()
+    }
+
+    /// The largest number of n-gram bits set in one call's bitmap (what decides the
+    /// table's worst false-hit rate: [`crate::ngram::false_hit_rate`]).
+    pub fn fullest_ngram_row(&self) -> usize {
+        self.rows
+            .iter()
+            .flatten()
+            .map(|row| row.ngrams.iter().map(|b| b.count_ones() as usize).sum())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Every `(curr, bit)` set in the n-gram bitmaps, by `curr` then `bit`.
+    pub fn ngram_entries(&self) -> impl Iterator<Item = (Syscall, u16)> + '_ {
+        self.rows.iter().enumerate().flat_map(|(curr, row)| {
+            row.iter().flat_map(move |row| {
+                (0..8 * NGRAM_BYTES as u16)
+                    .filter(|&bit| bit_set(&row.ngrams, bit))
+                    .map(move |bit| (Syscall::new(curr as u16).unwrap(), bit))
+            })
+        })
+    }
+
     /// Every `(curr, prev, flags)` with non-zero flags, by `curr` then `prev`.
     pub fn entries(&self) -> impl Iterator<Item = (Syscall, Syscall, u8)> + '_ {
         self.rows.iter().enumerate().flat_map(|(curr, row)| {
             row.iter().flat_map(move |row| {
-                row.iter()
+                row.pairs
+                    .iter()
                     .enumerate()
                     .filter(|(_, &f)| f != 0)
                     .map(move |(prev, &f)| {
@@ -149,13 +253,17 @@ impl std::fmt::Debug for LookaheadTable {
                 &format_args!("{flags:#010b}"),
             );
         }
+        let ngrams = self.ngram_bits_set();
+        if ngrams > 0 {
+            map.entry(&"ngram bits", &ngrams);
+        }
         map.finish()
     }
 }
 
 impl PartialEq for LookaheadTable {
     fn eq(&self, other: &LookaheadTable) -> bool {
-        self.entries().eq(other.entries())
+        self.entries().eq(other.entries()) && self.ngram_entries().eq(other.ngram_entries())
     }
 }
 
@@ -258,6 +366,28 @@ mod tests {
         let entries: Vec<_> = t.entries().collect();
         assert_eq!(entries, vec![(s(2), s(7), 0x03), (s(9), s(1), 0x80)]);
         assert_eq!(t.lookahead_pairs(), 3);
-        assert_eq!(t.memory_bytes(), 2 * MAX_SYSCALLS);
+        assert_eq!(t.memory_bytes(), 2 * ROW_BYTES);
+    }
+
+    #[test]
+    fn ngrams_are_learned_once_and_compared() {
+        let mut t = LookaheadTable::new();
+        let bits = crate::ngram_bits(&seq_of(&[1, 2, 3]), 7).unwrap();
+        assert!(!t.knows_ngram(s(4), bits));
+        assert!(t.learn_ngram(s(4), bits));
+        assert!(!t.learn_ngram(s(4), bits));
+        assert!(t.knows_ngram(s(4), bits));
+        assert!(!t.knows_ngram(s(5), bits), "n-grams are per call");
+        assert_eq!(t.rows_used(), 1);
+        assert!(!t.is_empty(), "a table with only n-gram bits is not empty");
+        let bits_set = if bits[0] == bits[1] { 1 } else { 2 };
+        assert_eq!(t.ngram_bits_set(), bits_set);
+        let mut u = LookaheadTable::new();
+        assert_ne!(t, u);
+        for (curr, bit) in t.ngram_entries() {
+            u.set_ngram_bit(curr, bit);
+        }
+        assert_eq!(t, u);
+        assert!(u.knows_ngram(s(4), bits));
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{LookaheadTable, Settings, Syscall, TaskState};
+use crate::{ngram_bits, LookaheadTable, Settings, Syscall, TaskState};
 
 /// A frozen profile looks at the clock on the call that freezes it and then once every this
 /// many unchanged calls (`last_mod_count` a multiple of it), not on every call: reading the
@@ -66,9 +66,12 @@ pub struct Profile {
 /// engine reports as an event.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CallOutcome {
-    /// Misses against the test table (0 unless the profile is normal). More than 0 makes the
-    /// call anomalous.
+    /// Lookahead-pair misses against the test table (0 unless the profile is normal and the
+    /// detector uses pairs). More than 0 makes the call anomalous.
     pub misses: u32,
+    /// The call ended an n-gram the test table does not hold (false unless the profile is
+    /// normal and the detector uses n-grams). Makes the call anomalous.
+    pub novel_ngram: bool,
     /// The task's locality frame count after the call.
     pub lfc: u32,
     /// The call taught the train table something new.
@@ -90,7 +93,24 @@ pub struct CallOutcome {
 impl CallOutcome {
     /// Whether the call was anomalous.
     pub fn is_anomalous(&self) -> bool {
-        self.misses > 0
+        self.misses > 0 || self.novel_ngram
+    }
+}
+
+/// What the detector made of one call (see [`Profile::detect`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Detection {
+    /// Lookahead pairs of the call not in the test table (counted when the detector uses
+    /// pairs).
+    pub misses: u32,
+    /// The call ends an n-gram not in the test table (when the detector uses n-grams).
+    pub novel_ngram: bool,
+}
+
+impl Detection {
+    /// Whether the call is anomalous.
+    pub fn is_anomalous(&self) -> bool {
+        self.misses > 0 || self.novel_ngram
     }
 }
 
@@ -104,15 +124,17 @@ impl Profile {
     /// to the locality frame. `now` is the current time on the clock `normal_time` uses.
     ///
     /// The order within a call is fixed (it is what the kernel engine does too):
-    /// 1. `train_count += 1`; test against **train**. A miss learns the call (`sequences += 1`,
-    ///    `last_mod_count = 0`, frozen becomes training); otherwise `last_mod_count += 1` and a
-    ///    training profile whose table has been stable long enough freezes with
+    /// 1. `train_count += 1`; test against **train**. Unseen pairs and an unseen n-gram are
+    ///    always learned; when what was unseen counts for the detector (pairs, n-grams or
+    ///    both), the call taught the profile something (`sequences += 1`,
+    ///    `last_mod_count = 0`, frozen becomes training); otherwise `last_mod_count += 1` and
+    ///    a training profile whose table has been stable long enough freezes with
     ///    `normal_time = now + normal_wait`.
     /// 2. A frozen profile whose `normal_time` has come (`now >= normal_time`) becomes normal.
     ///    It looks at the clock on the call that freezes it and on every
     ///    [`NORMAL_CHECK_INTERVAL`]th unchanged call after that.
-    /// 3. A normal profile tests the call against **test**; the locality frame records whether
-    ///    it was anomalous. An anomaly counts once per call; more than `anomaly_limit` of them
+    /// 3. A normal profile tests the call against **test**: an unseen pair or n-gram, as the
+    ///    detector says, makes it anomalous; the locality frame records whether it was. An anomaly counts once per call; more than `anomaly_limit` of them
     ///    send the profile back to training.
     /// 4. An LFC above `tolerize_limit` makes the profile forget its training data.
     ///
@@ -130,8 +152,12 @@ impl Profile {
         let window = settings.window;
 
         // 1. Training.
+        let detector = settings.detector;
+        let ngram = ngram_bits(task.sequence(), settings.ngram_length);
         self.train_count += 1;
-        if self.train.learn(call, task.sequence(), window) > 0 {
+        let new_pairs = self.train.learn(call, task.sequence(), window) > 0;
+        let new_ngram = ngram.is_some_and(|bits| self.train.learn_ngram(call, bits));
+        if (new_pairs && detector.uses_pairs()) || (new_ngram && detector.uses_ngrams()) {
             out.learned = true;
             self.sequences += 1;
             self.last_mod_count = 0;
@@ -160,9 +186,11 @@ impl Profile {
 
         // 3. Detection and the locality frame.
         let lfc_before = task.lfc();
-        out.misses = self.detect(task, call, settings);
+        let found = self.detect(task, call, settings);
+        out.misses = found.misses;
+        out.novel_ngram = found.novel_ngram;
         out.lfc = task.lfc();
-        if out.misses > 0 {
+        if found.is_anomalous() {
             self.anomalies += 1;
             if self.anomalies > u64::from(settings.anomaly_limit) {
                 self.stop_normal();
@@ -183,18 +211,26 @@ impl Profile {
     /// Tests one call of `task` against the test table without changing the profile: the
     /// detector's raw view, used by `ebph replay` and by [`Profile::on_call`].
     ///
-    /// Returns the misses (0 unless the profile is normal), records the call in the task's
-    /// locality frame and window, and leaves every counter of the profile alone.
+    /// Returns what the detector found (nothing unless the profile is normal), records the
+    /// call in the task's locality frame and window, and leaves every counter of the profile
+    /// alone.
     #[inline]
-    pub fn detect(&self, task: &mut TaskState, call: Syscall, settings: &Settings) -> u32 {
-        let misses = if self.status == ProfileStatus::Normal {
-            self.test.misses(call, task.sequence(), settings.window)
-        } else {
-            0
-        };
+    pub fn detect(&self, task: &mut TaskState, call: Syscall, settings: &Settings) -> Detection {
+        let mut found = Detection::default();
+        if self.status == ProfileStatus::Normal {
+            let seq = task.sequence();
+            if settings.detector.uses_pairs() {
+                found.misses = self.test.misses(call, seq, settings.window);
+            }
+            if settings.detector.uses_ngrams() {
+                found.novel_ngram = ngram_bits(seq, settings.ngram_length)
+                    .is_some_and(|bits| !self.test.knows_ngram(call, bits));
+            }
+        }
         task.sequence_mut().push(call);
-        task.locality.record(misses > 0, settings.locality_frame);
-        misses
+        task.locality
+            .record(found.is_anomalous(), settings.locality_frame);
+        found
     }
 
     /// Whether the train table has been stable for long enough to freeze:
@@ -260,6 +296,7 @@ impl Profile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Detector;
 
     fn s(n: u16) -> Syscall {
         Syscall::new(n).unwrap()
@@ -501,10 +538,72 @@ mod tests {
         let mut task = TaskState::new();
         let misses: Vec<u32> = [1, 3, 2]
             .iter()
-            .map(|&c| p.detect(&mut task, s(c), &st))
+            .map(|&c| p.detect(&mut task, s(c), &st).misses)
             .collect();
         assert_eq!(misses, [0, 1, 2]);
         assert_eq!(task.lfc(), 2);
         assert_eq!(p, before);
+    }
+
+    /// Training runs after which every lookahead pair of `[10, 11, 12]` is known (at its
+    /// distance) but the 3-gram itself was never seen.
+    fn pairs_known_ngram_not(st: &Settings) -> Profile {
+        let mut p = Profile::new();
+        for calls in [[10, 13, 12], [14, 11, 12], [10, 11, 15]] {
+            run(&mut p, &calls, 0, st);
+        }
+        p.normalize();
+        p
+    }
+
+    #[test]
+    fn the_detector_decides_what_is_anomalous() {
+        let with = |detector| Settings {
+            detector,
+            ngram_length: 3,
+            window: 3,
+            ..settings()
+        };
+        for (detector, anomalous) in [
+            (Detector::Pairs, [false, false, false]),
+            (Detector::Ngrams, [false, false, true]),
+            (Detector::Both, [false, false, true]),
+        ] {
+            let st = with(detector);
+            let mut p = pairs_known_ngram_not(&st);
+            let out = run(&mut p, &[10, 11, 12], 0, &st);
+            let found: Vec<bool> = out.iter().map(|o| o.is_anomalous()).collect();
+            assert_eq!(found, anomalous, "{detector}");
+        }
+    }
+
+    #[test]
+    fn ngrams_are_learned_whatever_the_detector_but_count_only_when_used() {
+        let mut st = Settings {
+            detector: Detector::Pairs,
+            ngram_length: 3,
+            window: 3,
+            ..settings()
+        };
+        let mut p = pairs_known_ngram_not(&st);
+        let out = run(&mut p, &[10, 11, 12], 0, &st);
+        // No new pair: the call changed nothing pH counts, but the n-gram is learned.
+        assert!(!out[2].learned);
+        assert_eq!(p.last_mod_count, 3);
+        let bits = ngram_bits(&seq(&[10, 11]), 3).unwrap();
+        assert!(p.train.knows_ngram(s(12), bits));
+        assert!(!p.test.knows_ngram(s(12), bits));
+        st.detector = Detector::Ngrams;
+        let mut p = pairs_known_ngram_not(&st);
+        let before = p.sequences;
+        let out = run(&mut p, &[10, 11, 12], 0, &st);
+        assert!(out[2].learned && out[2].novel_ngram && out[2].misses == 0);
+        assert_eq!((p.last_mod_count, p.sequences), (0, before + 1));
+    }
+
+    fn seq(calls: &[u16]) -> crate::Sequence {
+        let mut seq = crate::Sequence::new();
+        calls.iter().for_each(|&c| seq.push(s(c)));
+        seq
     }
 }

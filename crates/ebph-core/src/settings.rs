@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{LOCALITY_FRAME_MAX, WINDOW_MAX};
+use crate::{Detector, LOCALITY_FRAME_MAX, NGRAM_MAX, WINDOW_MAX};
 
 /// What ebph does about anomalous tasks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -63,6 +63,12 @@ impl FromStr for ResponseMode {
 pub struct Settings {
     /// Calls per window: the current call and `window - 1` calls before it (2..=9).
     pub window: u8,
+    /// What makes a call anomalous: unseen lookahead pairs, unseen n-grams, or either.
+    pub detector: Detector,
+    /// Calls per n-gram: the current call and `ngram-length - 1` calls before it (2..=9).
+    /// Bits learned with one length mean nothing with another: the daemon takes it from its
+    /// configuration when it starts.
+    pub ngram_length: u8,
     /// Length of the locality frame, in calls (1..=128).
     pub locality_frame: u8,
     /// Numerator of the freezing ratio: a profile freezes when
@@ -98,6 +104,8 @@ impl Default for Settings {
     fn default() -> Settings {
         Settings {
             window: WINDOW_MAX as u8,
+            detector: Detector::Pairs,
+            ngram_length: DEFAULT_NGRAM_LENGTH,
             locality_frame: LOCALITY_FRAME_MAX as u8,
             normal_factor: 128,
             normal_factor_den: 32,
@@ -114,6 +122,9 @@ impl Default for Settings {
     }
 }
 
+/// The default n-gram length (see `docs/detection.md` for how it was chosen).
+pub const DEFAULT_NGRAM_LENGTH: u8 = 7;
+
 /// A setting's name and meaning, for help texts and `ebph get`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SettingInfo {
@@ -128,6 +139,14 @@ pub const SETTINGS: &[SettingInfo] = &[
     SettingInfo {
         name: "window",
         description: "calls per window: the current call and up to 8 before it (2..9)",
+    },
+    SettingInfo {
+        name: "detector",
+        description: "what makes a call anomalous: pairs (unseen lookahead pairs, pH), ngrams (unseen n-grams) or both",
+    },
+    SettingInfo {
+        name: "ngram-length",
+        description: "calls per n-gram: the current call and up to 8 before it (2..9; read when the daemon starts)",
     },
     SettingInfo {
         name: "locality-frame",
@@ -270,6 +289,12 @@ impl Settings {
                 format!("must be 2..={WINDOW_MAX}, not {}", self.window),
             ));
         }
+        if !(2..=NGRAM_MAX as u8).contains(&self.ngram_length) {
+            return Err(invalid(
+                "ngram-length",
+                format!("must be 2..={NGRAM_MAX}, not {}", self.ngram_length),
+            ));
+        }
         if !(1..=LOCALITY_FRAME_MAX as u8).contains(&self.locality_frame) {
             return Err(invalid(
                 "locality-frame",
@@ -360,6 +385,8 @@ impl Settings {
     pub fn get(&self, name: &str) -> Result<String, SettingsError> {
         Ok(match info(name)?.name {
             "window" => self.window.to_string(),
+            "detector" => self.detector.to_string(),
+            "ngram-length" => self.ngram_length.to_string(),
             "locality-frame" => self.locality_frame.to_string(),
             "normal-factor" => self.normal_factor.to_string(),
             "normal-factor-den" => self.normal_factor_den.to_string(),
@@ -407,6 +434,14 @@ impl Settings {
         let name = info(name)?.name;
         match name {
             "window" => next.window = parse_number(name, value)?,
+            "ngram-length" => next.ngram_length = parse_number(name, value)?,
+            "detector" => {
+                next.detector = value.parse().map_err(|reason| SettingsError::Parse {
+                    name,
+                    value: value.to_owned(),
+                    reason,
+                })?
+            }
             "locality-frame" => next.locality_frame = parse_number(name, value)?,
             "normal-factor" => next.normal_factor = parse_number(name, value)?,
             "normal-factor-den" => next.normal_factor_den = parse_number(name, value)?,
@@ -507,6 +542,9 @@ mod tests {
             ("window", "1"),
             ("window", "10"),
             ("window", "nine"),
+            ("ngram-length", "1"),
+            ("ngram-length", "10"),
+            ("detector", "stide"),
             ("locality-frame", "0"),
             ("locality-frame", "129"),
             ("normal-factor", "32"),

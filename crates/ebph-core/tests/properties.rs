@@ -3,8 +3,8 @@
 use std::collections::BTreeSet;
 
 use ebph_core::{
-    Arch, LocalityFrame, LookaheadTable, Model, ModelEvent, Profile, ProfileKey, ProfileStatus,
-    Settings, Syscall, TaskState,
+    Arch, Detector, LocalityFrame, LookaheadTable, Model, ModelEvent, Profile, ProfileKey,
+    ProfileStatus, Settings, Syscall, TaskState,
 };
 use proptest::prelude::*;
 
@@ -53,7 +53,56 @@ fn table_pairs(table: &LookaheadTable) -> BTreeSet<(u16, u16, usize)> {
     pairs
 }
 
+/// The n-grams of `traces` (each as the calls before it, at most `length - 1`, and the call),
+/// computed the slow, obvious way.
+fn naive_ngrams(traces: &[Vec<Syscall>], length: usize) -> BTreeSet<Vec<u16>> {
+    let mut grams = BTreeSet::new();
+    for t in traces {
+        for pos in 1..t.len() {
+            let from = pos.saturating_sub(length - 1);
+            grams.insert(t[from..=pos].iter().map(|c| c.nr()).collect());
+        }
+    }
+    grams
+}
+
 proptest! {
+    #[test]
+    fn an_ngram_is_novel_only_if_never_seen_and_seen_ones_never_are(
+        ts in traces(),
+        test_t in trace(),
+        ngram_length in 2u8..=9,
+    ) {
+        let settings = Settings {
+            detector: Detector::Ngrams,
+            ngram_length,
+            ..Settings::default()
+        };
+        let mut p = Profile::new();
+        for t in &ts {
+            train(&mut p, t, &settings);
+        }
+        p.normalize();
+        let seen = naive_ngrams(&ts, ngram_length.into());
+        let mut task = TaskState::new();
+        let (mut novel, mut unseen) = (0, 0);
+        for (pos, &c) in test_t.iter().enumerate() {
+            let found = p.detect(&mut task, c, &settings);
+            if pos == 0 {
+                prop_assert!(!found.novel_ngram, "the first call has no n-gram");
+                continue;
+            }
+            let from = pos.saturating_sub(usize::from(ngram_length) - 1);
+            let gram: Vec<u16> = test_t[from..=pos].iter().map(|c| c.nr()).collect();
+            let known = seen.contains(&gram);
+            prop_assert!(!(known && found.novel_ngram), "a seen n-gram {:?} looked novel", gram);
+            novel += usize::from(found.novel_ngram);
+            unseen += usize::from(!known);
+        }
+        // Collisions may hide a few unseen n-grams, never most of them.
+        prop_assert!(novel * 10 >= unseen * 8, "{} novel of {} unseen", novel, unseen);
+    }
+
     #[test]
     fn learns_exactly_the_naive_pairs(ts in traces(), window in 2u8..=9) {
         let settings = Settings { window, ..Settings::default() };
@@ -97,8 +146,12 @@ proptest! {
     }
 
     #[test]
-    fn after_normalize_every_training_trace_is_normal(ts in traces()) {
-        let settings = Settings::default();
+    fn after_normalize_every_training_trace_is_normal(
+        ts in traces(),
+        detector in prop::sample::select(Detector::ALL.to_vec()),
+        ngram_length in 2u8..=9,
+    ) {
+        let settings = Settings { detector, ngram_length, ..Settings::default() };
         let mut p = Profile::new();
         for t in &ts {
             train(&mut p, t, &settings);
@@ -107,7 +160,7 @@ proptest! {
         for t in &ts {
             let mut task = TaskState::new();
             for &c in t {
-                prop_assert_eq!(p.detect(&mut task, c, &settings), 0);
+                prop_assert!(!p.detect(&mut task, c, &settings).is_anomalous());
             }
             prop_assert_eq!(task.lfc(), 0);
         }
@@ -123,9 +176,18 @@ proptest! {
     }
 
     #[test]
-    fn detect_and_on_call_agree_on_misses(train_t in trace(), test_t in trace()) {
+    fn detect_and_on_call_agree_on_misses(
+        train_t in trace(),
+        test_t in trace(),
+        detector in prop::sample::select(Detector::ALL.to_vec()),
+    ) {
         // A limit no run reaches, so that both views see the same normal profile throughout.
-        let settings = Settings { anomaly_limit: u32::MAX, tolerize_limit: 128, ..Settings::default() };
+        let settings = Settings {
+            anomaly_limit: u32::MAX,
+            tolerize_limit: 128,
+            detector,
+            ..Settings::default()
+        };
         let mut p = Profile::new();
         train(&mut p, &train_t, &settings);
         p.normalize();
@@ -134,7 +196,7 @@ proptest! {
         for &c in &test_t {
             let raw = frozen.detect(&mut a, c, &settings);
             let out = p.on_call(&mut b, c, 0, &settings);
-            prop_assert_eq!(raw, out.misses);
+            prop_assert_eq!((raw.misses, raw.novel_ngram), (out.misses, out.novel_ngram));
             prop_assert_eq!(a.lfc(), out.lfc);
         }
     }

@@ -14,7 +14,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 /// `ebph` in ASCII: marks the file as ebph's.
 const APPLICATION_ID: i64 = 0x6562_7068;
 /// The schema this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// From version 1: profiles know when they were last used, whether their executable is
 /// one other users can change, and who first ran it. Version 1 keyed `#!` scripts by the
@@ -25,6 +25,13 @@ ALTER TABLE profiles ADD COLUMN last_used_unix_ns INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE profiles ADD COLUMN unprivileged INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE profiles ADD COLUMN uid INTEGER NOT NULL DEFAULT 0;
 DELETE FROM profiles WHERE script != 0;
+";
+
+/// From version 2: profiles have n-gram bits (none yet).
+const MIGRATE_FROM_2: &str = "
+ALTER TABLE profiles ADD COLUMN train_ngrams BLOB NOT NULL DEFAULT x'';
+ALTER TABLE profiles ADD COLUMN test_ngrams BLOB NOT NULL DEFAULT x'';
+ALTER TABLE profiles ADD COLUMN ngram_length INTEGER NOT NULL DEFAULT 0;
 ";
 
 const SCHEMA: &str = "
@@ -44,6 +51,9 @@ CREATE TABLE profiles (
     last_used_unix_ns INTEGER NOT NULL DEFAULT 0,
     unprivileged INTEGER NOT NULL DEFAULT 0,
     uid INTEGER NOT NULL DEFAULT 0,
+    train_ngrams BLOB NOT NULL DEFAULT x'',
+    test_ngrams BLOB NOT NULL DEFAULT x'',
+    ngram_length INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (dev, ino, script)
 );
 CREATE TABLE anomalies (
@@ -119,6 +129,37 @@ fn encode(table: &LookaheadTable) -> Vec<u8> {
         out.push(flags);
     }
     out
+}
+
+/// N-gram bits as bytes: `(curr: u16, bit: u16)` little-endian, by curr then bit.
+fn encode_ngrams(table: &LookaheadTable) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (curr, bit) in table.ngram_entries() {
+        out.extend_from_slice(&curr.nr().to_le_bytes());
+        out.extend_from_slice(&bit.to_le_bytes());
+    }
+    out
+}
+
+/// Adds the n-gram bits of `bytes` (see [`encode_ngrams`]) to `table`.
+fn decode_ngrams(bytes: &[u8], table: &mut LookaheadTable) -> Result<(), String> {
+    if bytes.len() % 4 != 0 {
+        return Err(format!(
+            "n-grams of {} bytes are not whole entries",
+            bytes.len()
+        ));
+    }
+    for entry in bytes.chunks_exact(4) {
+        let curr = u16::from_le_bytes([entry[0], entry[1]]);
+        let bit = u16::from_le_bytes([entry[2], entry[3]]);
+        match Syscall::new(curr) {
+            Some(curr) if usize::from(bit) < ebph_core::NGRAM_BITS => {
+                table.set_ngram_bit(curr, bit)
+            }
+            _ => return Err(format!("n-gram bit {bit} of call {curr} out of range")),
+        }
+    }
+    Ok(())
 }
 
 fn decode(bytes: &[u8]) -> Result<LookaheadTable, String> {
@@ -218,9 +259,11 @@ impl Store {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| self.sqlite(e))?;
-        if version == 1 {
-            let batch =
-                format!("BEGIN; {MIGRATE_FROM_1} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;");
+        if version == 1 || version == 2 {
+            let from_1 = if version == 1 { MIGRATE_FROM_1 } else { "" };
+            let batch = format!(
+                "BEGIN; {from_1} {MIGRATE_FROM_2} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            );
             self.conn
                 .execute_batch(&batch)
                 .map_err(|e| self.sqlite(e))?;
@@ -262,8 +305,9 @@ impl Store {
                 .prepare(
                     "INSERT INTO profiles (dev, ino, script, path, status, train_count, last_mod_count,
                      sequences, anomalies, normal_time_unix_ns, train, test, last_used_unix_ns,
-                     unprivileged, uid)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                     unprivileged, uid, train_ngrams, test_ngrams, ngram_length)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                     ?16, ?17, ?18)",
                 )
                 .map_err(sqlite)?;
             for s in profiles {
@@ -285,6 +329,9 @@ impl Store {
                         s.origin.last_used.min(i64::MAX as u64) as i64,
                         s.origin.unprivileged,
                         i64::from(s.origin.uid),
+                        encode_ngrams(&p.train),
+                        encode_ngrams(&p.test),
+                        i64::from(s.ngram_length),
                     ])
                     .map_err(sqlite)?;
             }
@@ -341,7 +388,8 @@ impl Store {
             .prepare(
                 "SELECT dev, ino, script, path, status, train_count, last_mod_count, sequences,
                  anomalies, normal_time_unix_ns, train, test, last_used_unix_ns, unprivileged,
-                 uid FROM profiles ORDER BY dev, ino, script",
+                 uid, train_ngrams, test_ngrams, ngram_length FROM profiles
+                 ORDER BY dev, ino, script",
             )
             .map_err(|e| self.sqlite(e))?;
         let rows = stmt
@@ -368,17 +416,29 @@ impl Store {
                         unprivileged: r.get(13)?,
                         uid: r.get::<_, i64>(14)?.clamp(0, i64::from(u32::MAX)) as u32,
                     },
+                    (
+                        r.get::<_, Vec<u8>>(15)?,
+                        r.get::<_, Vec<u8>>(16)?,
+                        r.get::<_, i64>(17)?,
+                    ),
                 ))
             })
             .map_err(|e| self.sqlite(e))?;
         let mut out = Vec::new();
         for row in rows {
-            let (key, path, status, n, train, test, origin) =
+            let (key, path, status, n, train, test, origin, (train_ngrams, test_ngrams, length)) =
                 row.map_err(|e| corrupt(e.to_string()))?;
             let status = status_of(&status)
                 .ok_or_else(|| corrupt(format!("profile {key} has status {status:?}")))?;
-            let train = decode(&train).map_err(|e| corrupt(format!("profile {key}: {e}")))?;
-            let test = decode(&test).map_err(|e| corrupt(format!("profile {key}: {e}")))?;
+            let bad = |e: String| corrupt(format!("profile {key}: {e}"));
+            let mut train = decode(&train).map_err(bad)?;
+            let mut test = decode(&test).map_err(bad)?;
+            decode_ngrams(&train_ngrams, &mut train).map_err(bad)?;
+            decode_ngrams(&test_ngrams, &mut test).map_err(bad)?;
+            let ngram_length = u8::try_from(length)
+                .ok()
+                .filter(|&n| n == 0 || (2..=ebph_core::NGRAM_MAX as u8).contains(&n))
+                .ok_or_else(|| bad(format!("n-gram length {length}")))?;
             out.push(StoredProfile {
                 key,
                 path,
@@ -393,6 +453,7 @@ impl Store {
                     normal_time: n[4].max(0) as u64,
                 },
                 origin,
+                ngram_length,
             });
         }
         out.sort_by_key(|p| p.key);
@@ -529,8 +590,11 @@ mod tests {
         let mut train = LookaheadTable::new();
         train.set(s(0), s(1), 0b1010_0001);
         train.set(s(511), s(3), 0xff);
+        train.set_ngram_bit(s(0), 4095);
+        train.set_ngram_bit(s(0), 17);
         let mut test = LookaheadTable::new();
         test.set(s(0), s(1), 0b1);
+        test.set_ngram_bit(s(0), 17);
         StoredProfile {
             key: ProfileKey::new(259, 1, ino).script_of(&ProfileKey::new(254, 1, 9)),
             path: "/a.sh".into(),
@@ -549,6 +613,7 @@ mod tests {
                 unprivileged: ino % 2 == 1,
                 uid: 65534,
             },
+            ngram_length: 7,
         }
     }
 
@@ -594,7 +659,8 @@ mod tests {
         );
         assert_eq!(loaded[0].origin, ProfileOrigin::default());
         drop(store);
-        // Opened again, it is version 2 and stays as it is.
+        assert_eq!(loaded[0].ngram_length, 0, "no n-grams before version 3");
+        // Opened again, it is the current version and stays as it is.
         assert_eq!(Store::open(&path).unwrap().load_profiles().unwrap(), loaded);
     }
 
@@ -631,7 +697,7 @@ mod tests {
         Connection::open(&bad)
             .unwrap()
             .execute(
-                "INSERT INTO profiles VALUES (1, 2, 0, '/x', 'sleeping', 0, 0, 0, 0, 0, x'', x'', 0, 0, 0)",
+                "INSERT INTO profiles VALUES (1, 2, 0, '/x', 'sleeping', 0, 0, 0, 0, 0, x'', x'', 0, 0, 0, x'', x'', 0)",
                 [],
             )
             .unwrap();
@@ -642,6 +708,25 @@ mod tests {
             .to_string();
         assert!(
             err.contains("is damaged") && err.contains("sleeping"),
+            "{err}"
+        );
+
+        let ngrams = dir.path().join("ngrams.db");
+        Store::open(&ngrams).unwrap();
+        Connection::open(&ngrams)
+            .unwrap()
+            .execute(
+                "INSERT INTO profiles VALUES (1, 2, 0, '/x', 'training', 0, 0, 0, 0, 0, x'', x'', 0, 0, 0, x'000100', x'', 7)",
+                [],
+            )
+            .unwrap();
+        let err = Store::open(&ngrams)
+            .unwrap()
+            .load_profiles()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("is damaged") && err.contains("n-grams of 3 bytes"),
             "{err}"
         );
     }

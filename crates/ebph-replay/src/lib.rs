@@ -18,4 +18,4 @@ pub use error::{ParseError, ReplayError};
 pub use format::Format;
 pub use inputs::{inputs, read_trace_file, TraceFile};
 pub use parse::{parse, ProcessTrace};
-pub use replay::{Detector, Replay, Summary, TestResult};
+pub use replay::{Replay, Summary, TestResult, Tester};

@@ -28,6 +28,8 @@ pub struct Summary {
     pub sequences: u64,
     /// Distinct lookahead pairs `(call, earlier call, distance)` learned.
     pub lookahead_pairs: u64,
+    /// The n-gram bits set in the train table (about two per distinct n-gram).
+    pub ngram_bits: u64,
 }
 
 /// The detector's raw view of one test process: every call is tested, however many anomalies
@@ -78,14 +80,15 @@ impl Replay {
             train_count: self.profile.train_count,
             sequences: self.profile.sequences,
             lookahead_pairs: self.profile.train.lookahead_pairs(),
+            ngram_bits: self.profile.train.ngram_bits_set(),
         }
     }
 
     /// Ends training: normalizes the profile and returns the detector that tests against it.
-    pub fn normalize(mut self) -> Detector {
+    pub fn normalize(mut self) -> Tester {
         let summary = self.summary();
         self.profile.normalize();
-        Detector {
+        Tester {
             settings: self.settings,
             arch: self.arch,
             profile: self.profile,
@@ -97,14 +100,14 @@ impl Replay {
 /// Tests processes against a normalized profile. Testing changes nothing, so results do not
 /// depend on the order the processes are tested in.
 #[derive(Clone, Debug)]
-pub struct Detector {
+pub struct Tester {
     settings: Settings,
     arch: Arch,
     profile: Profile,
     summary: Summary,
 }
 
-impl Detector {
+impl Tester {
     /// Tests one process's calls.
     pub fn test(&self, calls: &[Syscall]) -> TestResult {
         let mut task = TaskState::new();
@@ -113,7 +116,11 @@ impl Detector {
             ..TestResult::default()
         };
         for &call in calls {
-            if self.profile.detect(&mut task, call, &self.settings) > 0 {
+            if self
+                .profile
+                .detect(&mut task, call, &self.settings)
+                .is_anomalous()
+            {
                 result.anomalous_calls += 1;
             }
             result.max_lfc = result.max_lfc.max(task.lfc());
@@ -122,6 +129,19 @@ impl Detector {
             }
         }
         result
+    }
+
+    /// The same trained profile, testing with detector `detector` (training learns pairs and
+    /// n-grams alike, so one training serves every detector).
+    pub fn with_detector(&self, detector: ebph_core::Detector) -> Tester {
+        let mut tester = self.clone();
+        tester.settings.detector = detector;
+        tester
+    }
+
+    /// The detector it tests with.
+    pub fn detector(&self) -> ebph_core::Detector {
+        self.settings.detector
     }
 
     /// What training learned.

@@ -18,9 +18,11 @@ pub fn detail(e: &Event) -> Option<String> {
         EventKind::Anomaly {
             syscall,
             misses,
+            novel_ngram,
             sequence,
         } => Some(format!(
-            "{syscall} ({misses} misses, LFC {}) after {}",
+            "{syscall} ({misses} misses{}, LFC {}) after {}",
+            if *novel_ngram { ", new n-gram" } else { "" },
             e.lfc,
             sequence.join(" ")
         )),
@@ -79,6 +81,7 @@ mod tests {
         let anomaly = EventKind::Anomaly {
             syscall: "write".into(),
             misses: 3,
+            novel_ngram: false,
             sequence: vec!["brk".into(), "write".into(), "write".into()],
         };
         assert_eq!(

@@ -475,6 +475,8 @@ fn eval_reports_the_auc_and_rates_worked_out_by_hand() {
             group.into(),
             "--set".into(),
             "tolerize-limit=2".into(),
+            "--detector".into(),
+            "pairs".into(),
             "--json".into(),
         ]
     };
@@ -522,13 +524,96 @@ fn eval_reports_the_auc_and_rates_worked_out_by_hand() {
     // One normal unit (the directory, LFC 1): 3>1, 1=1: 1.5 of 2.
     assert_eq!(lfc["auc"].as_f64(), Some(0.75));
 
+    // Intrusions against normal files: normal [0, 1], attack [3, 1]: 3>0, 3>1, 1>0, 1=1.
+    let mut a = args("dir");
+    a.extend(["--normal-group".to_owned(), "file".to_owned()]);
+    let lines = json_lines(&ebph(&a.iter().map(String::as_str).collect::<Vec<_>>()));
+    let lfc = lines.iter().find(|l| l["score"] == "max_lfc").unwrap();
+    assert_eq!(
+        (lfc["normal"].as_u64(), lfc["attack"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(lfc["auc"].as_f64(), Some(3.5 / 4.0));
+
     // The table for people names the default.
     let mut a = args("file");
     a.pop();
     let text = stdout(&ebph(&a.iter().map(String::as_str).collect::<Vec<_>>()));
     assert!(text.contains("max_lfc (default)"), "{text}");
     assert!(
-        text.contains("Units (trace files): 2 normal, 3 attack."),
+        text.contains("Units: 2 normal (trace files), 3 attack (trace files)."),
         "{text}"
     );
+}
+
+/// Every lookahead pair of `10 11 12` is in training (at its distance), the 3-gram is not.
+#[test]
+fn eval_measures_each_detector_from_one_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "train/t1", "10 13 12\n");
+    write(d, "train/t2", "14 11 12\n");
+    write(d, "train/t3", "10 11 15\n");
+    write(d, "normal/n1", "10 13 12\n");
+    write(d, "attack/a1", "10 11 12\n");
+    let run = |extra: &[&str]| {
+        let [train, normal, attack] = ["train", "normal", "attack"].map(|n| d.join(n));
+        let mut args = vec![
+            "eval",
+            "--format",
+            "adfa",
+            "--train",
+            s(&train),
+            "--normal",
+            s(&normal),
+            "--attack",
+            s(&attack),
+            "--set",
+            "window=3",
+            "--set",
+            "ngram-length=3",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        json_lines(&ebph(&args))
+    };
+    let lines = run(&[]);
+    assert_eq!(lines.len(), 9, "three detectors, three scores: {lines:?}");
+    let auc = |lines: &[Value], detector: &str| {
+        lines
+            .iter()
+            .find(|l| l["detector"] == detector && l["score"] == "max_lfc")
+            .unwrap()["auc"]
+            .as_f64()
+    };
+    // pairs: both units score 0 (a tie); n-grams: the attack's last call is new (LFC 1).
+    assert_eq!(auc(&lines, "pairs"), Some(0.5));
+    assert_eq!(auc(&lines, "ngrams"), Some(1.0));
+    assert_eq!(auc(&lines, "both"), Some(1.0));
+    let default: Vec<_> = lines.iter().filter(|l| l["default"] == true).collect();
+    assert_eq!(default.len(), 1);
+    assert_eq!(default[0]["detector"], "pairs", "the default detector");
+    // The default follows the detector setting; --detector picks which are measured.
+    let lines = run(&["--set", "detector=both", "--detector", "both,ngrams"]);
+    assert_eq!(lines.len(), 6, "{lines:?}");
+    let default: Vec<_> = lines.iter().filter(|l| l["default"] == true).collect();
+    assert_eq!(
+        (default.len(), default[0]["detector"].as_str()),
+        (1, Some("both"))
+    );
+    let err = ebph(&[
+        "eval",
+        "--format",
+        "adfa",
+        "--train",
+        "x",
+        "--normal",
+        "x",
+        "--attack",
+        "x",
+        "--detector",
+        "stide",
+    ]);
+    assert!(!err.status.success());
+    assert!(String::from_utf8_lossy(&err.stderr).contains("pairs, ngrams or both"));
 }

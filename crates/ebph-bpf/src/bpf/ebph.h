@@ -12,6 +12,8 @@
 #define EBPH_SIGNAL_FRAMES 4  /* base window + 3 nested handlers */
 #define EBPH_PATH_MAX 256
 #define EBPH_REPORTS_PER_SECOND 100 /* anomaly events of one profile in one second */
+#define EBPH_NGRAM_BITS 4096 /* a call's n-gram bitmap (ebph_core::NGRAM_BITS) */
+#define EBPH_NGRAM_MAX 9     /* the longest n-gram: the call and 8 before it */
 
 enum ebph_status {
 	EBPH_TRAINING = 0,
@@ -37,8 +39,13 @@ struct ebph_settings {
 	__u32 suspend_execve; /* enforce: a task with LFC above this may not exec (0 = off) */
 	__u32 lsm_execve;     /* the BPF-LSM program refuses execs, so sys_enter need not kill */
 	__u32 user_profiles;  /* new profiles a user other than root may cause a minute (0: any) */
-	__u32 _pad;
+	__u16 detector;       /* EBPH_DETECT_*: what makes a call anomalous */
+	__u16 ngram_length;   /* calls per n-gram, 2..EBPH_NGRAM_MAX */
 };
+
+/* ebph_core::Detector::bits */
+#define EBPH_DETECT_PAIRS 1
+#define EBPH_DETECT_NGRAMS 2
 
 enum ebph_response {
 	EBPH_MONITOR = 0,
@@ -89,8 +96,12 @@ struct ebph_index {
 	__u32 row[EBPH_MAX_SYSCALLS];
 };
 
+/* What a table knows about one call `curr`: flags[prev] bit i set = prev was seen i + 1 calls
+ * before curr; ngrams: a Bloom-like bitmap of the n-grams ending in curr (two bits each, see
+ * ngram_hash()). */
 struct ebph_row {
 	__u8 flags[EBPH_MAX_SYSCALLS];
+	__u8 ngrams[EBPH_NGRAM_BITS / 8];
 };
 
 /* Per task (thread): a slot of the `task_states` array; task storage holds the slot. */
@@ -138,7 +149,7 @@ struct ebph_event {
 	__u32 lfc;
 	__u32 seq_len;
 	__u16 sequence[EBPH_LOOKAHEAD + 1]; /* newest (the call itself) first */
-	__u16 _pad16;
+	__u16 novel_ngram; /* anomaly: the call ended an n-gram the profile never saw */
 	__u32 uid; /* the user of the task (profile created, budget) */
 	__u64 anomalies;
 	char path[EBPH_PATH_MAX];
@@ -243,7 +254,7 @@ _Static_assert(sizeof(struct ebph_settings) == 80, "struct ebph_settings");
 _Static_assert(sizeof(struct ebph_key) == 24, "struct ebph_key");
 _Static_assert(sizeof(struct ebph_profile) == 120, "struct ebph_profile");
 _Static_assert(sizeof(struct ebph_index) == 4 * EBPH_MAX_SYSCALLS, "struct ebph_index");
-_Static_assert(sizeof(struct ebph_row) == EBPH_MAX_SYSCALLS, "struct ebph_row");
+_Static_assert(sizeof(struct ebph_row) == EBPH_MAX_SYSCALLS + EBPH_NGRAM_BITS / 8, "struct ebph_row");
 _Static_assert(sizeof(struct ebph_task) == 128, "struct ebph_task");
 _Static_assert(sizeof(struct ebph_event) == 360, "struct ebph_event");
 _Static_assert(sizeof(struct ebph_record) == 56, "struct ebph_record");

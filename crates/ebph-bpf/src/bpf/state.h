@@ -31,6 +31,8 @@ struct ebph_settings settings = {
 	.anomaly_limit = 30,
 	.tolerize_limit = 12,
 	.max_tasks = 65536,
+	.detector = EBPH_DETECT_PAIRS,
+	.ngram_length = 7,
 };
 /* Changes whenever a task starts being tracked: invalidates cached "not tracked" answers. */
 __u32 track_gen;
@@ -115,6 +117,14 @@ struct {
 	__uint(max_entries, 32768);
 	__type(value, __u32);
 } free_rows SEC(".maps");
+
+/* A row of zeroes, never written: what free_row() copies into a freed row. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ebph_row);
+} zero_row SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

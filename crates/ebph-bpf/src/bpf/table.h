@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Lookahead tables: an index block per table, a row per call; reading pairs, learning them,
- * emptying a table and sharing rows between a profile's train and test tables.
+ * Lookahead tables: an index block per table, a row per call; reading pairs and n-grams,
+ * learning them, emptying a table and sharing rows between a profile's train and test tables.
  */
 #ifndef EBPH_TABLE_H
 #define EBPH_TABLE_H
@@ -42,6 +42,49 @@ static __always_inline __u32 count_misses(struct ebph_row *row, __u64 lo, __u64 
 	return misses;
 }
 
+/*
+ * The n-gram ending in the current call: the `k` most recent calls of the window (lo, hi),
+ * mixed with k (ebph_core::ngram::ngram_bits; both must change together). Its bits in the
+ * call's bitmap are the hash's bits 0-11 and 12-23. k is 1..8.
+ */
+static __always_inline __u64 ngram_hash(__u64 lo, __u64 hi, __u32 k)
+{
+	__u64 h;
+
+	if (k < 4)
+		lo &= (1ULL << (16 * k)) - 1;
+	if (k <= 4)
+		hi = 0;
+	else if (k < 8)
+		hi &= (1ULL << (16 * (k - 4))) - 1;
+	h = lo * 0x9E3779B97F4A7C15ULL ^ hi * 0xC2B2AE3D27D4EB4FULL ^ (__u64)k * 0x165667B19E3779F9ULL;
+	h ^= h >> 32;
+	h *= 0xD6E8FEB86659FD93ULL;
+	h ^= h >> 32;
+	return h;
+}
+
+static __always_inline bool ngram_bit(struct ebph_row *row, __u32 bit)
+{
+	bit &= EBPH_NGRAM_BITS - 1;
+	return (row->ngrams[bit >> 3] >> (bit & 7)) & 1;
+}
+
+/* Whether the n-gram of hash `h` is in `row` (a missing row knows none). */
+static __always_inline bool ngram_known(struct ebph_row *row, __u64 h)
+{
+	return row && ngram_bit(row, h) && ngram_bit(row, h >> 12);
+}
+
+static __always_inline void set_ngram_bit(struct ebph_row *row, __u32 bit)
+{
+	__u32 *word;
+
+	bit &= EBPH_NGRAM_BITS - 1;
+	word = (__u32 *)&row->ngrams[(bit >> 5) << 2];
+	__sync_fetch_and_or(word, 1U << (bit & 31));
+}
+
 /* Whether the table of `other_index` uses row `r` for `curr` too. */
 static __always_inline bool row_shared(__u32 other_index, __u32 curr, __u32 r)
 {
@@ -53,21 +96,34 @@ static __always_inline bool row_shared(__u32 other_index, __u32 curr, __u32 r)
 	return other && other->row[curr & (EBPH_MAX_SYSCALLS - 1)] == r;
 }
 
-/* Sets every pair of `curr` after the window in the train table. Rows that the test table
- * shares are copied first. */
-static __always_inline void learn(struct ebph_profile *p, __u32 curr, __u64 lo, __u64 hi,
-				  __u32 depth)
+/*
+ * Sets every pair of `curr` after the window in the train table of the profile in `slot`, and
+ * the bits of its n-gram (hash `h`) unless `k` is 0. Rows that the test table shares are
+ * copied first. `slot_curr` is slot | curr << 32 and `depth_k` depth | k << 8 (a function
+ * has at most five arguments).
+ *
+ * A global function: the verifier checks it once, on its own, instead of along every path
+ * of the call that reaches it (which, inlined, took it past its limit of a million
+ * instructions).
+ */
+__noinline int learn(__u64 slot_curr, __u64 lo, __u64 hi, __u64 h, __u32 depth_k)
 {
+	struct ebph_profile *p;
 	struct ebph_index *ix;
 	struct ebph_row *row;
+	__u32 slot = (__u32)slot_curr, curr = slot_curr >> 32;
+	__u32 depth = depth_k & 0xff, k = (depth_k >> 8) & 0xff;
 	__u32 ix_id, r, fresh, old;
 
+	p = bpf_map_lookup_elem(&profiles, &slot);
+	if (!p)
+		return 0;
 	curr &= EBPH_MAX_SYSCALLS - 1;
 	ix_id = p->train_index;
 	if (!ix_id) {
 		fresh = alloc_index_for(p);
 		if (!fresh)
-			return;
+			return 0;
 		old = __sync_val_compare_and_swap(&p->train_index, 0, fresh);
 		if (old) {
 			bpf_map_push_elem(&free_indexes, &fresh, BPF_ANY);
@@ -78,12 +134,12 @@ static __always_inline void learn(struct ebph_profile *p, __u32 curr, __u64 lo, 
 	}
 	ix = bpf_map_lookup_elem(&indexes, &ix_id);
 	if (!ix)
-		return;
+		return 0;
 	r = ix->row[curr];
 	if (!r) {
 		fresh = alloc_row_for(p);
 		if (!fresh)
-			return;
+			return 0;
 		old = __sync_val_compare_and_swap(&ix->row[curr], 0, fresh);
 		if (old) {
 			free_row(fresh);
@@ -96,13 +152,17 @@ static __always_inline void learn(struct ebph_profile *p, __u32 curr, __u64 lo, 
 
 		fresh = alloc_row_for(p);
 		if (!fresh)
-			return;
+			return 0;
 		copy = bpf_map_lookup_elem(&rows, &fresh);
 		if (!shared || !copy) {
 			free_row(fresh);
-			return;
+			return 0;
 		}
-		__builtin_memcpy(copy, shared, sizeof(*copy));
+		/* One helper call, not 1 KiB of unrolled copies on every path through here. */
+		if (bpf_probe_read_kernel(copy, sizeof(*copy), shared)) {
+			free_row(fresh);
+			return 0;
+		}
 		old = __sync_val_compare_and_swap(&ix->row[curr], r, fresh);
 		if (old != r) {
 			free_row(fresh);
@@ -112,7 +172,7 @@ static __always_inline void learn(struct ebph_profile *p, __u32 curr, __u64 lo, 
 	}
 	row = bpf_map_lookup_elem(&rows, &r);
 	if (!row)
-		return;
+		return 0;
 #pragma unroll
 	for (int i = 0; i < EBPH_LOOKAHEAD; i++) {
 		if (i < depth) {
@@ -122,6 +182,11 @@ static __always_inline void learn(struct ebph_profile *p, __u32 curr, __u64 lo, 
 			__sync_fetch_and_or(word, (1U << i) << ((prev & 3) * 8));
 		}
 	}
+	if (k) {
+		set_ngram_bit(row, h);
+		set_ngram_bit(row, h >> 12);
+	}
+	return 0;
 }
 
 struct table_ctx {

@@ -287,10 +287,12 @@ static __always_inline void on_call(struct ebph_task *t, __u32 curr, __u64 now)
 {
 	struct ebph_profile *p;
 	struct ebph_event *ev;
-	bool froze = false;
+	struct ebph_row *row;
+	bool froze = false, new_pairs, new_ngram, novel = false;
 	__u32 slot = t->profile, d = t->depth & (EBPH_SIGNAL_FRAMES - 1);
-	__u64 lo = t->seq[d][0], hi = t->seq[d][1];
-	__u32 len = t->len[d], window = settings.window, depth, misses, lfc, lfc_before;
+	__u64 lo = t->seq[d][0], hi = t->seq[d][1], h = 0;
+	__u32 len = t->len[d], window = settings.window, depth, misses, lfc, lfc_before, k;
+	__u32 detector = settings.detector;
 
 	p = bpf_map_lookup_elem(&profiles, &slot);
 	if (!p)
@@ -300,11 +302,24 @@ static __always_inline void on_call(struct ebph_task *t, __u32 curr, __u64 now)
 		depth = EBPH_LOOKAHEAD;
 	if (len < depth)
 		depth = len;
+	k = settings.ngram_length > 1 ? settings.ngram_length - 1 : 1;
+	if (k > EBPH_LOOKAHEAD)
+		k = EBPH_LOOKAHEAD;
+	if (len < k)
+		k = len;
+	if (k)
+		h = ngram_hash(lo, hi, k);
 
-	/* 1. Training. */
+	/* 1. Training: pairs and n-grams are always learned; what was new counts when the
+	 *    detector uses it. */
 	p->train_count++;
-	if (count_misses(row_of(p->train_index, curr), lo, hi, depth)) {
-		learn(p, curr, lo, hi, depth);
+	row = row_of(p->train_index, curr);
+	new_pairs = count_misses(row, lo, hi, depth) > 0;
+	new_ngram = k && !ngram_known(row, h);
+	if (new_pairs || new_ngram)
+		learn(slot | (__u64)curr << 32, lo, hi, h, depth | k << 8);
+	if ((new_pairs && (detector & EBPH_DETECT_PAIRS)) ||
+	    (new_ngram && (detector & EBPH_DETECT_NGRAMS))) {
 		p->sequences++;
 		p->last_mod_count = 0;
 		if (p->status == EBPH_FROZEN)
@@ -337,21 +352,26 @@ static __always_inline void on_call(struct ebph_task *t, __u32 curr, __u64 now)
 
 	/* 3. Detection and the locality frame. */
 	misses = 0;
-	if (p->status == EBPH_NORMAL)
-		misses = count_misses(row_of(p->test_index, curr), lo, hi, depth);
+	if (p->status == EBPH_NORMAL) {
+		row = row_of(p->test_index, curr);
+		if (detector & EBPH_DETECT_PAIRS)
+			misses = count_misses(row, lo, hi, depth);
+		novel = (detector & EBPH_DETECT_NGRAMS) && k && !ngram_known(row, h);
+	}
 	t->seq[d][1] = (hi << 16) | (lo >> 48);
 	t->seq[d][0] = (lo << 16) | curr;
 	if (len < EBPH_LOOKAHEAD)
 		t->len[d] = len + 1;
 	lfc_before = t->lf_count;
-	lfc = locality_record(t, misses > 0);
-	if (misses) {
+	lfc = locality_record(t, misses || novel);
+	if (misses || novel) {
 		p->anomalies++;
 		__sync_fetch_and_add(&stats.anomalies, 1);
 		ev = report_anomaly(p, slot) ? new_event(EBPH_EV_ANOMALY, slot, p) : NULL;
 		if (ev) {
 			ev->syscall = curr;
 			ev->misses = misses;
+			ev->novel_ngram = novel;
 			ev->lfc = lfc;
 			ev->seq_len = len + 1;
 			ev->sequence[0] = curr;

@@ -260,6 +260,17 @@ pub fn differences(kernel: &Profile, model: &Profile) -> Vec<String> {
                 me.len()
             ));
         }
+        let kn: Vec<_> = k.ngram_entries().collect();
+        let mn: Vec<_> = m.ngram_entries().collect();
+        if kn != mn {
+            let only_k: Vec<_> = kn.iter().filter(|e| !mn.contains(e)).take(5).collect();
+            let only_m: Vec<_> = mn.iter().filter(|e| !kn.contains(e)).take(5).collect();
+            out.push(format!(
+                "{name} n-grams: {} bits in the kernel, {} in the model; only in kernel {only_k:?}; only in model {only_m:?}",
+                kn.len(),
+                mn.len()
+            ));
+        }
     }
     out
 }

@@ -47,6 +47,7 @@ fn kind_of(e: &ebph_bpf::Event) -> protocol::EventKind {
         EventKind::Anomaly => Kind::Anomaly {
             syscall: name(e.syscall),
             misses: e.misses,
+            novel_ngram: e.novel_ngram,
             sequence: e.sequence.iter().map(|&c| name(c)).collect(),
         },
         EventKind::Frozen => Kind::Frozen,
@@ -124,6 +125,7 @@ impl Worker {
                 syscall,
                 misses,
                 sequence,
+                ..
             } = &event.kind
             {
                 tracing::warn!(

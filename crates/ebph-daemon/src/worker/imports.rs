@@ -46,6 +46,14 @@ impl Worker {
                 continue;
             }
             p.profile.normal_time = 0;
+            if p.fit_ngram_length(self.settings.ngram_length) {
+                tracing::warn!(
+                    "{}: its n-grams were learned with another ngram-length than {}; they are \
+                     forgotten and learned again here",
+                    p.path,
+                    self.settings.ngram_length
+                );
+            }
             // Imported now: as if just used, so that it is not the first evicted.
             let usage = ebph_bpf::ProfileUse {
                 last_used: ebph_bpf::boot_now_ns(),

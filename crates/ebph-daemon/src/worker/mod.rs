@@ -180,14 +180,23 @@ impl Worker {
         let mut paths = HashMap::new();
         let mut used_before = HashMap::new();
         let mut saved = store.load_profiles()?;
+        let mut refit = 0;
         for p in &mut saved {
             // Saved on the wall clock; the engine counts from boot.
             p.profile.normal_time = ebph_bpf::boot_ns_of(p.profile.normal_time);
+            refit += usize::from(p.fit_ngram_length(settings.ngram_length));
             engine
                 .insert_profile(&p.key, &p.profile, &eviction::usage_of(&p.origin))
                 .with_context(|| format!("loading the profile of {} ({})", p.path, p.key))?;
             paths.insert(p.key, p.path.clone());
             used_before.insert(p.key, p.origin.last_used);
+        }
+        if refit > 0 {
+            tracing::warn!(
+                "{refit} saved profiles learned their n-grams with another ngram-length than {}: \
+                 those n-grams are forgotten and learned again",
+                settings.ngram_length
+            );
         }
         // Attached first, so that tasks exiting from now on are seen; then every task that was
         // already running is associated with its executable's profile.

@@ -22,6 +22,7 @@ impl Worker {
                 path: self.path_of(&key),
                 profile,
                 origin,
+                ngram_length: self.settings.ngram_length,
             });
         }
         self.store.save_profiles(&profiles)?;

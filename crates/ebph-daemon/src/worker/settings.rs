@@ -229,6 +229,14 @@ impl Worker {
             .settings
             .with_values(values.iter().map(|(n, v)| (n.as_str(), v.as_str())))
             .map_err(bad)?;
+        if next.ngram_length != self.settings.ngram_length {
+            return Err(ApiError::bad_request(format!(
+                "ngram-length is read when the daemon starts (n-grams learned with one length \
+                 mean nothing with another): set ngram-length = {} in the [settings] of the \
+                 configuration file and restart ebph; the n-grams learned so far are forgotten then",
+                next.ngram_length
+            )));
+        }
         let mut layers = self.layers.clone();
         let mut changes = Vec::new();
         for name in &names {
@@ -318,7 +326,7 @@ impl Worker {
             file: fresh.file_settings.clone(),
             overridden: Default::default(),
         };
-        let next = match layers.resolve() {
+        let mut next = match layers.resolve() {
             Ok(next) => next,
             Err(e) => {
                 tracing::error!(
@@ -328,6 +336,15 @@ impl Worker {
                 return;
             }
         };
+        if next.ngram_length != self.settings.ngram_length {
+            tracing::warn!(
+                "reload: ngram-length {} -> {} takes a restart (the n-grams learned so far are \
+                 forgotten then)",
+                self.settings.ngram_length,
+                next.ngram_length
+            );
+            next.ngram_length = self.settings.ngram_length;
+        }
         let mut changed = 0;
         for (info, now) in self.settings.iter() {
             let then = next.get(info.name).unwrap_or_default();

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use ebph_api::protocol::{self, Pair, ProfileDetail, ProfileSummary, Status, Target};
+use ebph_api::protocol::{self, NgramBits, Pair, ProfileDetail, ProfileSummary, Status, Target};
 use ebph_bpf::{kernel_release, Engine};
 use ebph_core::{Arch, Profile, ProfileKey, ProfileStatus};
 
@@ -29,6 +29,7 @@ impl Worker {
                 path: self.path_of(&key),
                 profile: self.engine.profile(slot)?,
                 origin: Default::default(),
+                ngram_length: self.settings.ngram_length,
             };
             profiles.push(ebph_api::file::FileProfile::from_stored(&stored));
         }
@@ -134,6 +135,7 @@ impl Worker {
             normal_time: (p.status == ProfileStatus::Frozen)
                 .then(|| rfc3339(ebph_bpf::wall_time(p.normal_time))),
             lookahead_pairs: p.train.lookahead_pairs(),
+            ngram_bits: p.train.ngram_bits_set(),
             memory_bytes: self.engine.profile_memory(slot)? as u64,
         })
     }
@@ -210,9 +212,25 @@ impl Worker {
                 distances: (1..=8).filter(|d| flags & (1 << (d - 1)) != 0).collect(),
             })
             .collect();
+        let mut ngrams: Vec<NgramBits> = Vec::new();
+        for (curr, bit) in p.train.ngram_entries() {
+            let call = Arch::X86_64.display_name(curr);
+            match ngrams.last_mut() {
+                Some(last) if last.call == call => last.bits.push(bit),
+                _ => ngrams.push(NgramBits {
+                    call,
+                    bits: vec![bit],
+                    false_hit_rate: 0.0,
+                }),
+            }
+        }
+        for n in &mut ngrams {
+            n.false_hit_rate = ebph_core::ngram::false_hit_rate(n.bits.len());
+        }
         Ok(ProfileDetail {
             summary: self.summary(&key, slot, &p)?,
             pairs,
+            ngrams,
         })
     }
 

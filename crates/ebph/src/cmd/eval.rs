@@ -5,9 +5,9 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use ebph_core::Settings;
+use ebph_core::{Detector, Settings};
 use ebph_replay::eval::{auc, far_at_detection, rates_at, roc, Grouping, Units, SCORES};
-use ebph_replay::{inputs, read_trace_file, Detector};
+use ebph_replay::{inputs, read_trace_file, Tester};
 use serde::Serialize;
 
 use super::replay::Training;
@@ -18,7 +18,8 @@ use crate::table::{Align, Table};
 /// Trains one profile on the --train traces (as `ebph replay` does), then tests every process
 /// of the --normal and --attack traces against that snapshot. Processes are grouped into
 /// units (a trace file by default), each scored by its worst process, and for each score the
-/// report gives the ROC area, the false-alarm rate at 90 % and 100 % detection, detection and
+/// report gives, for each detector (lookahead pairs, n-grams, both: one training serves them
+/// all), the ROC area, the false-alarm rate at 90 % and 100 % detection, detection and
 /// false alarms at the daemon's tolerize-limit and suspend-execve, and the counts.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -43,7 +44,14 @@ pub struct Args {
     /// intrusion) or process.
     #[arg(long, default_value = "file", value_parser = parse_grouping)]
     group: Grouping,
-    /// One JSON object per score per line.
+    /// Group the --normal traces differently from the attacks: `--group dir --normal-group
+    /// file` scores each intrusion (a directory) against false alarms per normal trace file.
+    #[arg(long, value_parser = parse_grouping, value_name = "GROUP")]
+    normal_group: Option<Grouping>,
+    /// The detectors to measure: pairs, ngrams, both (default: all three).
+    #[arg(long, value_delimiter = ',', value_parser = parse_detector)]
+    detector: Vec<Detector>,
+    /// One JSON object per detector and score per line.
     #[arg(long)]
     json: bool,
     /// Also draw the ROC curves to FILE.png or FILE.svg.
@@ -52,6 +60,10 @@ pub struct Args {
 }
 
 fn parse_grouping(s: &str) -> Result<Grouping, String> {
+    s.parse()
+}
+
+fn parse_detector(s: &str) -> Result<Detector, String> {
     s.parse()
 }
 
@@ -80,13 +92,13 @@ struct ScoreLine {
 }
 
 /// Tests every process of `paths` into units.
-fn units(detector: &Detector, paths: &[PathBuf], args: &Args) -> Result<Units> {
-    let mut units = Units::new(args.group);
+fn units(tester: &Tester, paths: &[PathBuf], group: Grouping, args: &Args) -> Result<Units> {
+    let mut units = Units::new(group);
     for root in paths {
         for path in inputs(std::slice::from_ref(root))? {
             let file = read_trace_file(&path, args.training.format, args.training.arch)?;
             for process in &file.processes {
-                let result = detector.test(&process.calls);
+                let result = tester.test(&process.calls);
                 units.add(root, &file.path, &file.name_of(process), &result);
             }
         }
@@ -94,7 +106,14 @@ fn units(detector: &Detector, paths: &[PathBuf], args: &Args) -> Result<Units> {
     Ok(units)
 }
 
-fn evaluate(normal: &Units, attack: &Units, settings: &Settings) -> Vec<ScoreLine> {
+/// One line per score of one detector. `default`: the settings' detector is this one (the
+/// daemon alerts on its max LFC).
+fn evaluate(
+    detector: Detector,
+    normal: &Units,
+    attack: &Units,
+    settings: &Settings,
+) -> Vec<ScoreLine> {
     SCORES
         .iter()
         .map(|&score| {
@@ -105,9 +124,9 @@ fn evaluate(normal: &Units, attack: &Units, settings: &Settings) -> Vec<ScoreLin
             let tolerize = lfc.then(|| at(settings.tolerize_limit));
             let suspend = (lfc && settings.suspend_execve > 0).then(|| at(settings.suspend_execve));
             ScoreLine {
-                detector: "pairs",
+                detector: detector.as_str(),
                 score,
-                default: lfc,
+                default: lfc && detector == settings.detector,
                 auc: auc(&n, &a),
                 far_at_dr90: far_at_detection(&n, &a, 0.9),
                 far_at_dr100: far_at_detection(&n, &a, 1.0),
@@ -122,30 +141,51 @@ fn evaluate(normal: &Units, attack: &Units, settings: &Settings) -> Vec<ScoreLin
         .collect()
 }
 
+fn unit_name(group: Grouping) -> &'static str {
+    match group {
+        Grouping::File => "trace files",
+        Grouping::Dir => "directories",
+        Grouping::Process => "processes",
+    }
+}
+
 pub fn run(args: Args) -> Result<()> {
     let settings = args.training.settings()?;
-    let detector = args.training.detector(&settings)?;
-    let normal = units(&detector, &args.normal, &args)?;
-    let attack = units(&detector, &args.attack, &args)?;
-    let lines = evaluate(&normal, &attack, &settings);
+    let trained = args.training.tester(&settings)?;
+    let detectors = if args.detector.is_empty() {
+        Detector::ALL.to_vec()
+    } else {
+        args.detector.clone()
+    };
+    let mut lines = Vec::new();
+    let mut values = Vec::new();
+    let (mut normal_units, mut attack_units) = (0, 0);
+    for &detector in &detectors {
+        let tester = trained.with_detector(detector);
+        let normal_group = args.normal_group.unwrap_or(args.group);
+        let normal = units(&tester, &args.normal, normal_group, &args)?;
+        let attack = units(&tester, &args.attack, args.group, &args)?;
+        (normal_units, attack_units) = (normal.len(), attack.len());
+        for line in evaluate(detector, &normal, &attack, &settings) {
+            values.push((normal.values(line.score), attack.values(line.score)));
+            lines.push(line);
+        }
+    }
     if let Some(path) = &args.plot {
         let curves: Vec<super::roc::Curve> = lines
             .iter()
-            .map(|l| super::roc::Curve {
+            .zip(&values)
+            .map(|(l, (n, a))| super::roc::Curve {
                 label: format!(
                     "{} {} (AUC {})",
                     l.detector,
                     l.score,
                     l.auc.map_or_else(|| "-".to_owned(), |a| format!("{a:.3}"))
                 ),
-                points: roc(&normal.values(l.score), &attack.values(l.score)),
+                points: roc(n, a),
             })
             .collect();
-        let title = format!(
-            "ROC: {} normal, {} attack units",
-            normal.len(),
-            attack.len()
-        );
+        let title = format!("ROC: {normal_units} normal, {attack_units} attack units");
         super::roc::draw(path, &title, &curves)?;
         if !args.json {
             eprintln!("wrote {}", path.display());
@@ -192,20 +232,19 @@ pub fn run(args: Args) -> Result<()> {
         ]);
     }
     table.write(&mut out)?;
-    let summary = detector.summary();
+    let summary = trained.summary();
     writeln!(
         out,
-        "\nTrained on {} processes ({} calls, {} lookahead pairs). Units ({}): {} normal, {} attack.",
+        "\nTrained on {} processes ({} calls, {} lookahead pairs, {} n-gram bits, length {}). Units: {} normal ({}), {} attack ({}).",
         summary.train_processes,
         summary.train_count,
         summary.lookahead_pairs,
-        match args.group {
-            Grouping::File => "trace files",
-            Grouping::Dir => "directories",
-            Grouping::Process => "processes",
-        },
-        normal.len(),
-        attack.len()
+        summary.ngram_bits,
+        settings.ngram_length,
+        normal_units,
+        unit_name(args.normal_group.unwrap_or(args.group)),
+        attack_units,
+        unit_name(args.group),
     )?;
     out.flush().context("writing the results")
 }

@@ -212,6 +212,7 @@ mod tests {
                 anomalies: 2,
                 normal_time: None,
                 lookahead_pairs: 6,
+                ngram_bits: 4,
                 memory_bytes: 4096,
             },
             pairs: vec![
@@ -219,6 +220,7 @@ mod tests {
                 pair("brk", "mmap", &[1]),
                 pair("write", "write", &[1, 2, 3]),
             ],
+            ngrams: Vec::new(),
         }
     }
 

@@ -327,6 +327,18 @@ fn show(client: &Client, args: ShowArgs) -> Result<()> {
     writeln!(out, "sequences       {}", s.sequences)?;
     writeln!(out, "anomalies       {}", s.anomalies)?;
     writeln!(out, "pairs           {}", s.lookahead_pairs)?;
+    let fullest = p.ngrams.iter().max_by_key(|n| n.bits.len());
+    writeln!(
+        out,
+        "n-gram bits     {}{}",
+        s.ngram_bits,
+        fullest.map_or_else(String::new, |n| format!(
+            " (fullest: {} with {}, false-hit rate {:.2} %)",
+            n.call,
+            n.bits.len(),
+            100.0 * n.false_hit_rate
+        ))
+    )?;
     writeln!(out, "kernel memory   {}", super::bytes(s.memory_bytes))?;
     writeln!(out)?;
     let mut table = Table::new(&[

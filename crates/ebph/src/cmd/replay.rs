@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use ebph_core::{Arch, Settings};
-use ebph_replay::{inputs, read_trace_file, Detector, Format, Replay, TestResult};
+use ebph_replay::{inputs, read_trace_file, Format, Replay, TestResult, Tester};
 use serde::Serialize;
 
 use crate::table::{Align, Table};
@@ -61,7 +61,7 @@ impl Training {
     }
 
     /// Trains one profile on every process of `--train`, then normalizes it.
-    pub fn detector(&self, settings: &Settings) -> Result<Detector> {
+    pub fn tester(&self, settings: &Settings) -> Result<Tester> {
         let mut replay = Replay::new(settings.clone(), self.arch);
         for path in inputs(&self.train)? {
             let file = read_trace_file(&path, self.format, self.arch)?;
@@ -114,7 +114,7 @@ struct Summary {
 
 pub fn run(args: Args) -> Result<()> {
     let t = &args.training;
-    let detector = t.detector(&t.settings()?)?;
+    let detector = t.tester(&t.settings()?)?;
 
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());

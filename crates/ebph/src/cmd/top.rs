@@ -245,6 +245,7 @@ mod tests {
                 kind: EventKind::Anomaly {
                     syscall: "write".into(),
                     misses: 3,
+                    novel_ngram: false,
                     sequence: vec!["brk".into(), "write".into(), "write".into()],
                 },
                 time: "2026-11-24T02:05:22.490Z".into(),
