@@ -692,43 +692,41 @@ mod tests {
         let err = Store::open(&newer).err().unwrap().to_string();
         assert!(err.contains("schema version 9"), "{err}");
 
-        let bad = dir.path().join("bad.db");
-        Store::open(&bad).unwrap();
-        Connection::open(&bad)
-            .unwrap()
-            .execute(
-                "INSERT INTO profiles VALUES (1, 2, 0, '/x', 'sleeping', 0, 0, 0, 0, 0, x'', x'', 0, 0, 0, x'', x'', 0)",
-                [],
-            )
-            .unwrap();
-        let err = Store::open(&bad)
-            .unwrap()
-            .load_profiles()
-            .unwrap_err()
-            .to_string();
+        // A profile row no ebph writes: loading says what is wrong, and where.
+        let damaged = |name: &str, row: &str| -> String {
+            let path = dir.path().join(name);
+            Store::open(&path).unwrap();
+            Connection::open(&path)
+                .unwrap()
+                .execute(&format!("INSERT INTO profiles VALUES ({row})"), [])
+                .unwrap();
+            Store::open(&path)
+                .unwrap()
+                .load_profiles()
+                .unwrap_err()
+                .to_string()
+        };
+        let err = damaged(
+            "bad.db",
+            "1, 2, 0, '/x', 'sleeping', 0, 0, 0, 0, 0, x'', x'', 0, 0, 0, x'', x'', 0",
+        );
         assert!(
             err.contains("is damaged") && err.contains("sleeping"),
             "{err}"
         );
-
-        let ngrams = dir.path().join("ngrams.db");
-        Store::open(&ngrams).unwrap();
-        Connection::open(&ngrams)
-            .unwrap()
-            .execute(
-                "INSERT INTO profiles VALUES (1, 2, 0, '/x', 'training', 0, 0, 0, 0, 0, x'', x'', 0, 0, 0, x'000100', x'', 7)",
-                [],
-            )
-            .unwrap();
-        let err = Store::open(&ngrams)
-            .unwrap()
-            .load_profiles()
-            .unwrap_err()
-            .to_string();
+        let err = damaged(
+            "ngrams.db",
+            "1, 2, 0, '/x', 'training', 0, 0, 0, 0, 0, x'', x'', 0, 0, 0, x'000100', x'', 7",
+        );
         assert!(
             err.contains("is damaged") && err.contains("n-grams of 3 bytes"),
             "{err}"
         );
+        let err = damaged(
+            "length.db",
+            "1, 2, 0, '/x', 'training', 0, 0, 0, 0, 0, x'', x'', 0, 0, 0, x'', x'', 12",
+        );
+        assert!(err.contains("n-gram length 12"), "{err}");
     }
 
     #[test]
