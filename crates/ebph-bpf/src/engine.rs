@@ -358,7 +358,8 @@ impl Engine {
         s.suspend_execve = settings.suspend_execve;
         s.user_profiles = settings.user_profiles;
         s.detector = settings.detector.bits();
-        s.ngram_length = settings.ngram_length.into();
+        s.ngram_length = settings.ngram_length;
+        s.fold_loops = u8::from(settings.fold_loops);
     }
 
     /// Exempts the tasks of the profile in `slot` from delays and execve suspension (the

@@ -139,7 +139,8 @@ impl Profile {
     /// 4. An LFC above `tolerize_limit` makes the profile forget its training data.
     ///
     /// Both tests look at the task's window as it was before this call; the call then joins
-    /// the window.
+    /// the window. With `fold-loops`, a call that turns a loop again
+    /// ([`crate::Sequence::repeats`]) does none of this: it changes nothing at all.
     #[inline]
     pub fn on_call(
         &mut self,
@@ -149,6 +150,10 @@ impl Profile {
         settings: &Settings,
     ) -> CallOutcome {
         let mut out = CallOutcome::default();
+        if settings.fold_loops && task.sequence().repeats(call) {
+            out.lfc = task.lfc();
+            return out;
+        }
         let window = settings.window;
 
         // 1. Training.
@@ -217,6 +222,9 @@ impl Profile {
     #[inline]
     pub fn detect(&self, task: &mut TaskState, call: Syscall, settings: &Settings) -> Detection {
         let mut found = Detection::default();
+        if settings.fold_loops && task.sequence().repeats(call) {
+            return found;
+        }
         if self.status == ProfileStatus::Normal {
             let seq = task.sequence();
             if settings.detector.uses_pairs() {
@@ -605,5 +613,34 @@ mod tests {
         let mut seq = crate::Sequence::new();
         calls.iter().for_each(|&c| seq.push(s(c)));
         seq
+    }
+
+    #[test]
+    fn folded_loops_are_learned_once_however_often_they_turn() {
+        let st = Settings {
+            fold_loops: true,
+            ..settings()
+        };
+        let mut p = Profile::new();
+        // openat, then read/write turning twice, then close.
+        run(&mut p, &[2, 0, 1, 0, 1, 3], 0, &st);
+        p.normalize();
+        // The same loop turning 50 times is normal, and counts only its first turns.
+        let mut calls = vec![2];
+        for _ in 0..50 {
+            calls.extend([0, 1]);
+        }
+        calls.push(3);
+        let out = run(&mut p, &calls, 0, &st);
+        assert!(out.iter().all(|o| !o.is_anomalous()), "{out:?}");
+        assert_eq!(p.train_count, 5, "openat, read, write, read, close");
+        // Without folding the longer loop is new.
+        let plain = settings();
+        let mut q = Profile::new();
+        run(&mut q, &[2, 0, 1, 0, 1, 3], 0, &plain);
+        q.normalize();
+        assert!(run(&mut q, &calls, 0, &plain)
+            .iter()
+            .any(|o| o.is_anomalous()));
     }
 }

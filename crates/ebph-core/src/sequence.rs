@@ -64,6 +64,17 @@ impl Sequence {
         self.len == 0
     }
 
+    /// Whether `call` turns a loop of one or two calls again: it repeats the most recent
+    /// call (`a`, then `a`), or it and the most recent call repeat the two before them (`a b
+    /// a`, then `b`). With the `fold-loops` setting such a call is not seen at all, so the
+    /// window holds a loop once however many times it turns.
+    pub fn repeats(&self, call: Syscall) -> bool {
+        self.previous(1) == Some(call)
+            || (self.len >= 3
+                && self.previous(2) == Some(call)
+                && self.previous(1) == self.previous(3))
+    }
+
     /// The remembered calls followed by `current`, oldest first: the sequence an anomaly
     /// report shows.
     pub fn with_current(&self, current: Syscall) -> Vec<Syscall> {
@@ -94,6 +105,21 @@ mod tests {
         assert_eq!(seq.previous(8), Some(s(3)));
         assert_eq!(seq.previous(9), None);
         assert_eq!(seq.previous(0), None);
+    }
+
+    #[test]
+    fn loops_of_one_or_two_calls_repeat() {
+        let seq = |calls: &[u16]| {
+            let mut q = Sequence::new();
+            calls.iter().for_each(|&c| q.push(s(c)));
+            q
+        };
+        assert!(seq(&[1, 2]).repeats(s(2)));
+        assert!(seq(&[1, 2, 1]).repeats(s(2)));
+        assert!(!seq(&[1, 2, 1]).repeats(s(3)));
+        assert!(!seq(&[2, 1]).repeats(s(2)), "a b, then a: not yet a loop");
+        assert!(!seq(&[3, 2, 1]).repeats(s(2)));
+        assert!(!Sequence::new().repeats(s(0)));
     }
 
     #[test]

@@ -69,6 +69,10 @@ pub struct Settings {
     /// Bits learned with one length mean nothing with another: the daemon takes it from its
     /// configuration when it starts.
     pub ngram_length: u8,
+    /// A call that turns a loop of one or two calls again (see
+    /// [`crate::Sequence::repeats`]) is not seen: not learned, not tested, not in the window
+    /// nor the locality frame. Off: pH exactly.
+    pub fold_loops: bool,
     /// Length of the locality frame, in calls (1..=128).
     pub locality_frame: u8,
     /// Numerator of the freezing ratio: a profile freezes when
@@ -106,6 +110,7 @@ impl Default for Settings {
             window: WINDOW_MAX as u8,
             detector: Detector::Pairs,
             ngram_length: DEFAULT_NGRAM_LENGTH,
+            fold_loops: false,
             locality_frame: LOCALITY_FRAME_MAX as u8,
             normal_factor: 128,
             normal_factor_den: 32,
@@ -147,6 +152,10 @@ pub const SETTINGS: &[SettingInfo] = &[
     SettingInfo {
         name: "ngram-length",
         description: "calls per n-gram: the current call and up to 8 before it (2..9; read when the daemon starts)",
+    },
+    SettingInfo {
+        name: "fold-loops",
+        description: "true: a call that repeats the last one or two calls is not seen, so a loop is learned once however often it turns (false: pH exactly)",
     },
     SettingInfo {
         name: "locality-frame",
@@ -387,6 +396,7 @@ impl Settings {
             "window" => self.window.to_string(),
             "detector" => self.detector.to_string(),
             "ngram-length" => self.ngram_length.to_string(),
+            "fold-loops" => self.fold_loops.to_string(),
             "locality-frame" => self.locality_frame.to_string(),
             "normal-factor" => self.normal_factor.to_string(),
             "normal-factor-den" => self.normal_factor_den.to_string(),
@@ -435,6 +445,7 @@ impl Settings {
         match name {
             "window" => next.window = parse_number(name, value)?,
             "ngram-length" => next.ngram_length = parse_number(name, value)?,
+            "fold-loops" => next.fold_loops = parse_number(name, value)?,
             "detector" => {
                 next.detector = value.parse().map_err(|reason| SettingsError::Parse {
                     name,
@@ -545,6 +556,7 @@ mod tests {
             ("ngram-length", "1"),
             ("ngram-length", "10"),
             ("detector", "stide"),
+            ("fold-loops", "maybe"),
             ("locality-frame", "0"),
             ("locality-frame", "129"),
             ("normal-factor", "32"),

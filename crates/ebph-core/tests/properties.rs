@@ -150,8 +150,9 @@ proptest! {
         ts in traces(),
         detector in prop::sample::select(Detector::ALL.to_vec()),
         ngram_length in 2u8..=9,
+        fold_loops in any::<bool>(),
     ) {
-        let settings = Settings { detector, ngram_length, ..Settings::default() };
+        let settings = Settings { detector, ngram_length, fold_loops, ..Settings::default() };
         let mut p = Profile::new();
         for t in &ts {
             train(&mut p, t, &settings);
@@ -180,12 +181,14 @@ proptest! {
         train_t in trace(),
         test_t in trace(),
         detector in prop::sample::select(Detector::ALL.to_vec()),
+        fold_loops in any::<bool>(),
     ) {
         // A limit no run reaches, so that both views see the same normal profile throughout.
         let settings = Settings {
             anomaly_limit: u32::MAX,
             tolerize_limit: 128,
             detector,
+            fold_loops,
             ..Settings::default()
         };
         let mut p = Profile::new();

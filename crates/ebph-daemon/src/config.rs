@@ -220,6 +220,7 @@ impl Config {
             let text = match value {
                 toml::Value::String(s) => s.clone(),
                 toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
                 other => bail!(
                     "{}: setting {name} has an invalid value {other}",
                     path.display()
@@ -301,7 +302,7 @@ mod tests {
         let path = dir.path().join("ebph.toml");
         std::fs::write(
             &path,
-            "state-dir = \"/srv/ebph\"\nsave-interval = \"30s\"\n[settings]\nnormal-wait = \"2d\"\nanomaly-limit = 10\n[capacity]\nprofiles = 100\n",
+            "state-dir = \"/srv/ebph\"\nsave-interval = \"30s\"\n[settings]\nnormal-wait = \"2d\"\nanomaly-limit = 10\nfold-loops = true\n[capacity]\nprofiles = 100\n",
         )
         .unwrap();
         let config = Config::load(&path, true).unwrap();
@@ -309,10 +310,11 @@ mod tests {
         assert_eq!(config.save_interval, Duration::from_secs(30));
         assert_eq!(config.settings.normal_wait, Duration::from_secs(2 * 86_400));
         assert_eq!(config.settings.anomaly_limit, 10);
+        assert!(config.settings.fold_loops);
         assert_eq!(config.capacity.profiles, 100);
         assert_eq!(
             config.file_settings.keys().collect::<Vec<_>>(),
-            ["anomaly-limit", "normal-wait"]
+            ["anomaly-limit", "fold-loops", "normal-wait"]
         );
     }
 

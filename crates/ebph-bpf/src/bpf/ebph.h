@@ -40,7 +40,8 @@ struct ebph_settings {
 	__u32 lsm_execve;     /* the BPF-LSM program refuses execs, so sys_enter need not kill */
 	__u32 user_profiles;  /* new profiles a user other than root may cause a minute (0: any) */
 	__u16 detector;       /* EBPH_DETECT_*: what makes a call anomalous */
-	__u16 ngram_length;   /* calls per n-gram, 2..EBPH_NGRAM_MAX */
+	__u8 ngram_length;    /* calls per n-gram, 2..EBPH_NGRAM_MAX */
+	__u8 fold_loops;      /* a call that repeats the last one or two is not seen */
 };
 
 /* ebph_core::Detector::bits */

@@ -294,6 +294,11 @@ static __always_inline void on_call(struct ebph_task *t, __u32 curr, __u64 now)
 	__u32 len = t->len[d], window = settings.window, depth, misses, lfc, lfc_before, k;
 	__u32 detector = settings.detector;
 
+	/* A loop's turns after the first (ebph_core::Sequence::repeats): not seen at all. */
+	if (settings.fold_loops && len &&
+	    (curr == (lo & 0xffff) ||
+	     (len >= 3 && curr == ((lo >> 16) & 0xffff) && (lo & 0xffff) == ((lo >> 32) & 0xffff))))
+		return;
 	p = bpf_map_lookup_elem(&profiles, &slot);
 	if (!p)
 		return;
