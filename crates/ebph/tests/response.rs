@@ -86,10 +86,23 @@ fn anomalous_processes_are_held_longer_as_their_lfc_grows_and_normal_ones_never(
     let took = start.elapsed();
 
     // Every delay was reported before its hold began; wait until the daemon has read them
-    // (under emulation it may lag the program).
-    wait_until(20, "the delays to be reported", || {
-        of_pid(&events(&daemon), "delay", odd_pid).len() >= 5
-    });
+    // (under emulation it may lag the program). If they never come, say whether the kernel
+    // skipped runs of the engine (an exec it never saw leaves the run under another profile).
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    while of_pid(&events(&daemon), "delay", odd_pid).len() < 5 {
+        if Instant::now() > deadline {
+            let status = daemon.json(&["status", "--json"]);
+            panic!(
+                "the delays were not reported; engine runs the kernel skipped: {}; events of the run: {:?}",
+                status["engine"]["runs_missed"],
+                events(&daemon)
+                    .iter()
+                    .filter(|e| e["pid"].as_u64() == Some(u64::from(odd_pid)))
+                    .collect::<Vec<_>>()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let all = events(&daemon);
     assert!(
         of_pid(&all, "delay", normal_pid).is_empty(),
