@@ -602,13 +602,10 @@ impl Engine {
                     table.set(curr, prev, flags);
                 }
             }
-            for (byte, &bits) in ngrams.iter().enumerate() {
-                for bit in 0..8 {
-                    if bits >> bit & 1 == 1 {
-                        table.set_ngram_bit(curr, (8 * byte + bit) as u16);
-                    }
-                }
-            }
+            let ngrams: &ebph_core::NgramBitmap = ngrams
+                .try_into()
+                .expect("a row is pairs, then one n-gram bitmap");
+            table.add_ngram_row(curr, ngrams);
         }
         Ok(table)
     }

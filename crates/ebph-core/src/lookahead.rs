@@ -1,6 +1,6 @@
 //! Sparse tables of lookahead pairs and n-grams.
 
-use crate::ngram::{bit_set, NgramBitmap, NGRAM_BYTES};
+use crate::ngram::{bit_set, bits_of, set_bit, NgramBitmap, NGRAM_BYTES};
 use crate::{Sequence, Syscall, MAX_SYSCALLS};
 
 /// One row of a lookahead table: the flags of every `(curr, prev)` pair for one `curr`.
@@ -77,8 +77,18 @@ impl LookaheadTable {
 
     /// Sets bit `bit` of `curr`'s n-gram bitmap (used when loading a stored profile).
     pub fn set_ngram_bit(&mut self, curr: Syscall, bit: u16) {
-        let bit = usize::from(bit) % (8 * NGRAM_BYTES);
-        self.call_row_mut(curr).ngrams[bit / 8] |= 1 << (bit % 8);
+        set_bit(&mut self.call_row_mut(curr).ngrams, bit);
+    }
+
+    /// Adds every bit of `bitmap` to `curr`'s n-gram bitmap (a row read from the engine).
+    pub fn add_ngram_row(&mut self, curr: Syscall, bitmap: &NgramBitmap) {
+        if bitmap.iter().all(|&b| b == 0) {
+            return;
+        }
+        let row = &mut self.call_row_mut(curr).ngrams;
+        for (byte, &bits) in row.iter_mut().zip(bitmap) {
+            *byte |= bits;
+        }
     }
 
     /// The lookahead pairs of `curr`, if the table has a row for it.
@@ -114,9 +124,9 @@ impl LookaheadTable {
         if self.knows_ngram(curr, bits) {
             return false;
         }
-        let row = self.call_row_mut(curr);
+        let row = &mut self.call_row_mut(curr).ngrams;
         for bit in bits {
-            row.ngrams[usize::from(bit) / 8] |= 1 << (bit % 8);
+            set_bit(row, bit);
         }
         true
     }
@@ -201,24 +211,11 @@ impl LookaheadTable {
             .sum()
     }
 
-    /// The largest number of n-gram bits set in one call's bitmap (what decides the
-    /// table's worst false-hit rate: [`crate::ngram::false_hit_rate`]).
-    pub fn fullest_ngram_row(&self) -> usize {
-        self.rows
-            .iter()
-            .flatten()
-            .map(|row| row.ngrams.iter().map(|b| b.count_ones() as usize).sum())
-            .max()
-            .unwrap_or(0)
-    }
-
     /// Every `(curr, bit)` set in the n-gram bitmaps, by `curr` then `bit`.
     pub fn ngram_entries(&self) -> impl Iterator<Item = (Syscall, u16)> + '_ {
         self.rows.iter().enumerate().flat_map(|(curr, row)| {
             row.iter().flat_map(move |row| {
-                (0..8 * NGRAM_BYTES as u16)
-                    .filter(|&bit| bit_set(&row.ngrams, bit))
-                    .map(move |bit| (Syscall::new(curr as u16).unwrap(), bit))
+                bits_of(&row.ngrams).map(move |bit| (Syscall::new(curr as u16).unwrap(), bit))
             })
         })
     }

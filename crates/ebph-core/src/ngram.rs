@@ -135,6 +135,26 @@ pub fn bit_set(bitmap: &NgramBitmap, bit: u16) -> bool {
     (bitmap[usize::from(bit) / 8] >> (bit % 8)) & 1 == 1
 }
 
+/// Sets bit `bit` of `bitmap` (taken modulo [`NGRAM_BITS`]).
+#[inline]
+pub fn set_bit(bitmap: &mut NgramBitmap, bit: u16) {
+    let bit = usize::from(bit) % NGRAM_BITS;
+    bitmap[bit / 8] |= 1 << (bit % 8);
+}
+
+/// The bits set in `bitmap`, in order (empty bytes skipped).
+pub fn bits_of(bitmap: &NgramBitmap) -> impl Iterator<Item = u16> + '_ {
+    bitmap
+        .iter()
+        .enumerate()
+        .filter(|(_, &byte)| byte != 0)
+        .flat_map(|(i, &byte)| {
+            (0..8u16)
+                .filter(move |b| (byte >> b) & 1 == 1)
+                .map(move |b| 8 * i as u16 + b)
+        })
+}
+
 /// The chance that an n-gram never seen looks known, in a bitmap with `set` of its
 /// [`NGRAM_BITS`] bits set: both of its bits are set already.
 pub fn false_hit_rate(set: usize) -> f64 {
@@ -202,6 +222,16 @@ mod tests {
         }
         // 3,200 draws from 4,096 bits: about 2,200 distinct if uniform.
         assert!(seen.len() > 1_900, "{}", seen.len());
+    }
+
+    #[test]
+    fn bits_are_set_and_listed_in_order() {
+        let mut bitmap = [0u8; NGRAM_BYTES];
+        for bit in [4095, 0, 9, 8, 4096 + 3] {
+            set_bit(&mut bitmap, bit);
+        }
+        assert_eq!(bits_of(&bitmap).collect::<Vec<_>>(), [0, 3, 8, 9, 4095]);
+        assert!(bit_set(&bitmap, 9) && !bit_set(&bitmap, 10));
     }
 
     #[test]

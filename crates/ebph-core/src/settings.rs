@@ -248,7 +248,8 @@ fn info(name: &str) -> Result<&'static SettingInfo, SettingsError> {
         .ok_or_else(|| SettingsError::Unknown(name.to_owned()))
 }
 
-fn parse_number<T: std::str::FromStr>(name: &'static str, value: &str) -> Result<T, SettingsError>
+/// Parses the text of setting `name` into its type (a number, a boolean, a mode, a detector).
+fn parse_value<T: std::str::FromStr>(name: &'static str, value: &str) -> Result<T, SettingsError>
 where
     T::Err: std::fmt::Display,
 {
@@ -443,33 +444,21 @@ impl Settings {
         let next = self;
         let name = info(name)?.name;
         match name {
-            "window" => next.window = parse_number(name, value)?,
-            "ngram-length" => next.ngram_length = parse_number(name, value)?,
-            "fold-loops" => next.fold_loops = parse_number(name, value)?,
-            "detector" => {
-                next.detector = value.parse().map_err(|reason| SettingsError::Parse {
-                    name,
-                    value: value.to_owned(),
-                    reason,
-                })?
-            }
-            "locality-frame" => next.locality_frame = parse_number(name, value)?,
-            "normal-factor" => next.normal_factor = parse_number(name, value)?,
-            "normal-factor-den" => next.normal_factor_den = parse_number(name, value)?,
+            "window" => next.window = parse_value(name, value)?,
+            "ngram-length" => next.ngram_length = parse_value(name, value)?,
+            "fold-loops" => next.fold_loops = parse_value(name, value)?,
+            "detector" => next.detector = parse_value(name, value)?,
+            "locality-frame" => next.locality_frame = parse_value(name, value)?,
+            "normal-factor" => next.normal_factor = parse_value(name, value)?,
+            "normal-factor-den" => next.normal_factor_den = parse_value(name, value)?,
             "normal-wait" => next.normal_wait = parse_duration(name, value)?,
-            "anomaly-limit" => next.anomaly_limit = parse_number(name, value)?,
-            "tolerize-limit" => next.tolerize_limit = parse_number(name, value)?,
+            "anomaly-limit" => next.anomaly_limit = parse_value(name, value)?,
+            "tolerize-limit" => next.tolerize_limit = parse_value(name, value)?,
             "delay-factor" => next.delay_factor = parse_duration(name, value)?,
             "max-delay" => next.max_delay = parse_duration(name, value)?,
-            "suspend-execve" => next.suspend_execve = parse_number(name, value)?,
-            "user-profiles" => next.user_profiles = parse_number(name, value)?,
-            "response" => {
-                next.response = value.parse().map_err(|reason| SettingsError::Parse {
-                    name,
-                    value: value.to_owned(),
-                    reason,
-                })?
-            }
+            "suspend-execve" => next.suspend_execve = parse_value(name, value)?,
+            "user-profiles" => next.user_profiles = parse_value(name, value)?,
+            "response" => next.response = parse_value(name, value)?,
             "allowlist" => {
                 next.allowlist = value
                     .split(',')

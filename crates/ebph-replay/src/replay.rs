@@ -139,11 +139,6 @@ impl Tester {
         tester
     }
 
-    /// The detector it tests with.
-    pub fn detector(&self) -> ebph_core::Detector {
-        self.settings.detector
-    }
-
     /// What training learned.
     pub fn summary(&self) -> Summary {
         self.summary

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use ebph_api::protocol::{self, NgramBits, Pair, ProfileDetail, ProfileSummary, Status, Target};
 use ebph_bpf::{kernel_release, Engine};
-use ebph_core::{Arch, Profile, ProfileKey, ProfileStatus};
+use ebph_core::{Arch, Profile, ProfileKey, ProfileStatus, Syscall};
 
 use super::{rfc3339, Worker};
 use crate::mailbox::{ApiError, Snapshot};
@@ -212,21 +212,17 @@ impl Worker {
                 distances: (1..=8).filter(|d| flags & (1 << (d - 1)) != 0).collect(),
             })
             .collect();
-        let mut ngrams: Vec<NgramBits> = Vec::new();
-        for (curr, bit) in p.train.ngram_entries() {
-            let call = Arch::X86_64.display_name(curr);
-            match ngrams.last_mut() {
-                Some(last) if last.call == call => last.bits.push(bit),
-                _ => ngrams.push(NgramBits {
-                    call,
-                    bits: vec![bit],
-                    false_hit_rate: 0.0,
-                }),
-            }
-        }
-        for n in &mut ngrams {
-            n.false_hit_rate = ebph_core::ngram::false_hit_rate(n.bits.len());
-        }
+        let ngrams = (0..ebph_core::MAX_SYSCALLS as u16)
+            .filter_map(Syscall::new)
+            .filter_map(|curr| {
+                let bits: Vec<u16> = ebph_core::ngram::bits_of(p.train.ngram_row(curr)?).collect();
+                (!bits.is_empty()).then(|| NgramBits {
+                    call: Arch::X86_64.display_name(curr),
+                    false_hit_rate: ebph_core::ngram::false_hit_rate(bits.len()),
+                    bits,
+                })
+            })
+            .collect();
         Ok(ProfileDetail {
             summary: self.summary(&key, slot, &p)?,
             pairs,
