@@ -9,7 +9,7 @@
 
 use std::os::unix::fs::MetadataExt;
 
-use ebph_core::{LookaheadTable, Profile, ProfileKey, ProfileStatus, Syscall, NGRAM_BITS};
+use ebph_core::{LookaheadTable, Profile, ProfileKey, ProfileStatus, Syscall, OLD_NGRAM_BITS};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -137,7 +137,7 @@ pub struct FileProfile {
     /// The n-gram length its n-gram bits were learned with (absent: none).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub ngram_length: u8,
-    /// The train table's n-gram bits: `[call, bit]` (bit 0..4095 of the call's bitmap).
+    /// The train table's n-gram bits: `[call, bit]` (bit 0..2047 of the call's bitmap; bits up to 4095, from older versions, are read modulo 2048).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub train_ngrams: Vec<(u16, u16)>,
     /// The test table's n-gram bits.
@@ -201,7 +201,8 @@ fn table(
 ) -> Result<LookaheadTable, FileError> {
     let mut table = LookaheadTable::new();
     for &(curr, bit) in ngrams {
-        let (Some(c), true) = (Syscall::new(curr), usize::from(bit) < NGRAM_BITS) else {
+        // Files written with the larger bitmaps of old still read (OLD_NGRAM_BITS).
+        let (Some(c), true) = (Syscall::new(curr), usize::from(bit) < OLD_NGRAM_BITS) else {
             return Err(FileError::Invalid {
                 key: key.to_owned(),
                 why: format!("n-gram bit {bit} of call {curr} out of range"),
@@ -511,8 +512,8 @@ mod tests {
             train: pairs.to_vec(),
             test: pairs.to_vec(),
             ngram_length: 7,
-            train_ngrams: vec![(0, 17), (59, 4095)],
-            test_ngrams: vec![(59, 4095)],
+            train_ngrams: vec![(0, 17), (59, 2047)],
+            test_ngrams: vec![(59, 2047)],
         }
     }
 
@@ -535,7 +536,7 @@ mod tests {
         let mut b = a.clone();
         b.train_ngrams = vec![(0, 17), (3, 9)];
         let merged = merge_one(&a, &b).unwrap();
-        assert_eq!(merged.train_ngrams, [(0, 17), (3, 9), (59, 4095)]);
+        assert_eq!(merged.train_ngrams, [(0, 17), (3, 9), (59, 2047)]);
         assert_eq!(merged.ngram_length, 7);
         // A profile without n-grams takes the other's; two lengths drop both.
         let old = FileProfile {
@@ -555,7 +556,17 @@ mod tests {
         assert!(stored.fit_ngram_length(6));
         assert_eq!(stored.profile.train.ngram_bits_set(), 0);
         assert_eq!(stored.profile.train.lookahead_pairs(), 2);
-        // Out-of-range bits are refused.
+        // Out-of-range bits are refused; bits of the old 4,096-bit bitmaps fold onto today's.
+        let old = FileProfile {
+            train_ngrams: vec![(0, 4000)],
+            ..a.clone()
+        };
+        let folded = old.to_stored().unwrap().profile.train;
+        assert_eq!(folded.ngram_entries().collect::<Vec<_>>().len(), 1);
+        assert_eq!(
+            folded.ngram_entries().next().map(|(_, bit)| bit),
+            Some(4000 % ebph_core::NGRAM_BITS as u16)
+        );
         let bad = FileProfile {
             train_ngrams: vec![(0, 4096)],
             ..a

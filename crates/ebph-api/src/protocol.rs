@@ -641,6 +641,9 @@ pub struct Anomaly {
     pub lfc: u32,
     /// The window, oldest first.
     pub sequence: Vec<String>,
+    /// Whether the n-gram the call ends was new (written only when true).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub novel_ngram: bool,
 }
 
 #[cfg(test)]

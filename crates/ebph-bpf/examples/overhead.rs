@@ -26,6 +26,18 @@ enum Mode {
 
 const MODES: [Mode; 4] = [Mode::Nothing, Mode::Floor, Mode::Training, Mode::Normal];
 
+/// The settings measured: the defaults, with `EBPH_BENCH_SET` ("name=value ...") applied.
+fn bench_settings() -> Settings {
+    let text = std::env::var("EBPH_BENCH_SET").unwrap_or_default();
+    let values = text.split_whitespace().map(|pair| {
+        pair.split_once('=')
+            .unwrap_or_else(|| panic!("EBPH_BENCH_SET: {pair:?} is not name=value"))
+    });
+    Settings::default()
+        .with_values(values)
+        .unwrap_or_else(|e| panic!("EBPH_BENCH_SET: {e}"))
+}
+
 /// The exec-heavy workload.
 const EXEC_LOOP: &str = "i=0; while [ $i -lt 1000 ]; do /bin/true; i=$((i+1)); done";
 
@@ -36,14 +48,15 @@ fn attach(mode: Mode) -> Option<Box<dyn std::any::Any>> {
         Mode::Floor => Some(Box::new(Floor::attach().expect("attach the floor"))),
         Mode::Training | Mode::Normal => {
             let mut engine = Engine::load(&Capacity::default()).expect("load ebph");
+            let base = bench_settings();
             let settings = Settings {
                 // Normal as soon as stable: the workload's calls are then also tested.
                 normal_wait: if mode == Mode::Normal {
                     Duration::ZERO
                 } else {
-                    Settings::default().normal_wait
+                    base.normal_wait
                 },
-                ..Settings::default()
+                ..base
             };
             engine.set_settings(&settings);
             engine.attach().expect("attach ebph");
@@ -115,7 +128,7 @@ fn run_build(command: &str) -> f64 {
 /// Kernel memory of the profiles of `ls` and `bash` after a few runs, training and normal.
 fn profile_memory() -> Vec<(String, usize, usize)> {
     let mut engine = Engine::load(&Capacity::default()).expect("load ebph");
-    engine.set_settings(&Settings::default());
+    engine.set_settings(&bench_settings());
     engine.attach().expect("attach ebph");
     let programs: [(&str, &[&str]); 2] = [
         ("/bin/ls", &["-la", "/usr", "/etc"]),

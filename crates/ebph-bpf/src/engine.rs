@@ -25,7 +25,7 @@ pub struct Capacity {
     pub profiles: u32,
     /// Index blocks (2 KiB each): a profile needs one to train and one more while normal.
     pub indexes: u32,
-    /// Lookahead rows (512 bytes each): one per call a program makes, twice while normal.
+    /// Table rows (768 bytes each: lookahead pairs and n-gram bitmap): one per call a program makes, twice while normal.
     pub rows: u32,
     /// Tasks (threads) tracked at once.
     pub tasks: u32,
@@ -359,7 +359,7 @@ impl Engine {
         s.user_profiles = settings.user_profiles;
         s.detector = settings.detector.bits();
         s.ngram_length = settings.ngram_length;
-        s.fold_loops = u8::from(settings.fold_loops);
+        s.fold_loops = settings.fold_loops;
     }
 
     /// Exempts the tasks of the profile in `slot` from delays and execve suspension (the

@@ -49,10 +49,14 @@ pub use key::{ProfileKey, ProfileKeyError};
 pub use locality::{LocalityFrame, LOCALITY_FRAME_MAX};
 pub use lookahead::{LookaheadTable, Row, ROW_BYTES};
 pub use model::{Model, ModelEvent, Tid};
-pub use ngram::{ngram_bits, Detector, NgramBitmap, NGRAM_BITS, NGRAM_BYTES, NGRAM_MAX};
+pub use ngram::{
+    ngram_bits, Detector, NgramBitmap, NGRAM_BITS, NGRAM_BYTES, NGRAM_MAX, OLD_NGRAM_BITS,
+};
 pub use profile::{CallOutcome, Detection, Profile, ProfileStatus, NORMAL_CHECK_INTERVAL};
 pub use response::{delay_for, execve_allowed};
 pub use sequence::{Sequence, LOOKAHEAD, WINDOW_MAX};
-pub use settings::{ResponseMode, SettingInfo, Settings, SettingsError, SETTINGS};
+pub use settings::{
+    ResponseMode, SettingInfo, Settings, SettingsError, FOLD_LOOPS_ON, FOLD_MAX, SETTINGS,
+};
 pub use syscall::{Arch, ArchParseError, Syscall, MAX_SYSCALLS};
 pub use task::{TaskState, SIGNAL_FRAMES};

@@ -16,7 +16,12 @@ use serde::{Deserialize, Serialize};
 use crate::{Sequence, LOOKAHEAD};
 
 /// Bits in one call's n-gram bitmap.
-pub const NGRAM_BITS: usize = 4096;
+pub const NGRAM_BITS: usize = 2048;
+
+/// Bits in the n-gram bitmaps of profiles saved before they shrank to [`NGRAM_BITS`] (store
+/// schema 3, profile files of that time). Such a bit `b` is bit `b % NGRAM_BITS` now, and
+/// exactly so: an n-gram's bits are the same two fields of its hash, masked to fewer bits.
+pub const OLD_NGRAM_BITS: usize = 4096;
 
 /// Bytes of one call's n-gram bitmap.
 pub const NGRAM_BYTES: usize = NGRAM_BITS / 8;
@@ -32,11 +37,11 @@ pub type NgramBitmap = [u8; NGRAM_BYTES];
 #[serde(rename_all = "lowercase")]
 pub enum Detector {
     /// pH's lookahead pairs alone: a call is anomalous when it forms an unseen pair.
-    #[default]
     Pairs,
     /// The n-grams alone: a call is anomalous when it ends an unseen n-gram.
     Ngrams,
-    /// Either: an unseen pair or an unseen n-gram.
+    /// Either: an unseen pair or an unseen n-gram (the default).
+    #[default]
     Both,
 }
 
@@ -111,6 +116,8 @@ pub fn ngram_bits(seq: &Sequence, length: u8) -> Option<[u16; 2]> {
         }
     }
     let h = mix(lo, hi, k as u64);
+    // The second bit starts at bit 12 of the hash, as it did with 4,096-bit bitmaps, so
+    // that bits saved then still mean the same n-grams (see OLD_NGRAM_BITS).
     Some([
         (h & (NGRAM_BITS as u64 - 1)) as u16,
         ((h >> 12) & (NGRAM_BITS as u64 - 1)) as u16,
@@ -206,7 +213,7 @@ mod tests {
         let h = mix(0x0004_0003_0002_0001, 0x0005, 5);
         assert_eq!(
             ngram_bits(&seq_of(&[5, 4, 3, 2, 1]), 9),
-            Some([(h & 4095) as u16, ((h >> 12) & 4095) as u16])
+            Some([(h & 2047) as u16, ((h >> 12) & 2047) as u16])
         );
     }
 
@@ -220,17 +227,17 @@ mod tests {
                 seen.insert(y);
             }
         }
-        // 3,200 draws from 4,096 bits: about 2,200 distinct if uniform.
-        assert!(seen.len() > 1_900, "{}", seen.len());
+        // 3,200 draws from 2,048 bits: about 1,620 distinct if uniform.
+        assert!(seen.len() > 1_450, "{}", seen.len());
     }
 
     #[test]
     fn bits_are_set_and_listed_in_order() {
         let mut bitmap = [0u8; NGRAM_BYTES];
-        for bit in [4095, 0, 9, 8, 4096 + 3] {
+        for bit in [2047, 0, 9, 8, 2048 + 3] {
             set_bit(&mut bitmap, bit);
         }
-        assert_eq!(bits_of(&bitmap).collect::<Vec<_>>(), [0, 3, 8, 9, 4095]);
+        assert_eq!(bits_of(&bitmap).collect::<Vec<_>>(), [0, 3, 8, 9, 2047]);
         assert!(bit_set(&bitmap, 9) && !bit_set(&bitmap, 10));
     }
 
@@ -241,6 +248,6 @@ mod tests {
         }
         assert_eq!(Detector::Both.bits(), 3);
         assert!("stide".parse::<Detector>().is_err());
-        assert!((false_hit_rate(2048) - 0.25).abs() < 1e-9);
+        assert!((false_hit_rate(NGRAM_BITS / 2) - 0.25).abs() < 1e-9);
     }
 }

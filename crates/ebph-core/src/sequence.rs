@@ -64,15 +64,14 @@ impl Sequence {
         self.len == 0
     }
 
-    /// Whether `call` turns a loop of one or two calls again: it repeats the most recent
-    /// call (`a`, then `a`), or it and the most recent call repeat the two before them (`a b
-    /// a`, then `b`). With the `fold-loops` setting such a call is not seen at all, so the
-    /// window holds a loop once however many times it turns.
-    pub fn repeats(&self, call: Syscall) -> bool {
-        self.previous(1) == Some(call)
-            || (self.len >= 3
-                && self.previous(2) == Some(call)
-                && self.previous(1) == self.previous(3))
+    /// Whether `call` is one of the `depth` most recent calls: a loop over at most `depth`
+    /// distinct calls turning again, in any order. With `fold-loops = depth` such a call is
+    /// not seen at all, so the window holds each turn of a small loop once however often it
+    /// turns, and whatever the order its calls come in (a read/write loop whose writes follow
+    /// a buffer, not the reads). `depth` 0 never folds.
+    #[inline]
+    pub fn folds(&self, call: Syscall, depth: u8) -> bool {
+        self.prev[..usize::from(depth).min(self.len as usize)].contains(&call)
     }
 
     /// The remembered calls followed by `current`, oldest first: the sequence an anomaly
@@ -108,18 +107,24 @@ mod tests {
     }
 
     #[test]
-    fn loops_of_one_or_two_calls_repeat() {
+    fn a_call_among_the_most_recent_ones_folds() {
         let seq = |calls: &[u16]| {
             let mut q = Sequence::new();
             calls.iter().for_each(|&c| q.push(s(c)));
             q
         };
-        assert!(seq(&[1, 2]).repeats(s(2)));
-        assert!(seq(&[1, 2, 1]).repeats(s(2)));
-        assert!(!seq(&[1, 2, 1]).repeats(s(3)));
-        assert!(!seq(&[2, 1]).repeats(s(2)), "a b, then a: not yet a loop");
-        assert!(!seq(&[3, 2, 1]).repeats(s(2)));
-        assert!(!Sequence::new().repeats(s(0)));
+        assert!(seq(&[1, 2]).folds(s(2), 1));
+        assert!(!seq(&[1, 2]).folds(s(1), 1), "two calls ago, but depth 1");
+        assert!(seq(&[1, 2]).folds(s(1), 2));
+        assert!(seq(&[1, 2, 3]).folds(s(1), 3));
+        assert!(!seq(&[1, 2, 3, 4]).folds(s(1), 3), "four calls ago");
+        assert!(!seq(&[1, 2, 3]).folds(s(4), 3));
+        assert!(!seq(&[1, 2, 3]).folds(s(3), 0), "depth 0: pH exactly");
+        assert!(
+            !Sequence::new().folds(s(0), 4),
+            "an empty position is no call"
+        );
+        assert!(!seq(&[5]).folds(s(0), 4));
     }
 
     #[test]

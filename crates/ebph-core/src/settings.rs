@@ -69,10 +69,12 @@ pub struct Settings {
     /// Bits learned with one length mean nothing with another: the daemon takes it from its
     /// configuration when it starts.
     pub ngram_length: u8,
-    /// A call that turns a loop of one or two calls again (see
-    /// [`crate::Sequence::repeats`]) is not seen: not learned, not tested, not in the window
-    /// nor the locality frame. Off: pH exactly.
-    pub fold_loops: bool,
+    /// A call that is one of the last `fold-loops` calls seen (0..=[`FOLD_MAX`]; see
+    /// [`crate::Sequence::folds`]) is not seen: not learned, not tested, not in the window
+    /// nor the locality frame. 0: pH exactly. A configuration may also say `true`
+    /// ([`FOLD_LOOPS_ON`]) or `false` (0).
+    #[serde(deserialize_with = "fold_loops_from_number_or_bool")]
+    pub fold_loops: u8,
     /// Length of the locality frame, in calls (1..=128).
     pub locality_frame: u8,
     /// Numerator of the freezing ratio: a profile freezes when
@@ -108,9 +110,9 @@ impl Default for Settings {
     fn default() -> Settings {
         Settings {
             window: WINDOW_MAX as u8,
-            detector: Detector::Pairs,
+            detector: Detector::Both,
             ngram_length: DEFAULT_NGRAM_LENGTH,
-            fold_loops: false,
+            fold_loops: FOLD_LOOPS_ON,
             locality_frame: LOCALITY_FRAME_MAX as u8,
             normal_factor: 128,
             normal_factor_den: 32,
@@ -128,7 +130,13 @@ impl Default for Settings {
 }
 
 /// The default n-gram length (see `docs/detection.md` for how it was chosen).
-pub const DEFAULT_NGRAM_LENGTH: u8 = 7;
+pub const DEFAULT_NGRAM_LENGTH: u8 = 5;
+
+/// The largest `fold-loops`: a call among the last 4 seen is the most that folds.
+pub const FOLD_MAX: u8 = 4;
+
+/// What `fold-loops = true` means: a call among the last 3 calls seen is not seen.
+pub const FOLD_LOOPS_ON: u8 = 3;
 
 /// A setting's name and meaning, for help texts and `ebph get`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,7 +163,7 @@ pub const SETTINGS: &[SettingInfo] = &[
     },
     SettingInfo {
         name: "fold-loops",
-        description: "true: a call that repeats the last one or two calls is not seen, so a loop is learned once however often it turns (false: pH exactly)",
+        description: "N (0..4): a call that is one of the last N calls seen is not seen, so a small loop is learned once however often and in whatever order its calls turn (0 or false: pH exactly; true: 3)",
     },
     SettingInfo {
         name: "locality-frame",
@@ -263,6 +271,37 @@ where
         })
 }
 
+/// `fold-loops`: a depth, or `true` / `false`.
+fn parse_fold_loops(value: &str) -> Result<u8, SettingsError> {
+    match value.trim() {
+        "true" | "on" => Ok(FOLD_LOOPS_ON),
+        "false" | "off" => Ok(0),
+        number => parse_value("fold-loops", number),
+    }
+}
+
+/// Reads `fold-loops` from a number or a boolean (settings saved by older versions).
+fn fold_loops_from_number_or_bool<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<u8, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Depth {
+        Number(u8),
+        Flag(bool),
+    }
+    Ok(match Depth::deserialize(deserializer)? {
+        Depth::Number(depth) => depth,
+        Depth::Flag(on) => {
+            if on {
+                FOLD_LOOPS_ON
+            } else {
+                0
+            }
+        }
+    })
+}
+
 fn parse_duration(name: &'static str, value: &str) -> Result<Duration, SettingsError> {
     let text = value.trim();
     if text == "0" {
@@ -303,6 +342,12 @@ impl Settings {
             return Err(invalid(
                 "ngram-length",
                 format!("must be 2..={NGRAM_MAX}, not {}", self.ngram_length),
+            ));
+        }
+        if self.fold_loops > FOLD_MAX {
+            return Err(invalid(
+                "fold-loops",
+                format!("must be 0..={FOLD_MAX}, not {}", self.fold_loops),
             ));
         }
         if !(1..=LOCALITY_FRAME_MAX as u8).contains(&self.locality_frame) {
@@ -386,6 +431,16 @@ impl Settings {
         Ok(())
     }
 
+    /// pH exactly, as Somayaji described it: lookahead pairs alone and every call seen
+    /// (`detector = pairs`, `fold-loops = 0`), everything else as by default.
+    pub fn ph() -> Settings {
+        Settings {
+            detector: Detector::Pairs,
+            fold_loops: 0,
+            ..Settings::default()
+        }
+    }
+
     /// The normal wait in nanoseconds, as the engine's clocks count.
     pub fn normal_wait_ns(&self) -> u64 {
         u64::try_from(self.normal_wait.as_nanos()).unwrap_or(u64::MAX)
@@ -446,7 +501,7 @@ impl Settings {
         match name {
             "window" => next.window = parse_value(name, value)?,
             "ngram-length" => next.ngram_length = parse_value(name, value)?,
-            "fold-loops" => next.fold_loops = parse_value(name, value)?,
+            "fold-loops" => next.fold_loops = parse_fold_loops(value)?,
             "detector" => next.detector = parse_value(name, value)?,
             "locality-frame" => next.locality_frame = parse_value(name, value)?,
             "normal-factor" => next.normal_factor = parse_value(name, value)?,
@@ -524,6 +579,21 @@ mod tests {
     }
 
     #[test]
+    fn fold_loops_takes_a_depth_or_a_flag() {
+        let mut s = Settings::default();
+        s.set("fold-loops", "true").unwrap();
+        assert_eq!(s.fold_loops, FOLD_LOOPS_ON);
+        s.set("fold-loops", "2").unwrap();
+        assert_eq!(s.get("fold-loops").unwrap(), "2");
+        s.set("fold-loops", "false").unwrap();
+        assert_eq!(s.fold_loops, 0);
+        let old: Settings = serde_json::from_str(r#"{"fold-loops": true}"#).unwrap();
+        assert_eq!(old.fold_loops, FOLD_LOOPS_ON);
+        let new: Settings = serde_json::from_str(r#"{"fold-loops": 4}"#).unwrap();
+        assert_eq!(new.fold_loops, 4);
+    }
+
+    #[test]
     fn durations_accept_human_units() {
         let mut s = Settings::default();
         s.set("normal-wait", "2s").unwrap();
@@ -546,6 +616,7 @@ mod tests {
             ("ngram-length", "10"),
             ("detector", "stide"),
             ("fold-loops", "maybe"),
+            ("fold-loops", "5"),
             ("locality-frame", "0"),
             ("locality-frame", "129"),
             ("normal-factor", "32"),

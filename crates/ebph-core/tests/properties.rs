@@ -76,7 +76,7 @@ proptest! {
         let settings = Settings {
             detector: Detector::Ngrams,
             ngram_length,
-            ..Settings::default()
+            ..Settings::ph()
         };
         let mut p = Profile::new();
         for t in &ts {
@@ -105,7 +105,7 @@ proptest! {
 
     #[test]
     fn learns_exactly_the_naive_pairs(ts in traces(), window in 2u8..=9) {
-        let settings = Settings { window, ..Settings::default() };
+        let settings = Settings { window, ..Settings::ph() };
         let mut p = Profile::new();
         for t in &ts {
             train(&mut p, t, &settings);
@@ -116,7 +116,7 @@ proptest! {
 
     #[test]
     fn feeding_a_trace_twice_learns_nothing_new(t in trace()) {
-        let settings = Settings::default();
+        let settings = Settings::ph();
         let mut p = Profile::new();
         train(&mut p, &t, &settings);
         let (table, sequences) = (p.train.clone(), p.sequences);
@@ -129,7 +129,7 @@ proptest! {
 
     #[test]
     fn counters_follow_the_calls(ts in traces()) {
-        let settings = Settings::default();
+        let settings = Settings::ph();
         let mut p = Profile::new();
         let mut learned = 0;
         let mut since_learned = 0u64;
@@ -150,9 +150,9 @@ proptest! {
         ts in traces(),
         detector in prop::sample::select(Detector::ALL.to_vec()),
         ngram_length in 2u8..=9,
-        fold_loops in any::<bool>(),
+        fold_loops in 0u8..=ebph_core::FOLD_MAX,
     ) {
-        let settings = Settings { detector, ngram_length, fold_loops, ..Settings::default() };
+        let settings = Settings { detector, ngram_length, fold_loops, ..Settings::ph() };
         let mut p = Profile::new();
         for t in &ts {
             train(&mut p, t, &settings);
@@ -181,7 +181,7 @@ proptest! {
         train_t in trace(),
         test_t in trace(),
         detector in prop::sample::select(Detector::ALL.to_vec()),
-        fold_loops in any::<bool>(),
+        fold_loops in 0u8..=ebph_core::FOLD_MAX,
     ) {
         // A limit no run reaches, so that both views see the same normal profile throughout.
         let settings = Settings {
@@ -189,7 +189,7 @@ proptest! {
             tolerize_limit: 128,
             detector,
             fold_loops,
-            ..Settings::default()
+            ..Settings::ph()
         };
         let mut p = Profile::new();
         train(&mut p, &train_t, &settings);
@@ -229,7 +229,7 @@ proptest! {
 
     #[test]
     fn lfc_stays_exact_through_the_rules(train_t in trace(), test_t in trace(), limit in 0u32..20) {
-        let settings = Settings { tolerize_limit: limit, anomaly_limit: 5, ..Settings::default() };
+        let settings = Settings { tolerize_limit: limit, anomaly_limit: 5, ..Settings::ph() };
         let mut p = Profile::new();
         train(&mut p, &train_t, &settings);
         p.normalize();
@@ -244,7 +244,7 @@ proptest! {
 
     #[test]
     fn a_forked_child_continues_the_parents_sequence(t in trace(), cut in any::<prop::sample::Index>()) {
-        let settings = Settings::default();
+        let settings = Settings::ph();
         let cut = if t.is_empty() { 0 } else { cut.index(t.len() + 1) };
         let mut whole = Profile::new();
         train(&mut whole, &t, &settings);
@@ -266,7 +266,7 @@ proptest! {
     fn a_signal_frame_isolates_the_handlers_calls(
         before in trace(), handler in trace(), after in trace(),
     ) {
-        let settings = Settings::default();
+        let settings = Settings::ph();
         let arch = Arch::X86_64;
         let rt_sigreturn = arch.number("rt_sigreturn").unwrap();
         // The handler returns once, at its end.

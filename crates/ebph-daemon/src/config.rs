@@ -310,7 +310,7 @@ mod tests {
         assert_eq!(config.save_interval, Duration::from_secs(30));
         assert_eq!(config.settings.normal_wait, Duration::from_secs(2 * 86_400));
         assert_eq!(config.settings.anomaly_limit, 10);
-        assert!(config.settings.fold_loops);
+        assert_eq!(config.settings.fold_loops, ebph_core::FOLD_LOOPS_ON);
         assert_eq!(config.capacity.profiles, 100);
         assert_eq!(
             config.file_settings.keys().collect::<Vec<_>>(),

@@ -14,7 +14,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 /// `ebph` in ASCII: marks the file as ebph's.
 const APPLICATION_ID: i64 = 0x6562_7068;
 /// The schema this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// From version 1: profiles know when they were last used, whether their executable is
 /// one other users can change, and who first ran it. Version 1 keyed `#!` scripts by the
@@ -32,6 +32,11 @@ const MIGRATE_FROM_2: &str = "
 ALTER TABLE profiles ADD COLUMN train_ngrams BLOB NOT NULL DEFAULT x'';
 ALTER TABLE profiles ADD COLUMN test_ngrams BLOB NOT NULL DEFAULT x'';
 ALTER TABLE profiles ADD COLUMN ngram_length INTEGER NOT NULL DEFAULT 0;
+";
+
+/// From version 3: an anomaly records whether its n-gram was new (none before were).
+const MIGRATE_FROM_3: &str = "
+ALTER TABLE anomalies ADD COLUMN novel_ngram INTEGER NOT NULL DEFAULT 0;
 ";
 
 const SCHEMA: &str = "
@@ -66,7 +71,8 @@ CREATE TABLE anomalies (
     syscall TEXT NOT NULL,
     misses INTEGER NOT NULL,
     lfc INTEGER NOT NULL,
-    sequence TEXT NOT NULL
+    sequence TEXT NOT NULL,
+    novel_ngram INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE settings (
     name TEXT PRIMARY KEY,
@@ -153,7 +159,8 @@ fn decode_ngrams(bytes: &[u8], table: &mut LookaheadTable) -> Result<(), String>
         let curr = u16::from_le_bytes([entry[0], entry[1]]);
         let bit = u16::from_le_bytes([entry[2], entry[3]]);
         match Syscall::new(curr) {
-            Some(curr) if usize::from(bit) < ebph_core::NGRAM_BITS => {
+            // Bits of the larger bitmaps of schema 3 fold onto today's (OLD_NGRAM_BITS).
+            Some(curr) if usize::from(bit) < ebph_core::OLD_NGRAM_BITS => {
                 table.set_ngram_bit(curr, bit)
             }
             _ => return Err(format!("n-gram bit {bit} of call {curr} out of range")),
@@ -259,10 +266,11 @@ impl Store {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| self.sqlite(e))?;
-        if version == 1 || version == 2 {
-            let from_1 = if version == 1 { MIGRATE_FROM_1 } else { "" };
+        if (1..SCHEMA_VERSION).contains(&version) {
+            let from_1 = if version <= 1 { MIGRATE_FROM_1 } else { "" };
+            let from_2 = if version <= 2 { MIGRATE_FROM_2 } else { "" };
             let batch = format!(
-                "BEGIN; {from_1} {MIGRATE_FROM_2} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                "BEGIN; {from_1} {from_2} {MIGRATE_FROM_3} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             );
             self.conn
                 .execute_batch(&batch)
@@ -474,8 +482,9 @@ impl Store {
         {
             let mut insert = tx
                 .prepare(
-                    "INSERT INTO anomalies (time, pid, tid, key, path, syscall, misses, lfc, sequence)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    "INSERT INTO anomalies
+                     (time, pid, tid, key, path, syscall, misses, lfc, sequence, novel_ngram)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )
                 .map_err(sqlite)?;
             for a in anomalies {
@@ -490,6 +499,7 @@ impl Store {
                         a.misses,
                         a.lfc,
                         a.sequence.join(" "),
+                        a.novel_ngram,
                     ])
                     .map_err(sqlite)?;
             }
@@ -520,7 +530,7 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT time, pid, tid, key, path, syscall, misses, lfc, sequence FROM
+                "SELECT time, pid, tid, key, path, syscall, misses, lfc, sequence, novel_ngram FROM
                  (SELECT * FROM anomalies ORDER BY id DESC LIMIT ?1) ORDER BY id",
             )
             .map_err(|e| self.sqlite(e))?;
@@ -540,6 +550,7 @@ impl Store {
                         .split_whitespace()
                         .map(str::to_owned)
                         .collect(),
+                    novel_ngram: r.get(9)?,
                 })
             })
             .map_err(|e| self.sqlite(e))?;
@@ -590,7 +601,7 @@ mod tests {
         let mut train = LookaheadTable::new();
         train.set(s(0), s(1), 0b1010_0001);
         train.set(s(511), s(3), 0xff);
-        train.set_ngram_bit(s(0), 4095);
+        train.set_ngram_bit(s(0), 2047);
         train.set_ngram_bit(s(0), 17);
         let mut test = LookaheadTable::new();
         test.set(s(0), s(1), 0b1);
@@ -648,6 +659,8 @@ mod tests {
             CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
             INSERT INTO profiles VALUES (1, 2, 0, '/bin/x', 'training', 5, 1, 1, 0, 0, x'', x'');
             INSERT INTO profiles VALUES (1, 3, 77, '/a.sh', 'training', 5, 1, 1, 0, 0, x'', x'');
+            INSERT INTO anomalies VALUES (1, '2026-11-01T00:00:00Z', 5, 5, '1:2:0', '/bin/x',
+            'write', 2, 1, 'read write');
             PRAGMA application_id = 1700950120; PRAGMA user_version = 1;";
         Connection::open(&path).unwrap().execute_batch(v1).unwrap();
         let store = Store::open(&path).unwrap();
@@ -658,6 +671,16 @@ mod tests {
             ("/bin/x", 0)
         );
         assert_eq!(loaded[0].origin, ProfileOrigin::default());
+        let anomalies = store.anomalies(10).unwrap();
+        assert_eq!(
+            (
+                anomalies.len(),
+                anomalies[0].misses,
+                anomalies[0].novel_ngram
+            ),
+            (1, 2, false),
+            "an anomaly from before version 4 had no n-gram test"
+        );
         drop(store);
         assert_eq!(loaded[0].ngram_length, 0, "no n-grams before version 3");
         // Opened again, it is the current version and stays as it is.
@@ -730,6 +753,22 @@ mod tests {
     }
 
     #[test]
+    fn ngram_bits_of_the_old_larger_bitmaps_fold_onto_todays() {
+        let mut bytes = Vec::new();
+        for (curr, bit) in [(0u16, 4000u16), (2, 5)] {
+            bytes.extend_from_slice(&curr.to_le_bytes());
+            bytes.extend_from_slice(&bit.to_le_bytes());
+        }
+        let mut table = LookaheadTable::new();
+        decode_ngrams(&bytes, &mut table).unwrap();
+        let bits: Vec<(u16, u16)> = table.ngram_entries().map(|(c, b)| (c.nr(), b)).collect();
+        assert_eq!(bits, [(0, 4000 - 2048), (2, 5)]);
+        let mut beyond = bytes.clone();
+        beyond[2..4].copy_from_slice(&4096u16.to_le_bytes());
+        assert!(decode_ngrams(&beyond, &mut table).is_err());
+    }
+
+    #[test]
     fn anomalies_and_settings_are_kept() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("ebph.db")).unwrap();
@@ -743,6 +782,7 @@ mod tests {
             misses: 3,
             lfc: 1,
             sequence: vec!["read".into(), "write".into()],
+            novel_ngram: true,
         };
         store.add_anomalies(&[a.clone(), a.clone()]).unwrap();
         assert_eq!(store.anomalies(1).unwrap(), std::slice::from_ref(&a));

@@ -368,39 +368,50 @@ fn unm_login_intrusions_stand_out_from_normal_logins() {
         return;
     };
     let (normal, abnormal) = (login.join("normal"), login.join("abnormal"));
-    let out = ebph(&[
-        "replay",
-        "-f",
-        "unm",
-        "--arch",
-        "i386",
-        "--train",
-        s(&normal),
-        "--test",
-        s(&normal),
-        s(&abnormal),
-        "--json",
-    ]);
-    let lines = json_lines(&out);
-    let summary = &lines.last().unwrap()["summary"];
-    // PROVENANCE.md: login normal has 24 processes and 8,906 calls.
-    assert_eq!(summary["train_processes"], 24);
-    assert_eq!(summary["train_count"], 8906);
-    let (normal_runs, attack_runs): (Vec<&Value>, Vec<&Value>) = lines[..lines.len() - 1]
-        .iter()
-        .partition(|l| l["trace"].as_str().unwrap().contains("/normal/"));
-    assert_eq!(normal_runs.len(), 24);
-    assert_eq!(attack_runs.len(), 13);
-    assert!(normal_runs.iter().all(|l| l["anomalous_calls"] == 0));
-    // Both recorded intrusions (one file each) have processes well outside the profile.
-    for file in ["login.trace_9809181501.int", "login.trace_9809221124.int"] {
-        let worst = attack_runs
+    // pH exactly, then the default detector and folding.
+    for settings in [&["detector=pairs", "fold-loops=0"][..], &[]] {
+        let mut args = vec![
+            "replay",
+            "-f",
+            "unm",
+            "--arch",
+            "i386",
+            "--train",
+            s(&normal),
+            "--test",
+            s(&normal),
+            s(&abnormal),
+            "--json",
+        ];
+        for set in settings {
+            args.extend(["--set", set]);
+        }
+        let lines = json_lines(&ebph(&args));
+        let summary = &lines.last().unwrap()["summary"];
+        assert_eq!(summary["train_processes"], 24);
+        if !settings.is_empty() {
+            // PROVENANCE.md: login normal has 24 processes and 8,906 calls.
+            assert_eq!(summary["train_count"], 8906);
+        } else {
+            let seen = summary["train_count"].as_u64().unwrap();
+            assert!(seen < 8906, "folded loops are seen once: {seen}");
+        }
+        let (normal_runs, attack_runs): (Vec<&Value>, Vec<&Value>) = lines[..lines.len() - 1]
             .iter()
-            .filter(|l| l["trace"].as_str().unwrap().contains(file))
-            .map(|l| l["max_lfc"].as_u64().unwrap())
-            .max()
-            .unwrap();
-        assert!(worst > 12, "{file}: max LFC {worst}");
+            .partition(|l| l["trace"].as_str().unwrap().contains("/normal/"));
+        assert_eq!(normal_runs.len(), 24);
+        assert_eq!(attack_runs.len(), 13);
+        assert!(normal_runs.iter().all(|l| l["anomalous_calls"] == 0));
+        // Both recorded intrusions (one file each) have processes well outside the profile.
+        for file in ["login.trace_9809181501.int", "login.trace_9809221124.int"] {
+            let worst = attack_runs
+                .iter()
+                .filter(|l| l["trace"].as_str().unwrap().contains(file))
+                .map(|l| l["max_lfc"].as_u64().unwrap())
+                .max()
+                .unwrap();
+            assert!(worst > 12, "{settings:?} {file}: max LFC {worst}");
+        }
     }
     fs::remove_dir_all(login.parent().unwrap()).ok();
 }
@@ -475,6 +486,10 @@ fn eval_reports_the_auc_and_rates_worked_out_by_hand() {
             group.into(),
             "--set".into(),
             "tolerize-limit=2".into(),
+            "--set".into(),
+            "detector=pairs".into(),
+            "--set".into(),
+            "fold-loops=0".into(),
             "--detector".into(),
             "pairs".into(),
             "--json".into(),
@@ -592,14 +607,14 @@ fn eval_measures_each_detector_from_one_training() {
     assert_eq!(auc(&lines, "both"), Some(1.0));
     let default: Vec<_> = lines.iter().filter(|l| l["default"] == true).collect();
     assert_eq!(default.len(), 1);
-    assert_eq!(default[0]["detector"], "pairs", "the default detector");
+    assert_eq!(default[0]["detector"], "both", "the default detector");
     // The default follows the detector setting; --detector picks which are measured.
-    let lines = run(&["--set", "detector=both", "--detector", "both,ngrams"]);
+    let lines = run(&["--set", "detector=pairs", "--detector", "pairs,ngrams"]);
     assert_eq!(lines.len(), 6, "{lines:?}");
     let default: Vec<_> = lines.iter().filter(|l| l["default"] == true).collect();
     assert_eq!(
         (default.len(), default[0]["detector"].as_str()),
-        (1, Some("both"))
+        (1, Some("pairs"))
     );
     let err = ebph(&[
         "eval",

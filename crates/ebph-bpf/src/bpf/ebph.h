@@ -12,7 +12,7 @@
 #define EBPH_SIGNAL_FRAMES 4  /* base window + 3 nested handlers */
 #define EBPH_PATH_MAX 256
 #define EBPH_REPORTS_PER_SECOND 100 /* anomaly events of one profile in one second */
-#define EBPH_NGRAM_BITS 4096 /* a call's n-gram bitmap (ebph_core::NGRAM_BITS) */
+#define EBPH_NGRAM_BITS 2048 /* a call's n-gram bitmap (ebph_core::NGRAM_BITS) */
 #define EBPH_NGRAM_MAX 9     /* the longest n-gram: the call and 8 before it */
 
 enum ebph_status {
@@ -41,7 +41,7 @@ struct ebph_settings {
 	__u32 user_profiles;  /* new profiles a user other than root may cause a minute (0: any) */
 	__u16 detector;       /* EBPH_DETECT_*: what makes a call anomalous */
 	__u8 ngram_length;    /* calls per n-gram, 2..EBPH_NGRAM_MAX */
-	__u8 fold_loops;      /* a call that repeats the last one or two is not seen */
+	__u8 fold_loops;      /* a call among the last fold_loops (0..4) calls seen is not seen */
 };
 
 /* ebph_core::Detector::bits */

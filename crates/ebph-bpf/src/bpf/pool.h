@@ -33,7 +33,7 @@ static __always_inline __u32 alloc_row(void)
 }
 
 /* Zeroes a row and returns it to the pool. (The zeroes are copied from `zero_row` by one
- * helper call: a 1 KiB memset, inlined at every caller, is more than the verifier takes.) */
+ * helper call: a 768-byte memset, inlined at every caller, is more than the verifier takes.) */
 static __always_inline void free_row(__u32 id)
 {
 	struct ebph_row *row = bpf_map_lookup_elem(&rows, &id), *zero;

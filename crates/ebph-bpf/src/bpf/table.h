@@ -45,7 +45,8 @@ static __always_inline __u32 count_misses(struct ebph_row *row, __u64 lo, __u64 
 /*
  * The n-gram ending in the current call: the `k` most recent calls of the window (lo, hi),
  * mixed with k (ebph_core::ngram::ngram_bits; both must change together). Its bits in the
- * call's bitmap are the hash's bits 0-11 and 12-23. k is 1..8.
+ * call's bitmap are the hash's bits 0-10 and 12-22 (bit 12 as when bitmaps had 4,096 bits,
+ * so that bits saved then keep their meaning). k is 1..8.
  */
 static __always_inline __u64 ngram_hash(__u64 lo, __u64 hi, __u32 k)
 {
@@ -158,7 +159,7 @@ __noinline int learn(__u64 slot_curr, __u64 lo, __u64 hi, __u64 h, __u32 depth_k
 			free_row(fresh);
 			return 0;
 		}
-		/* One helper call, not 1 KiB of unrolled copies on every path through here. */
+		/* One helper call, not 768 bytes of unrolled copies on every path through here. */
 		if (bpf_probe_read_kernel(copy, sizeof(*copy), shared)) {
 			free_row(fresh);
 			return 0;

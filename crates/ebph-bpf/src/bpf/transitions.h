@@ -282,6 +282,15 @@ static __always_inline __u64 now_ns(__u64 *cached)
 	return *cached;
 }
 
+/* Whether `curr` is one of the `fold` (at most 4) most recent of the `len` calls in `lo`. */
+static __always_inline bool folds(__u64 lo, __u32 len, __u32 fold, __u32 curr)
+{
+	if (fold > len)
+		fold = len;
+	return (fold > 0 && curr == (lo & 0xffff)) || (fold > 1 && curr == ((lo >> 16) & 0xffff)) ||
+	       (fold > 2 && curr == ((lo >> 32) & 0xffff)) || (fold > 3 && curr == (lo >> 48));
+}
+
 /* One call of a tracked task: ebph_core::Profile::on_call. */
 static __always_inline void on_call(struct ebph_task *t, __u32 curr, __u64 now)
 {
@@ -294,10 +303,9 @@ static __always_inline void on_call(struct ebph_task *t, __u32 curr, __u64 now)
 	__u32 len = t->len[d], window = settings.window, depth, misses, lfc, lfc_before, k;
 	__u32 detector = settings.detector;
 
-	/* A loop's turns after the first (ebph_core::Sequence::repeats): not seen at all. */
-	if (settings.fold_loops && len &&
-	    (curr == (lo & 0xffff) ||
-	     (len >= 3 && curr == ((lo >> 16) & 0xffff) && (lo & 0xffff) == ((lo >> 32) & 0xffff))))
+	/* A call among the last fold_loops calls seen (ebph_core::Sequence::folds): a small
+	 * loop turning again, not seen at all. The 4 most recent calls are all in `lo`. */
+	if (folds(lo, len, settings.fold_loops, curr))
 		return;
 	p = bpf_map_lookup_elem(&profiles, &slot);
 	if (!p)

@@ -125,15 +125,16 @@ impl Worker {
                 syscall,
                 misses,
                 sequence,
-                ..
+                novel_ngram,
             } = &event.kind
             {
                 tracing::warn!(
-                    "anomaly: pid {} {} {} (misses {}, LFC {})",
+                    "anomaly: pid {} {} {} (misses {}{}, LFC {})",
                     event.pid,
                     event.path,
                     syscall,
                     misses,
+                    if *novel_ngram { ", new n-gram" } else { "" },
                     e.lfc
                 );
                 anomalies.push(StoredAnomaly {
@@ -146,6 +147,7 @@ impl Worker {
                     misses: *misses,
                     lfc: e.lfc,
                     sequence: sequence.clone(),
+                    novel_ngram: *novel_ngram,
                 });
             }
             if let protocol::EventKind::ProfileBudgetSpent { uid, budget } = &event.kind {

@@ -1,4 +1,5 @@
-//! `ebph plot`: a profile's lookahead pairs as a heatmap, and its anomalies as a timeline.
+//! `ebph plot`: a profile's lookahead pairs and n-grams as a heatmap, and its anomalies as a
+//! timeline.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,7 +12,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 /// Draw a profile: its lookahead pairs as a heatmap (calls on both axes, darker = seen at
-/// more distances) and its anomalies over time. The file's extension picks PNG or SVG.
+/// more distances; the last column: n-gram bits per call, darker = more) and its anomalies
+/// over time (red: unseen pairs; blue triangles: only an unseen n-gram). The file's
+/// extension picks PNG or SVG.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The executable's path, or the profile's key.
@@ -99,38 +102,51 @@ where
     let height = root.dim_in_pixel().1;
     let (top, bottom) = root.split_vertically(height * 3 / 4);
 
-    // Heatmap: one row per call, one column per earlier call, shade = distances seen.
+    // Heatmap: one row per call, one column per earlier call, shade = distances seen; then
+    // one column for the n-grams each call ends, shade = bits set.
     let mut calls: Vec<&str> = profile
         .pairs
         .iter()
         .flat_map(|p| [p.call.as_str(), p.prev.as_str()])
+        .chain(profile.ngrams.iter().map(|g| g.call.as_str()))
         .collect();
     calls.sort_unstable();
     calls.dedup();
     let index = |name: &str| calls.binary_search(&name).unwrap_or(0) as i32;
     let n = calls.len().max(1) as i32;
+    let ngram_column = calls.len() as i32;
     let title = format!(
-        "{}  ({}, {} pairs)",
-        profile.summary.path, profile.summary.status, profile.summary.lookahead_pairs
+        "{}  ({}, {} pairs, {} n-gram bits)",
+        profile.summary.path,
+        profile.summary.status,
+        profile.summary.lookahead_pairs,
+        profile.summary.ngram_bits
     );
     let label = |v: &i32| {
         calls
             .get(*v as usize)
             .map_or_else(String::new, |s| s.to_string())
     };
+    let x_label = |v: &i32| {
+        if *v == ngram_column {
+            "n-grams".to_owned()
+        } else {
+            label(v)
+        }
+    };
     let mut chart = ChartBuilder::on(&top)
         .caption(title, ("sans-serif", 20))
         .margin(10)
         .x_label_area_size(90)
         .y_label_area_size(110)
-        .build_cartesian_2d(0..n, 0..n)
+        .build_cartesian_2d(0..n + 1, 0..n)
         .map_err(err)?;
     chart
         .configure_mesh()
         .disable_mesh()
-        .x_labels(calls.len())
+        .x_labels(calls.len() + 1)
         .y_labels(calls.len())
-        .x_label_formatter(&label)
+        .x_label_formatter(&x_label)
         .y_label_formatter(&label)
         .x_label_style(
             ("sans-serif", 10)
@@ -149,6 +165,28 @@ where
             Rectangle::new([(x, y), (x + 1, y + 1)], BLUE.mix(shade).filled())
         }))
         .map_err(err)?;
+    let fullest = profile
+        .ngrams
+        .iter()
+        .map(|g| g.bits.len())
+        .max()
+        .unwrap_or(1);
+    chart
+        .draw_series(
+            profile
+                .ngrams
+                .iter()
+                .filter(|g| !g.bits.is_empty())
+                .map(|g| {
+                    let y = index(&g.call);
+                    let shade = 0.25 + 0.75 * (g.bits.len() as f64 / fullest as f64);
+                    Rectangle::new(
+                        [(ngram_column, y), (ngram_column + 1, y + 1)],
+                        GREEN.mix(shade).filled(),
+                    )
+                }),
+        )
+        .map_err(err)?;
 
     // Timeline: each anomaly's LFC, by seconds since the first.
     let times: Vec<f64> = anomalies
@@ -164,8 +202,14 @@ where
     let start = if start.is_finite() { start } else { 0.0 };
     let end = times.iter().map(|t| t - start).fold(1.0, f64::max);
     let top_lfc = anomalies.iter().map(|a| a.lfc).max().unwrap_or(1).max(1);
+    let ngram_only = |a: &Anomaly| a.misses == 0 && a.novel_ngram;
+    let caption = format!(
+        "{} anomalies ({} by an unseen n-gram alone)",
+        anomalies.len(),
+        anomalies.iter().filter(|a| ngram_only(a)).count()
+    );
     let mut timeline = ChartBuilder::on(&bottom)
-        .caption(format!("{} anomalies", anomalies.len()), ("sans-serif", 16))
+        .caption(caption, ("sans-serif", 16))
         .margin(10)
         .x_label_area_size(35)
         .y_label_area_size(50)
@@ -183,7 +227,17 @@ where
             anomalies
                 .iter()
                 .zip(&times)
+                .filter(|(a, _)| !ngram_only(a))
                 .map(|(a, t)| Circle::new((t - start, a.lfc), 4, RED.filled())),
+        )
+        .map_err(err)?;
+    timeline
+        .draw_series(
+            anomalies
+                .iter()
+                .zip(&times)
+                .filter(|(a, _)| ngram_only(a))
+                .map(|(a, t)| TriangleMarker::new((t - start, a.lfc), 6, BLUE.filled())),
         )
         .map_err(err)?;
     root.present().map_err(err)?;
@@ -193,7 +247,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ebph_api::protocol::{Pair, ProfileSummary};
+    use ebph_api::protocol::{NgramBits, Pair, ProfileSummary};
 
     fn profile() -> ProfileDetail {
         let pair = |call: &str, prev: &str, distances: &[u8]| Pair {
@@ -220,11 +274,15 @@ mod tests {
                 pair("brk", "mmap", &[1]),
                 pair("write", "write", &[1, 2, 3]),
             ],
-            ngrams: Vec::new(),
+            ngrams: vec![NgramBits {
+                call: "write".into(),
+                bits: vec![3, 17, 900, 4000],
+                false_hit_rate: 0.000001,
+            }],
         }
     }
 
-    fn anomaly(time: &str, lfc: u32) -> Anomaly {
+    fn anomaly(time: &str, lfc: u32, novel_ngram: bool) -> Anomaly {
         Anomaly {
             time: time.into(),
             pid: 1,
@@ -232,9 +290,10 @@ mod tests {
             key: "254:0:1".into(),
             path: "/usr/bin/anomaly".into(),
             syscall: "write".into(),
-            misses: 2,
+            misses: if novel_ngram { 0 } else { 2 },
             lfc,
             sequence: vec!["write".into()],
+            novel_ngram,
         }
     }
 
@@ -248,8 +307,8 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         let anomalies = [
-            anomaly("2026-11-24T02:05:22.490Z", 1),
-            anomaly("2026-11-24T02:05:23.000Z", 4),
+            anomaly("2026-11-24T02:05:22.490Z", 1, false),
+            anomaly("2026-11-24T02:05:23.000Z", 4, true),
         ];
         let png = dir.path().join("profile.png");
         render(&profile(), &anomalies, &png, 640).unwrap();
@@ -269,6 +328,14 @@ mod tests {
         let text = std::fs::read_to_string(&svg).unwrap();
         assert!(text.contains("<svg") && text.contains("write") && text.contains("mmap"));
         assert!(text.contains("0 anomalies"));
+        assert!(
+            text.contains("n-grams") && text.contains("4 n-gram bits"),
+            "the n-gram column"
+        );
+        let svg = dir.path().join("anomalies.svg");
+        render(&profile(), &anomalies, &svg, 500).unwrap();
+        let text = std::fs::read_to_string(&svg).unwrap();
+        assert!(text.contains("2 anomalies (1 by an unseen n-gram alone)"));
 
         assert!(render(&profile(), &[], &dir.path().join("profile.gif"), 100).is_err());
     }
