@@ -271,11 +271,20 @@ where
         })
 }
 
+/// The `fold-loops` depth that `true` or `false` stands for.
+fn fold_depth_of(on: bool) -> u8 {
+    if on {
+        FOLD_LOOPS_ON
+    } else {
+        0
+    }
+}
+
 /// `fold-loops`: a depth, or `true` / `false`.
 fn parse_fold_loops(value: &str) -> Result<u8, SettingsError> {
     match value.trim() {
-        "true" | "on" => Ok(FOLD_LOOPS_ON),
-        "false" | "off" => Ok(0),
+        "true" | "on" => Ok(fold_depth_of(true)),
+        "false" | "off" => Ok(fold_depth_of(false)),
         number => parse_value("fold-loops", number),
     }
 }
@@ -292,13 +301,7 @@ fn fold_loops_from_number_or_bool<'de, D: serde::Deserializer<'de>>(
     }
     Ok(match Depth::deserialize(deserializer)? {
         Depth::Number(depth) => depth,
-        Depth::Flag(on) => {
-            if on {
-                FOLD_LOOPS_ON
-            } else {
-                0
-            }
-        }
+        Depth::Flag(on) => fold_depth_of(on),
     })
 }
 

@@ -276,7 +276,7 @@ mod tests {
             ],
             ngrams: vec![NgramBits {
                 call: "write".into(),
-                bits: vec![3, 17, 900, 4000],
+                bits: vec![3, 17, 900, 2000],
                 false_hit_rate: 0.000001,
             }],
         }
