@@ -298,6 +298,10 @@ impl FileProfile {
                 anomalies: self.anomalies,
                 status,
                 normal_time: 0,
+                // Runs are counted anew; the engine tells a partial train table from the
+                // tables themselves.
+                repeats: 0,
+                train_partial: false,
             },
             origin: ProfileOrigin::default(),
             ngram_length: self.ngram_length,

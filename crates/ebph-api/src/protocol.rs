@@ -153,6 +153,13 @@ pub struct ProfileSummary {
     pub sequences: u64,
     /// Anomalies since it became normal.
     pub anomalies: u64,
+    /// Runs in a row that repeated new behaviour (accepted at `accept-after`).
+    #[serde(default)]
+    pub repeats: u32,
+    /// The train table was emptied since the profile became normal: nothing is accepted
+    /// until it is normal again.
+    #[serde(default)]
+    pub train_partial: bool,
     /// When a frozen profile becomes normal (RFC 3339).
     pub normal_time: Option<String>,
     /// Distinct lookahead pairs in the train table.
@@ -385,6 +392,9 @@ pub enum EventKind {
     Normal,
     /// A profile passed `anomaly-limit` and went back to training.
     LeftNormal,
+    /// A normal profile accepted new behaviour that `accept-after` runs in a row repeated,
+    /// each without teaching it anything else: what its train table learned is normal now.
+    Accepted,
     /// A task's LFC passed `tolerize-limit`.
     TolerizeLimit,
     /// A task was held.
@@ -418,13 +428,14 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind's name, as `type` writes it.
-    pub const NAMES: [&'static str; 12] = [
+    pub const NAMES: [&'static str; 13] = [
         "profile_created",
         "exec",
         "anomaly",
         "frozen",
         "normal",
         "left_normal",
+        "accepted",
         "tolerize_limit",
         "delay",
         "execve_refused",
@@ -442,6 +453,7 @@ impl EventKind {
             EventKind::Frozen => "frozen",
             EventKind::Normal => "normal",
             EventKind::LeftNormal => "left_normal",
+            EventKind::Accepted => "accepted",
             EventKind::TolerizeLimit => "tolerize_limit",
             EventKind::Delay { .. } => "delay",
             EventKind::ExecveRefused => "execve_refused",
@@ -555,6 +567,7 @@ impl TryFrom<WireEvent> for Event {
             "frozen" => EventKind::Frozen,
             "normal" => EventKind::Normal,
             "left_normal" => EventKind::LeftNormal,
+            "accepted" => EventKind::Accepted,
             "tolerize_limit" => EventKind::TolerizeLimit,
             "delay" => EventKind::Delay {
                 delay_ms: w.delay_ms.ok_or("a delay without `delay_ms`")?,

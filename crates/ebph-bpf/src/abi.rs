@@ -89,6 +89,9 @@ pub enum EventKind {
     /// `misses`): its new programs run untracked until the minute is over. At most one a
     /// minute per user.
     ProfileBudgetSpent,
+    /// A normal profile accepted what `accept-after` runs in a row repeated: it is
+    /// normal anew with what its train table learned.
+    Accepted,
 }
 
 /// An event of the engine (`struct ebph_event`).
@@ -152,6 +155,7 @@ impl Event {
             9 => EventKind::ExecveRefused,
             10 => EventKind::AnomaliesSuppressed,
             11 => EventKind::ProfileBudgetSpent,
+            12 => EventKind::Accepted,
             other => return Err(EngineError::Layout(format!("unknown event type {other}"))),
         };
         let seq_len = (b.u32(event::SEQ_LEN) as usize).min(event::SEQUENCE_LEN);

@@ -360,6 +360,7 @@ impl Engine {
         s.detector = settings.detector.bits();
         s.ngram_length = settings.ngram_length;
         s.fold_loops = settings.fold_loops;
+        s.accept_after = settings.accept_after;
     }
 
     /// Exempts the tasks of the profile in `slot` from delays and execve suspension (the
@@ -385,10 +386,10 @@ impl Engine {
             if Bytes(&value).u32(task::PID) != pid {
                 continue;
             }
-            // An empty locality frame, and no hold.
+            // An empty locality frame, and no hold (what the run did is kept).
             value[task::LF_POS] = 0;
             value[task::LF_COUNT] = 0;
-            value[task::LF..task::SIZE].fill(0);
+            value[task::LF..task::RUN].fill(0);
             self.skel
                 .maps
                 .task_states
@@ -699,6 +700,16 @@ impl Engine {
                 },
             ),
             (prof::UID, usage.uid),
+            (prof::REPEATS, profile.repeats),
+            (
+                prof::TRAIN_PARTIAL,
+                // A saved profile does not say; its tables do.
+                u32::from(
+                    profile.train_partial
+                        || (profile.status == ProfileStatus::Normal
+                            && !profile.train.includes(&profile.test)),
+                ),
+            ),
         ] {
             value[at..at + 4].copy_from_slice(&v.to_le_bytes());
         }
@@ -976,5 +987,7 @@ fn counters_of(value: &[u8]) -> Result<Profile, EngineError> {
         anomalies: b.u64(prof::ANOMALIES),
         status,
         normal_time: b.u64(prof::NORMAL_TIME),
+        repeats: b.u32(prof::REPEATS),
+        train_partial: b.u32(prof::TRAIN_PARTIAL) != 0,
     })
 }

@@ -39,6 +39,8 @@ pub(crate) mod profile {
     pub(crate) const LAST_USED: usize = offset_of!(ebph_profile, last_used);
     pub(crate) const FLAGS: usize = offset_of!(ebph_profile, flags);
     pub(crate) const UID: usize = offset_of!(ebph_profile, uid);
+    pub(crate) const REPEATS: usize = offset_of!(ebph_profile, repeats);
+    pub(crate) const TRAIN_PARTIAL: usize = offset_of!(ebph_profile, train_partial);
 }
 
 /// `struct ebph_running_script`.
@@ -70,6 +72,7 @@ pub(crate) mod task {
     /// The locality frame's bits.
     pub(crate) const LF: usize = offset_of!(ebph_task, lf);
     pub(crate) const HELD_UNTIL: usize = offset_of!(ebph_task, held_until);
+    pub(crate) const RUN: usize = offset_of!(ebph_task, run);
 }
 
 /// `struct ebph_cpu_cache`.
@@ -150,6 +153,6 @@ const _: () = assert!(
     "the frame's bits, then held_until"
 );
 const _: () = assert!(
-    task::HELD_UNTIL + 8 == task::SIZE,
-    "held_until ends the task state"
+    task::HELD_UNTIL + 8 == task::RUN,
+    "held_until, then the run"
 );

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{assert_same_profile, engine, model_of, serial, Lab, Recorder};
+use common::{apply_record, assert_same_profile, engine, model_of, serial, Lab, Recorder};
 use ebph_bpf::{AdminOp, Engine};
 use ebph_core::{Detector, ProfileStatus, Settings};
 
@@ -188,6 +188,57 @@ fn anomalies_match_the_model(detector: Detector, ngram_length: u8, fold_loops: u
     assert_eq!(p.status == ProfileStatus::Normal, p.anomalies <= 3, "{p:?}");
     assert!(p.train.ngram_bits_set() > 0 || p.train_count == 0, "{p:?}");
     assert_same_profile(&engine, &model, &lab.key("ls"), "ls");
+}
+
+#[test]
+fn repeated_new_behaviour_is_accepted_as_the_model_says() {
+    let _one = serial();
+    // Every call seen (the extra line is new) and no limit in the way: the runs alone decide.
+    let settings = Settings {
+        anomaly_limit: 1000,
+        accept_after: 2,
+        ..Settings::ph()
+    };
+    let lab = Lab::new();
+    let Some(engine) = engine(&settings, true) else {
+        return;
+    };
+    let anomaly = lab.path("anomaly");
+    let key = lab.key("anomaly");
+    let recorder = Recorder::new(&engine);
+    for _ in 0..5 {
+        lab.run(&anomaly, &[]);
+    }
+    let mut model = model_of(&recorder.finish(), &settings);
+    let slot = engine.slot_of(&key).unwrap().unwrap();
+    engine.admin(AdminOp::Normalize, slot).unwrap();
+    model.profile_mut(&key).unwrap().normalize();
+
+    // The first run with the extra line teaches it; the next two repeat it.
+    let recorder = Recorder::new(&engine);
+    let mut anomalies = Vec::new();
+    for _ in 0..4 {
+        lab.run(&anomaly, &["x"]);
+        recorder.drain();
+        anomalies.push(engine.profile_counters(slot).unwrap().anomalies);
+    }
+    for r in recorder.finish() {
+        apply_record(&mut model, &r);
+    }
+    let p = assert_same_profile(&engine, &model, &key, "anomaly");
+    assert!(anomalies[0] > 0, "the extra line is new: {anomalies:?}");
+    assert!(
+        anomalies[1] > anomalies[0],
+        "and still new when repeated: {anomalies:?}"
+    );
+    assert_eq!(
+        anomalies[2..],
+        [0, 0],
+        "accepted at the end of the third run, normal in the fourth"
+    );
+    assert_eq!(p.status, ProfileStatus::Normal);
+    assert!(p.train.includes(&p.test) && p.test.includes(&p.train));
+    assert_eq!((p.repeats, p.train_partial), (0, false));
 }
 
 #[test]

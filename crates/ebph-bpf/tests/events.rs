@@ -36,7 +36,7 @@ fn the_thesis_anomaly_is_detected_end_to_end() {
         ..Settings::ph()
     };
     let lab = Lab::new();
-    let Some(engine) = engine(&settings, false) else {
+    let Some(mut engine) = engine(&settings, false) else {
         return;
     };
     let anomaly = lab.path("anomaly");
@@ -128,6 +128,34 @@ fn the_thesis_anomaly_is_detected_end_to_end() {
     );
     assert!(engine.profile(slot).unwrap().anomalies >= anomalies.len() as u64);
     assert!(engine.stats().anomalies >= anomalies.len() as u64);
+
+    // With accept-after 2, two more runs that repeat the extra line make it normal.
+    engine.set_settings(&Settings {
+        accept_after: 2,
+        ..settings
+    });
+    let events = events_during(&engine, || {
+        for _ in 0..2 {
+            lab.run(&anomaly, &["x"]);
+        }
+    });
+    let accepted: Vec<&Event> = events
+        .iter()
+        .filter(mine)
+        .filter(|e| e.kind == EventKind::Accepted)
+        .collect();
+    assert_eq!(accepted.len(), 1, "{events:?}");
+    assert!(accepted[0].pid > 0);
+    let events = events_during(&engine, || {
+        lab.run(&anomaly, &["x"]);
+    });
+    assert!(
+        !events
+            .iter()
+            .filter(mine)
+            .any(|e| e.kind == EventKind::Anomaly),
+        "the accepted behaviour is normal: {events:?}"
+    );
 }
 
 #[test]

@@ -161,6 +161,23 @@ impl LookaheadTable {
         misses
     }
 
+    /// Whether this table holds every pair and n-gram bit that `other` holds.
+    pub fn includes(&self, other: &LookaheadTable) -> bool {
+        self.rows
+            .iter()
+            .zip(&other.rows)
+            .all(|(mine, theirs)| match (mine, theirs) {
+                (_, None) => true,
+                (None, Some(theirs)) => {
+                    theirs.pairs.iter().all(|&b| b == 0) && theirs.ngrams.iter().all(|&b| b == 0)
+                }
+                (Some(mine), Some(theirs)) => {
+                    let covers = |a: &[u8], b: &[u8]| a.iter().zip(b).all(|(&a, &b)| b & !a == 0);
+                    covers(&mine.pairs, &theirs.pairs) && covers(&mine.ngrams, &theirs.ngrams)
+                }
+            })
+    }
+
     /// Forgets every n-gram, keeping the pairs (n-grams learned with another length mean
     /// nothing).
     pub fn clear_ngrams(&mut self) {
@@ -278,6 +295,22 @@ mod tests {
         let mut seq = Sequence::new();
         calls.iter().for_each(|&c| seq.push(s(c)));
         seq
+    }
+
+    #[test]
+    fn includes_compares_pairs_and_ngrams() {
+        let mut a = LookaheadTable::new();
+        let mut b = LookaheadTable::new();
+        assert!(a.includes(&b) && b.includes(&a), "empty tables");
+        a.set(s(1), s(2), 0b11);
+        b.set(s(1), s(2), 0b01);
+        assert!(a.includes(&b) && !b.includes(&a));
+        b.set_ngram_bit(s(1), 7);
+        assert!(!a.includes(&b), "an n-gram bit a lacks");
+        a.set_ngram_bit(s(1), 7);
+        assert!(a.includes(&b));
+        b.set(s(3), s(1), 0b1);
+        assert!(!a.includes(&b), "a row a lacks");
     }
 
     #[test]

@@ -81,6 +81,7 @@ impl Model {
     pub fn apply(&mut self, event: ModelEvent) -> Option<CallOutcome> {
         match event {
             ModelEvent::Exec { tid, key } => {
+                self.end_run(tid);
                 self.profiles.entry(key).or_default();
                 let task = self.tasks.entry(tid).or_insert(Task {
                     profile: key,
@@ -121,9 +122,20 @@ impl Model {
                 Some(outcome)
             }
             ModelEvent::Exit { tid } => {
+                self.end_run(tid);
                 self.tasks.remove(&tid);
                 None
             }
+        }
+    }
+
+    /// The run of task `tid` (if tracked) ends: its profile may accept what it repeated.
+    fn end_run(&mut self, tid: Tid) {
+        if let Some(task) = self.tasks.get_mut(&tid) {
+            if let Some(profile) = self.profiles.get_mut(&task.profile) {
+                profile.end_run(task.state.run, &self.settings);
+            }
+            task.state.run = crate::Run::default();
         }
     }
 
@@ -226,6 +238,41 @@ mod tests {
         m.apply(ModelEvent::Exit { tid: 2 });
         assert!(m.task(2).is_none());
         assert_eq!(m.task_count(), 1);
+    }
+
+    #[test]
+    fn runs_end_at_exit_and_at_exec_and_children_start_their_own() {
+        let settings = Settings {
+            accept_after: 1,
+            normal_wait: std::time::Duration::ZERO,
+            ..Settings::ph()
+        };
+        let mut m = Model::new(settings, Arch::X86_64);
+        let run = |m: &mut Model, tid: Tid, calls: &[u16]| {
+            m.apply(ModelEvent::Exec { tid, key: SH });
+            for &c in calls {
+                m.apply(call(tid, c));
+            }
+        };
+        run(&mut m, 1, &[1, 2, 3]);
+        m.profile_mut(&SH).unwrap().normalize();
+        // Teaches 5 after 2; the run ends at the exec of ls.
+        run(&mut m, 1, &[1, 2, 5]);
+        m.apply(ModelEvent::Exec { tid: 1, key: LS });
+        assert_eq!(m.profile(&SH).unwrap().repeats, 0);
+        // A child of an anomalous task that does nothing itself repeats nothing.
+        run(&mut m, 2, &[1, 2, 5]);
+        m.apply(ModelEvent::Fork {
+            parent: 2,
+            child: 3,
+        });
+        m.apply(ModelEvent::Exit { tid: 3 });
+        assert_eq!(m.profile(&SH).unwrap().test.get(s(5), s(2)), 0);
+        // The parent's run, anomalous and teaching nothing, is the repeat.
+        m.apply(ModelEvent::Exit { tid: 2 });
+        let sh = m.profile(&SH).unwrap();
+        assert_eq!(sh.test.get(s(5), s(2)), 1, "accepted at the parent's exit");
+        assert_eq!(sh.status, crate::ProfileStatus::Normal);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ngram_bits, LookaheadTable, Settings, Syscall, TaskState};
+use crate::{ngram_bits, LookaheadTable, Run, Settings, Syscall, TaskState};
 
 /// A frozen profile looks at the clock on the call that freezes it and then once every this
 /// many unchanged calls (`last_mod_count` a multiple of it), not on every call: reading the
@@ -60,6 +60,14 @@ pub struct Profile {
     pub status: ProfileStatus,
     /// When a frozen profile may become normal, on the caller's clock (nanoseconds).
     pub normal_time: u64,
+    /// Runs in a row, since the train table last changed, that repeated behaviour the test
+    /// table lacks: each made an anomalous call and taught the train table nothing (see
+    /// [`Profile::end_run`]).
+    pub repeats: u32,
+    /// The train table was emptied since the profile last became normal (the tolerize limit,
+    /// sensitize): it may lack some of what the test table holds, so nothing is accepted
+    /// until the profile becomes normal again.
+    pub train_partial: bool,
 }
 
 /// What one call did to its profile and task. Every flag is a state change the kernel
@@ -138,6 +146,9 @@ impl Profile {
     ///    send the profile back to training.
     /// 4. An LFC above `tolerize_limit` makes the profile forget its training data.
     ///
+    /// What the call did to the train table and whether it was anomalous is noted in the
+    /// task's [`Run`], for [`Profile::end_run`].
+    ///
     /// Both tests look at the task's window as it was before this call; the call then joins
     /// the window. With `fold-loops`, a call that is one of the last `fold-loops` calls seen
     /// ([`crate::Sequence::folds`]) does none of this: it changes nothing at all.
@@ -164,6 +175,8 @@ impl Profile {
         let new_ngram = ngram.is_some_and(|bits| self.train.learn_ngram(call, bits));
         if (new_pairs && detector.uses_pairs()) || (new_ngram && detector.uses_ngrams()) {
             out.learned = true;
+            task.run.changed_train = true;
+            self.repeats = 0;
             self.sequences += 1;
             self.last_mod_count = 0;
             if self.status == ProfileStatus::Frozen {
@@ -196,6 +209,7 @@ impl Profile {
         out.novel_ngram = found.novel_ngram;
         out.lfc = task.lfc();
         if found.is_anomalous() {
+            task.run.anomalous = true;
             self.anomalies += 1;
             if self.anomalies > u64::from(settings.anomaly_limit) {
                 self.stop_normal();
@@ -208,9 +222,39 @@ impl Profile {
         if out.lfc > limit {
             out.tolerize_limit_reached = lfc_before <= limit;
             self.reset_train();
+            task.run.changed_train = true;
             out.train_reset = true;
         }
         out
+    }
+
+    /// A task's run of the program ended (it exited, or executed another program): with
+    /// `accept-after` N > 0, a normal profile accepts what its train table has learned once N
+    /// runs in a row repeated it. Returns whether the profile accepted it.
+    ///
+    /// A run repeats new behaviour when it made an anomalous call (the test table lacks what
+    /// it did) and changed nothing in the train table (which had learned it already, from an
+    /// earlier run): then `repeats += 1`. Any call that teaches the train table something
+    /// starts the count again. At N, the profile becomes normal anew with its train table as
+    /// the test table, which only adds to what is normal: a train table emptied since the
+    /// profile became normal (`train_partial`: the tolerize limit, sensitize) accepts nothing.
+    /// Behaviour seen once, or in a task whose LFC passed the tolerize limit, is never
+    /// accepted this way; behaviour that keeps changing falls to pH's `anomaly-limit`.
+    pub fn end_run(&mut self, run: Run, settings: &Settings) -> bool {
+        if settings.accept_after == 0
+            || self.status != ProfileStatus::Normal
+            || self.train_partial
+            || run.changed_train
+            || !run.anomalous
+        {
+            return false;
+        }
+        self.repeats += 1;
+        if self.repeats < settings.accept_after {
+            return false;
+        }
+        self.start_normal();
+        true
     }
 
     /// Tests one call of `task` against the test table without changing the profile: the
@@ -259,12 +303,15 @@ impl Profile {
         self.anomalies = 0;
         self.train_count = 0;
         self.last_mod_count = 0;
+        self.repeats = 0;
+        self.train_partial = false;
     }
 
     /// Leaves normal: back to training, and the test table is dropped.
     fn stop_normal(&mut self) {
         self.test.clear();
         self.status = ProfileStatus::Training;
+        self.repeats = 0;
     }
 
     /// Forgets the training data. A normal profile stays normal (its test table is kept); a
@@ -274,6 +321,8 @@ impl Profile {
         self.train_count = 0;
         self.last_mod_count = 0;
         self.sequences = 0;
+        self.repeats = 0;
+        self.train_partial = true;
         if self.status == ProfileStatus::Frozen {
             self.status = ProfileStatus::Training;
         }
@@ -492,6 +541,115 @@ mod tests {
         assert_eq!(p.status, ProfileStatus::Training);
         assert!(p.test.is_empty());
         assert_eq!(p.anomalies, 3);
+    }
+
+    /// Runs `calls` as one fresh task and ends its run; returns whether the profile accepted.
+    fn full_run(p: &mut Profile, calls: &[u16], st: &Settings) -> bool {
+        let mut task = TaskState::new();
+        for &c in calls {
+            p.on_call(&mut task, s(c), 0, st);
+        }
+        p.end_run(task.run, st)
+    }
+
+    fn accepting(n: u32) -> Settings {
+        Settings {
+            accept_after: n,
+            ..settings()
+        }
+    }
+
+    #[test]
+    fn repeated_new_behaviour_is_accepted_after_accept_after_runs() {
+        let st = accepting(2);
+        let mut p = Profile::new();
+        run(&mut p, &[1, 2, 3], 0, &st);
+        p.normalize();
+        // The first run with 5 teaches the train table: not a repeat.
+        assert!(!full_run(&mut p, &[1, 2, 5, 3], &st));
+        assert_eq!((p.repeats, p.anomalies), (0, 2));
+        // A run without anomalies is no repeat either.
+        assert!(!full_run(&mut p, &[1, 2, 3], &st));
+        assert_eq!(p.repeats, 0);
+        // Two runs that repeat it, teaching nothing: accepted at the second.
+        assert!(!full_run(&mut p, &[1, 2, 5, 3], &st));
+        assert_eq!(p.repeats, 1);
+        assert_eq!(p.test.get(s(5), s(2)), 0);
+        assert!(full_run(&mut p, &[1, 2, 5, 3], &st));
+        assert_eq!(p.status, ProfileStatus::Normal);
+        assert_eq!(p.test.get(s(5), s(2)), 1);
+        assert_eq!(p.test, p.train, "what was normal is kept");
+        assert_eq!((p.repeats, p.anomalies), (0, 0));
+        assert!(!full_run(&mut p, &[1, 2, 5, 3], &st));
+        assert_eq!(p.anomalies, 0, "accepted behaviour is normal");
+    }
+
+    #[test]
+    fn a_run_that_teaches_something_starts_the_count_again() {
+        let st = accepting(2);
+        let mut p = Profile::new();
+        run(&mut p, &[1, 2, 3], 0, &st);
+        p.normalize();
+        full_run(&mut p, &[1, 2, 5, 3], &st);
+        full_run(&mut p, &[1, 2, 5, 3], &st);
+        assert_eq!(p.repeats, 1);
+        // Repeats 5, but also does something new: not a repeat, and the count restarts.
+        assert!(!full_run(&mut p, &[1, 2, 5, 3, 6], &st));
+        assert_eq!(p.repeats, 0);
+        assert!(!full_run(&mut p, &[1, 2, 5, 3], &st));
+        assert!(full_run(&mut p, &[1, 2, 5, 3, 6], &st));
+    }
+
+    #[test]
+    fn nothing_is_accepted_by_default_in_ph_nor_after_the_train_table_was_emptied() {
+        let mut p = Profile::new();
+        let st = Settings {
+            accept_after: 0,
+            ..settings()
+        };
+        run(&mut p, &[1, 2, 3], 0, &st);
+        p.normalize();
+        for _ in 0..5 {
+            assert!(!full_run(&mut p, &[1, 2, 5, 3], &st));
+        }
+        assert_eq!(Settings::ph().accept_after, 0);
+
+        // Sensitized: the train table may lack what is normal; it is not accepted.
+        let st = accepting(1);
+        let mut p = Profile::new();
+        run(&mut p, &[1, 2, 3, 4], 0, &st);
+        p.normalize();
+        p.sensitize();
+        assert!(p.train_partial);
+        full_run(&mut p, &[1, 2, 5, 3], &st);
+        for _ in 0..3 {
+            assert!(!full_run(&mut p, &[1, 2, 5, 3], &st));
+        }
+        assert_eq!(p.test.get(s(4), s(3)), 1, "normal behaviour is kept");
+        // Normal again (here by hand): accepting works again.
+        p.normalize();
+        assert!(!p.train_partial);
+        full_run(&mut p, &[1, 2, 6], &st);
+        assert!(full_run(&mut p, &[1, 2, 6], &st));
+    }
+
+    #[test]
+    fn a_run_past_the_tolerize_limit_is_never_a_repeat() {
+        let st = Settings {
+            tolerize_limit: 1,
+            ..accepting(1)
+        };
+        let mut p = Profile::new();
+        run(&mut p, &[1, 2, 3], 0, &st);
+        p.normalize();
+        // Two anomalies: LFC 2 passes the limit and empties the train table.
+        let mut task = TaskState::new();
+        for c in [1, 7, 8] {
+            p.on_call(&mut task, s(c), 0, &st);
+        }
+        assert!(task.run.changed_train && task.run.anomalous);
+        assert!(!p.end_run(task.run, &st));
+        assert!(p.train_partial && p.repeats == 0);
     }
 
     #[test]

@@ -89,6 +89,10 @@ pub struct Settings {
     pub anomaly_limit: u32,
     /// A task whose LFC exceeds this makes its profile forget its training data.
     pub tolerize_limit: u32,
+    /// A normal profile accepts what it has learned once this many runs in a row repeated it
+    /// without teaching it anything new (0: never; pH leaves it to `anomaly_limit`). See
+    /// [`crate::Profile::end_run`].
+    pub accept_after: u32,
     /// Unit of the response delay: a task with LFC `n > 0` is held `delay_factor * 2^n`.
     #[serde(with = "humantime_serde")]
     pub delay_factor: Duration,
@@ -119,6 +123,7 @@ impl Default for Settings {
             normal_wait: Duration::from_secs(7 * 24 * 60 * 60),
             anomaly_limit: 30,
             tolerize_limit: 12,
+            accept_after: DEFAULT_ACCEPT_AFTER,
             delay_factor: Duration::from_millis(1),
             max_delay: Duration::from_secs(10),
             suspend_execve: 10,
@@ -128,6 +133,12 @@ impl Default for Settings {
         }
     }
 }
+
+/// The default `accept-after` (see `docs/detection.md` for how it was chosen).
+pub const DEFAULT_ACCEPT_AFTER: u32 = 2;
+
+/// The largest `accept-after`.
+pub const ACCEPT_AFTER_MAX: u32 = 1000;
 
 /// The default n-gram length (see `docs/detection.md` for how it was chosen).
 pub const DEFAULT_NGRAM_LENGTH: u8 = 5;
@@ -188,6 +199,10 @@ pub const SETTINGS: &[SettingInfo] = &[
     SettingInfo {
         name: "tolerize-limit",
         description: "a task whose LFC exceeds this makes its profile forget its training data",
+    },
+    SettingInfo {
+        name: "accept-after",
+        description: "a normal profile accepts new behaviour once this many runs in a row repeated it without an incident and without teaching it anything else (0: never, as pH; 0..1000)",
     },
     SettingInfo {
         name: "delay-factor",
@@ -413,6 +428,12 @@ impl Settings {
                 ),
             ));
         }
+        if self.accept_after > ACCEPT_AFTER_MAX {
+            return Err(invalid(
+                "accept-after",
+                format!("must be 0..={ACCEPT_AFTER_MAX}, not {}", self.accept_after),
+            ));
+        }
         if self.max_delay > Duration::from_secs(3600) {
             return Err(invalid("max-delay", "must be at most 1h"));
         }
@@ -434,12 +455,14 @@ impl Settings {
         Ok(())
     }
 
-    /// pH exactly, as Somayaji described it: lookahead pairs alone and every call seen
-    /// (`detector = pairs`, `fold-loops = 0`), everything else as by default.
+    /// pH exactly, as Somayaji described it: lookahead pairs alone, every call seen and new
+    /// behaviour accepted only through `anomaly-limit` (`detector = pairs`, `fold-loops = 0`,
+    /// `accept-after = 0`), everything else as by default.
     pub fn ph() -> Settings {
         Settings {
             detector: Detector::Pairs,
             fold_loops: 0,
+            accept_after: 0,
             ..Settings::default()
         }
     }
@@ -462,6 +485,7 @@ impl Settings {
             "normal-wait" => format_duration(self.normal_wait),
             "anomaly-limit" => self.anomaly_limit.to_string(),
             "tolerize-limit" => self.tolerize_limit.to_string(),
+            "accept-after" => self.accept_after.to_string(),
             "delay-factor" => format_duration(self.delay_factor),
             "max-delay" => format_duration(self.max_delay),
             "suspend-execve" => self.suspend_execve.to_string(),
@@ -512,6 +536,7 @@ impl Settings {
             "normal-wait" => next.normal_wait = parse_duration(name, value)?,
             "anomaly-limit" => next.anomaly_limit = parse_value(name, value)?,
             "tolerize-limit" => next.tolerize_limit = parse_value(name, value)?,
+            "accept-after" => next.accept_after = parse_value(name, value)?,
             "delay-factor" => next.delay_factor = parse_duration(name, value)?,
             "max-delay" => next.max_delay = parse_duration(name, value)?,
             "suspend-execve" => next.suspend_execve = parse_value(name, value)?,

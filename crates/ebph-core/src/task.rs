@@ -24,6 +24,19 @@ pub struct TaskState {
     overflow: u32,
     /// Anomalies among the task's recent calls.
     pub locality: LocalityFrame,
+    /// What the task has done in its current run of its program.
+    pub run: Run,
+}
+
+/// What a task has done in its current run of a program (since it executed the program or
+/// was forked), for accepting repeated new behaviour (see [`crate::Profile::end_run`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Run {
+    /// A call of the run changed the profile's train table: it taught it something new that
+    /// counts for the detector, or its LFC passed the tolerize limit and emptied it.
+    pub changed_train: bool,
+    /// A call of the run was anomalous.
+    pub anomalous: bool,
 }
 
 impl TaskState {
@@ -62,9 +75,13 @@ impl TaskState {
         self.locality = LocalityFrame::new(size);
     }
 
-    /// The state a new child (fork, vfork, clone, thread) of this task starts with.
+    /// The state a new child (fork, vfork, clone, thread) of this task starts with: a copy of
+    /// its windows and locality frame; its run starts afresh.
     pub fn fork(&self) -> TaskState {
-        *self
+        TaskState {
+            run: Run::default(),
+            ..*self
+        }
     }
 
     /// A signal is being delivered to a user handler: the handler's calls start a fresh frame.
@@ -151,14 +168,22 @@ mod tests {
     }
 
     #[test]
-    fn exec_clears_everything_and_fork_copies_everything() {
+    fn exec_clears_everything_and_fork_copies_all_but_the_run() {
         let mut t = TaskState::new();
         t.sequence_mut().push(s(1));
         t.signal_delivered();
         t.sequence_mut().push(s(2));
         t.locality.record(true, 128);
+        t.run.anomalous = true;
         let child = t.fork();
-        assert_eq!(child, t);
+        assert_eq!(child.run, Run::default(), "a child's run starts afresh");
+        assert_eq!(
+            TaskState {
+                run: t.run,
+                ..child
+            },
+            t
+        );
         t.exec();
         assert_eq!(t, TaskState::new());
         assert_eq!(child.lfc(), 1);

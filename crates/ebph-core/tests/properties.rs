@@ -291,4 +291,46 @@ proptest! {
         prop_assert_eq!(table_pairs(&model.profile(&key).unwrap().train), expected);
         prop_assert_eq!(model.task(1).unwrap().1.signal_depth(), 0);
     }
+
+    #[test]
+    fn accepting_only_ever_adds_to_what_is_normal(
+        train_t in trace(),
+        pool in prop::collection::vec(trace(), 1..3),
+        runs in prop::collection::vec((0usize..3, prop::bool::weighted(0.2)), 1..12),
+        accept_after in 1u32..4,
+        tolerize_limit in prop::sample::select(vec![2u32, 12, 128]),
+    ) {
+        // Runs of a normal profile drawn from a small pool (so that they repeat), some with
+        // the admin's sensitize before them: whatever happens, the test table never loses a
+        // pair or an n-gram, and it only changes when the profile accepts.
+        let settings = Settings {
+            accept_after,
+            tolerize_limit,
+            anomaly_limit: 1000,
+            ..Settings::default()
+        };
+        let mut p = Profile::new();
+        train(&mut p, &train_t, &settings);
+        p.normalize();
+        for (i, sensitize) in &runs {
+            let t = &pool[i % pool.len()];
+            if *sensitize {
+                p.sensitize();
+            }
+            let before = p.test.clone();
+            let mut task = TaskState::new();
+            for &c in t {
+                p.on_call(&mut task, c, 0, &settings);
+            }
+            let accepted = p.end_run(task.run, &settings);
+            if p.status != ProfileStatus::Normal {
+                break;
+            }
+            prop_assert!(p.test.includes(&before), "accepting removed something");
+            if !accepted {
+                prop_assert!(p.test == before, "the test table changed without accepting");
+            }
+            prop_assert!(!p.train_partial || !accepted);
+        }
+    }
 }

@@ -459,6 +459,10 @@ impl Store {
                     anomalies: n[3] as u64,
                     status,
                     normal_time: n[4].max(0) as u64,
+                    // Not saved: runs are counted anew after a restart, and the engine tells
+                    // a partial train table from the tables themselves.
+                    repeats: 0,
+                    train_partial: false,
                 },
                 origin,
                 ngram_length,
@@ -618,6 +622,8 @@ mod tests {
                 anomalies: 2,
                 status: ProfileStatus::Normal,
                 normal_time: 0,
+                repeats: 0,
+                train_partial: false,
             },
             origin: ProfileOrigin {
                 last_used: 1_795_000_000_000_000_000,

@@ -33,6 +33,10 @@ pub fn detail(e: &Event) -> Option<String> {
         EventKind::ProfileBudgetSpent { uid, budget } => Some(format!(
             "user {uid} caused {budget} new profiles this minute: its other new programs run untracked until the minute is over"
         )),
+        EventKind::Accepted => Some(
+            "runs in a row repeated new behaviour without teaching anything else: it is normal now"
+                .to_owned(),
+        ),
         EventKind::ProfileEvicted { reason } => Some(match reason.as_str() {
             "expired" => "unused for longer than profile-expiry: deleted".to_owned(),
             pool => format!("evicted to make room ({pool})"),

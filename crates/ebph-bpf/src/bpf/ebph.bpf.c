@@ -155,6 +155,7 @@ static __always_inline int on_exec(struct task_struct *p, struct linux_binprm *b
 		return 0;
 	t = task_state(p);
 	if (t) {
+		end_run(t);
 		profile_put(t->profile); /* it leaves its old program's profile */
 	} else {
 		t = track(p);
@@ -204,6 +205,7 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 		return 0;
 	__builtin_memcpy(ct, pt, sizeof(*ct));
 	profile_get(ct->profile);
+	ct->run = 0; /* the child's run starts afresh */
 	ct->owner = (__u64)child;
 	ct->regs = 0;
 	ct->tid = BPF_CORE_READ(child, pid);
@@ -235,6 +237,7 @@ static __always_inline int on_exit(struct task_struct *p)
 	slot = *found;
 	t = bpf_map_lookup_elem(&task_states, &slot);
 	if (t && t->owner == (__u64)p) {
+		end_run(t);
 		profile_put(t->profile);
 		t->owner = 0;
 		t->regs = 0;

@@ -42,6 +42,8 @@ struct ebph_settings {
 	__u16 detector;       /* EBPH_DETECT_*: what makes a call anomalous */
 	__u8 ngram_length;    /* calls per n-gram, 2..EBPH_NGRAM_MAX */
 	__u8 fold_loops;      /* a call among the last fold_loops (0..4) calls seen is not seen */
+	__u32 accept_after;   /* a normal profile accepts what this many runs repeated (0: never) */
+	__u32 _pad;
 };
 
 /* ebph_core::Detector::bits */
@@ -85,6 +87,11 @@ struct ebph_profile {
 	__u64 last_used;
 	__u32 flags; /* EBPH_PROFILE_* */
 	__u32 uid;   /* the user whose exec created it */
+	/* Runs in a row that repeated behaviour the test table lacks, teaching the train table
+	 * nothing (ebph_core::Profile::end_run); and whether the train table was emptied since
+	 * the profile became normal (then nothing is accepted). */
+	__u32 repeats;
+	__u32 train_partial;
 };
 
 /* The executable is owned by, or writable by, a user other than root (the file's owner is
@@ -122,7 +129,13 @@ struct ebph_task {
 	__u64 seq[EBPH_SIGNAL_FRAMES][2];
 	__u64 lf[2];
 	__u64 held_until; /* boot clock: stopped for a delay until then */
+	__u8 run;         /* EBPH_RUN_*: what the task did in its current run (ebph_core::Run) */
+	__u8 _pad[7];
 };
+
+/* struct ebph_task's `run`. */
+#define EBPH_RUN_CHANGED_TRAIN 1 /* taught the train table something, or emptied it */
+#define EBPH_RUN_ANOMALOUS 2     /* made an anomalous call */
 
 enum ebph_event_type {
 	EBPH_EV_PROFILE_CREATED = 1,
@@ -136,6 +149,7 @@ enum ebph_event_type {
 	EBPH_EV_EXECVE_REFUSED = 9,
 	EBPH_EV_SUPPRESSED = 10, /* `misses` anomalies of the profile were not reported */
 	EBPH_EV_BUDGET = 11,     /* user `uid` reached `misses` new profiles this minute */
+	EBPH_EV_ACCEPTED = 12,   /* a normal profile accepted what accept_after runs repeated */
 };
 
 struct ebph_event {
@@ -251,12 +265,12 @@ enum ebph_admin_op {
 };
 
 /* The sizes the loader relies on: a change here must change crates/ebph-bpf/src too. */
-_Static_assert(sizeof(struct ebph_settings) == 80, "struct ebph_settings");
+_Static_assert(sizeof(struct ebph_settings) == 88, "struct ebph_settings");
 _Static_assert(sizeof(struct ebph_key) == 24, "struct ebph_key");
-_Static_assert(sizeof(struct ebph_profile) == 120, "struct ebph_profile");
+_Static_assert(sizeof(struct ebph_profile) == 128, "struct ebph_profile");
 _Static_assert(sizeof(struct ebph_index) == 4 * EBPH_MAX_SYSCALLS, "struct ebph_index");
 _Static_assert(sizeof(struct ebph_row) == EBPH_MAX_SYSCALLS + EBPH_NGRAM_BITS / 8, "struct ebph_row");
-_Static_assert(sizeof(struct ebph_task) == 128, "struct ebph_task");
+_Static_assert(sizeof(struct ebph_task) == 136, "struct ebph_task");
 _Static_assert(sizeof(struct ebph_event) == 360, "struct ebph_event");
 _Static_assert(sizeof(struct ebph_record) == 56, "struct ebph_record");
 _Static_assert(sizeof(struct ebph_cpu_cache) == 24, "struct ebph_cpu_cache");

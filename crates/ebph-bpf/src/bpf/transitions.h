@@ -166,6 +166,7 @@ static __always_inline void stop_normal(struct ebph_profile *p)
 	__u32 test = p->test_index;
 
 	p->status = EBPH_TRAINING;
+	p->repeats = 0;
 	if (test) {
 		clear_table(test, p->train_index);
 		p->test_index = 0;
@@ -217,6 +218,7 @@ static __always_inline void start_normal(struct ebph_profile *p)
 	p->anomalies = 0;
 	p->train_count = 0;
 	p->last_mod_count = 0;
+	p->train_partial = 0;
 	if (!p->train_index)
 		return;
 	test = alloc_index_for(p);
@@ -269,6 +271,8 @@ static __always_inline void reset_train(struct ebph_profile *p)
 	p->train_count = 0;
 	p->last_mod_count = 0;
 	p->sequences = 0;
+	p->repeats = 0;
+	p->train_partial = 1;
 	if (p->status == EBPH_FROZEN)
 		p->status = EBPH_TRAINING;
 }
@@ -333,6 +337,8 @@ static __always_inline void on_call(struct ebph_task *t, __u32 curr, __u64 now)
 		learn(slot | (__u64)curr << 32, lo, hi, h, depth | k << 8);
 	if ((new_pairs && (detector & EBPH_DETECT_PAIRS)) ||
 	    (new_ngram && (detector & EBPH_DETECT_NGRAMS))) {
+		t->run |= EBPH_RUN_CHANGED_TRAIN;
+		p->repeats = 0;
 		p->sequences++;
 		p->last_mod_count = 0;
 		if (p->status == EBPH_FROZEN)
@@ -378,6 +384,7 @@ static __always_inline void on_call(struct ebph_task *t, __u32 curr, __u64 now)
 	lfc_before = t->lf_count;
 	lfc = locality_record(t, misses || novel);
 	if (misses || novel) {
+		t->run |= EBPH_RUN_ANOMALOUS;
 		p->anomalies++;
 		__sync_fetch_and_add(&stats.anomalies, 1);
 		ev = report_anomaly(p, slot) ? new_event(EBPH_EV_ANOMALY, slot, p) : NULL;
@@ -404,7 +411,32 @@ static __always_inline void on_call(struct ebph_task *t, __u32 curr, __u64 now)
 		if (lfc_before <= settings.tolerize_limit)
 			profile_event(EBPH_EV_TOLERIZE_LIMIT, slot, p, lfc);
 		reset_train(p);
+		t->run |= EBPH_RUN_CHANGED_TRAIN;
 	}
+}
+
+/* The task's run of its program ends (exit, or exec of another program): ebph_core::
+ * Profile::end_run. A run that made an anomalous call and changed nothing in the train
+ * table repeats what the train table learned earlier; `accept_after` of them in a row and a
+ * normal profile accepts it (becomes normal anew with its train table, a superset of its
+ * test table unless `train_partial`). */
+static __always_inline void end_run(struct ebph_task *t)
+{
+	struct ebph_profile *p;
+	__u32 slot = t->profile, run = t->run;
+
+	t->run = 0;
+	if (!settings.accept_after ||
+	    (run & (EBPH_RUN_CHANGED_TRAIN | EBPH_RUN_ANOMALOUS)) != EBPH_RUN_ANOMALOUS)
+		return;
+	p = bpf_map_lookup_elem(&profiles, &slot);
+	if (!p || p->status != EBPH_NORMAL || p->train_partial)
+		return;
+	p->repeats++;
+	if (p->repeats < settings.accept_after)
+		return;
+	start_normal(p);
+	profile_event(EBPH_EV_ACCEPTED, slot, p, t->lf_count);
 }
 
 #endif

@@ -233,6 +233,12 @@ pub fn differences(kernel: &Profile, model: &Profile) -> Vec<String> {
         ("sequences", kernel.sequences, model.sequences),
         ("anomalies", kernel.anomalies, model.anomalies),
         ("normal_time", kernel.normal_time, model.normal_time),
+        ("repeats", kernel.repeats.into(), model.repeats.into()),
+        (
+            "train_partial",
+            kernel.train_partial.into(),
+            model.train_partial.into(),
+        ),
     ];
     for (name, k, m) in fields {
         if k != m {

@@ -53,6 +53,7 @@ fn kind_of(e: &ebph_bpf::Event) -> protocol::EventKind {
         EventKind::Frozen => Kind::Frozen,
         EventKind::Normal => Kind::Normal,
         EventKind::LeftNormal => Kind::LeftNormal,
+        EventKind::Accepted => Kind::Accepted,
         EventKind::TolerizeLimit => Kind::TolerizeLimit,
         EventKind::Delay => Kind::Delay {
             delay_ms: e.delay_ns as f64 / 1e6,

@@ -132,6 +132,8 @@ impl Worker {
             last_mod_count: p.last_mod_count,
             sequences: p.sequences,
             anomalies: p.anomalies,
+            repeats: p.repeats,
+            train_partial: p.train_partial,
             normal_time: (p.status == ProfileStatus::Frozen)
                 .then(|| rfc3339(ebph_bpf::wall_time(p.normal_time))),
             lookahead_pairs: p.train.lookahead_pairs(),

@@ -264,6 +264,8 @@ mod tests {
                 last_mod_count: 2,
                 sequences: 5,
                 anomalies: 2,
+                repeats: 0,
+                train_partial: false,
                 normal_time: None,
                 lookahead_pairs: 6,
                 ngram_bits: 4,

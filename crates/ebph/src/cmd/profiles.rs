@@ -326,6 +326,18 @@ fn show(client: &Client, args: ShowArgs) -> Result<()> {
     writeln!(out, "last mod count  {}", s.last_mod_count)?;
     writeln!(out, "sequences       {}", s.sequences)?;
     writeln!(out, "anomalies       {}", s.anomalies)?;
+    if s.status == "normal" {
+        writeln!(
+            out,
+            "repeats         {}{}",
+            s.repeats,
+            if s.train_partial {
+                " (train table emptied since normal: nothing is accepted)"
+            } else {
+                ""
+            }
+        )?;
+    }
     writeln!(out, "pairs           {}", s.lookahead_pairs)?;
     let fullest = p.ngrams.iter().max_by_key(|n| n.bits.len());
     writeln!(
