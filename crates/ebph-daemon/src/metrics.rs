@@ -1,10 +1,12 @@
 //! The opt-in Prometheus endpoint (`metrics-listen`): what the engine and the daemon count,
-//! in the Prometheus text format, at `GET /metrics`.
+//! at `GET /metrics`: in OpenMetrics for a scraper that asks for it (Prometheus does), in
+//! the Prometheus text format (0.0.4) for everything else (curl, `promtool check metrics`).
 
 use std::net::SocketAddr;
 
 use anyhow::{Context, Result};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{ACCEPT, CONTENT_TYPE};
+use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
@@ -155,6 +157,39 @@ pub fn render(s: &Snapshot) -> String {
     out
 }
 
+/// OpenMetrics text as the Prometheus text format 0.0.4: a counter's `HELP` and `TYPE` name
+/// its sample (`ebph_syscalls_total`, not the family `ebph_syscalls`), and no `# EOF`.
+pub fn text_format(openmetrics: &str) -> String {
+    let mut counters = std::collections::HashSet::new();
+    for line in openmetrics.lines() {
+        if let Some(name) = line
+            .strip_prefix("# TYPE ")
+            .and_then(|rest| rest.strip_suffix(" counter"))
+        {
+            counters.insert(name.to_owned());
+        }
+    }
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let comment = ["# HELP ", "# TYPE "]
+            .into_iter()
+            .find_map(|p| line.strip_prefix(p).map(|rest| (p, rest)));
+        match comment.and_then(|(p, rest)| rest.split_once(' ').map(|(n, r)| (p, n, r))) {
+            Some((prefix, name, rest)) if counters.contains(name) => {
+                out.push_str(&format!("{prefix}{name}_total {rest}\n"));
+            }
+            _ => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
 /// Serves `GET /metrics` on `addr` until the daemon stops.
 pub async fn serve(
     addr: SocketAddr,
@@ -167,8 +202,13 @@ pub async fn serve(
     tracing::info!("metrics on http://{addr}/metrics");
     let app = Router::new().route(
         "/metrics",
-        get(move || {
+        get(move |headers: HeaderMap| {
             let handle = handle.clone();
+            let openmetrics = headers
+                .get_all(ACCEPT)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .any(|v| v.contains("application/openmetrics-text"));
             async move {
                 let (tx, rx) = oneshot::channel();
                 if handle.commands.send(Command::Metrics(tx)).is_err() {
@@ -176,12 +216,17 @@ pub async fn serve(
                         .into_response();
                 }
                 match rx.await {
-                    Ok(Ok(snapshot)) => (
+                    Ok(Ok(snapshot)) if openmetrics => (
                         [(
                             CONTENT_TYPE,
                             "application/openmetrics-text; version=1.0.0; charset=utf-8",
                         )],
                         render(&snapshot),
+                    )
+                        .into_response(),
+                    Ok(Ok(snapshot)) => (
+                        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                        text_format(&render(&snapshot)),
                     )
                         .into_response(),
                     _ => (
@@ -227,5 +272,32 @@ mod tests {
         assert_eq!(value("ebph_map_used", Some(("map", "rows"))), 40.0);
         assert_eq!(value("ebph_map_capacity", Some(("map", "tasks"))), 65536.0);
         assert_eq!(value("ebph_last_save_duration_seconds", None), 0.25);
+    }
+
+    #[test]
+    fn the_text_format_names_counters_by_their_samples() {
+        let text = text_format(&render(&Snapshot::default()));
+        assert!(
+            text.contains("# HELP ebph_syscalls_total System calls"),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE ebph_syscalls_total counter\nebph_syscalls_total 0\n"));
+        assert!(
+            text.contains("# TYPE ebph_map_used gauge\n"),
+            "gauges keep their names"
+        );
+        assert!(!text.contains("# EOF"));
+        // Every sample has HELP and TYPE lines of its own name (what promtool checks).
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let name = line.split(['{', ' ']).next().unwrap();
+            assert!(
+                text.contains(&format!("# TYPE {name} ")),
+                "{name} has no TYPE"
+            );
+            assert!(
+                text.contains(&format!("# HELP {name} ")),
+                "{name} has no HELP"
+            );
+        }
     }
 }

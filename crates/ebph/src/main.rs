@@ -5,19 +5,35 @@
 
 mod cmd;
 mod event_text;
+mod logging;
 mod table;
 
 use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use ebph_api::client::Client;
 
 /// ebph: learns what every program on this machine normally does, one system call at a time,
 /// and flags what breaks the pattern.
 #[derive(Debug, Parser)]
-#[command(name = "ebph", version, about, propagate_version = true)]
+#[command(
+    name = "ebph",
+    version,
+    about = "host intrusion detection and response: learns what every program normally does, \
+one system call at a time, and flags what breaks the pattern",
+    propagate_version = true,
+    long_about = "ebph learns, for every executable on this machine, what its normal system-call \
+behaviour looks like (lookahead pairs and n-grams, after Somayaji's pH), flags the calls that \
+break it, and can slow down or stop a process that misbehaves. `ebph daemon` runs the engine \
+(in the kernel, with eBPF) and keeps the profiles; the other commands talk to it and need \
+root, except `replay` and `eval`, which work offline on recorded traces.",
+    after_long_help = "Files: /etc/ebph/ebph.toml (configuration), /var/lib/ebph (profiles: \
+ebph.db; the event log: events.jsonl), /run/ebph/ebph.sock (the API). Environment: \
+EBPH_SOCKET (the API socket), EBPH_LOG (the daemon's log level, e.g. debug). \
+Documentation: /usr/share/doc/ebph."
+)]
 struct Cli {
     /// The daemon's API socket.
     #[arg(long, global = true, env = "EBPH_SOCKET", value_name = "PATH")]
@@ -56,6 +72,8 @@ enum Command {
     Eval(cmd::eval::Args),
     #[command(hide = true)]
     Keeper(cmd::daemon::KeeperArgs),
+    #[command(hide = true)]
+    Generate(cmd::generate::Args),
 }
 
 fn main() -> ExitCode {
@@ -87,6 +105,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => cmd::replay::run(args),
         Command::Eval(args) => cmd::eval::run(args),
         Command::Keeper(args) => cmd::daemon::keeper(args),
+        Command::Generate(args) => cmd::generate::run(Cli::command(), args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -117,4 +136,26 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
         };
         kind == Some(io::ErrorKind::BrokenPipe)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn plot_takes_its_picture_as_an_argument_or_with_output() {
+        let parses = |args: &[&str]| Cli::try_parse_from(args).is_ok();
+        assert!(parses(&["ebph", "plot", "/bin/ls", "ls.png"]));
+        assert!(parses(&["ebph", "plot", "/bin/ls", "-o", "ls.svg"]));
+        assert!(!parses(&["ebph", "plot", "/bin/ls"]), "no picture");
+        assert!(
+            !parses(&["ebph", "plot", "/bin/ls", "a.png", "-o", "b.png"]),
+            "two"
+        );
+    }
 }

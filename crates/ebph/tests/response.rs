@@ -19,19 +19,24 @@ fn trained(dir: &Path, exec: bool) -> (Daemon, std::path::PathBuf) {
 fn trained_with(dir: &Path, exec: bool, flags: &[&str]) -> (Daemon, std::path::PathBuf) {
     let spree = compile(dir, "spree");
     let daemon = Daemon::start_with(dir, flags);
+    train(&daemon, &spree, exec);
+    (daemon, spree)
+}
+
+/// Runs `spree` until trained, then makes its profile normal.
+fn train(daemon: &Daemon, spree: &Path, exec: bool) {
     for _ in 0..8 {
-        let mut cmd = Command::new(&spree);
+        let mut cmd = Command::new(spree);
         if exec {
             cmd.env("SPREE_EXEC", "1");
         }
         assert!(cmd.stdout(Stdio::null()).status().unwrap().success());
     }
-    daemon.ok(&["normalize", "--profile", s(&spree)]);
+    daemon.ok(&["normalize", "--profile", s(spree)]);
     assert_eq!(
-        daemon.json(&["profile", "show", s(&spree), "--json"])["status"],
+        daemon.json(&["profile", "show", s(spree), "--json"])["status"],
         "normal"
     );
-    (daemon, spree)
 }
 
 /// [`trained`], then holding anomalous processes for long: 40 s at LFC 1, up to 1 h.
@@ -578,5 +583,156 @@ fn a_process_continued_early_by_someone_else_is_stopped_again() {
     );
     daemon.ok(&["set", "response", "monitor"]);
     finishes_within(child, 5, "after monitor");
+    daemon.stop();
+}
+
+/// The capabilities the systemd unit leaves the daemon (`CapabilityBoundingSet=`), as
+/// `setpriv` names them (`bpf`, `kill`, ...), with their numbers.
+fn unit_capabilities() -> Vec<(String, u32)> {
+    let unit = include_str!("../../../packaging/ebph.service");
+    let line = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("CapabilityBoundingSet="))
+        .expect("the unit limits the daemon's capabilities");
+    // linux/capability.h
+    let number = |name: &str| match name {
+        "dac_read_search" => 2,
+        "kill" => 5,
+        "sys_ptrace" => 19,
+        "sys_admin" => 21,
+        "sys_resource" => 24,
+        "perfmon" => 38,
+        "bpf" => 39,
+        other => panic!("the unit names a capability this test does not know: {other}"),
+    };
+    line.split_whitespace()
+        .map(|c| {
+            let name = c.strip_prefix("CAP_").unwrap().to_lowercase();
+            let n = number(&name);
+            (name, n)
+        })
+        .collect()
+}
+
+#[test]
+fn the_daemon_works_with_only_what_its_systemd_unit_allows() {
+    let Some(_one) = as_root() else {
+        return;
+    };
+    // systemd is not needed to give the daemon the unit's capabilities and no new
+    // privileges: setpriv does the same.
+    let caps = unit_capabilities();
+    let bounding = std::iter::once("-all".to_owned())
+        .chain(caps.iter().map(|(c, _)| format!("+{c}")))
+        .collect::<Vec<_>>()
+        .join(",");
+    let dir = tempfile::tempdir().unwrap();
+    // Others (user nobody) may run the test program.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let spree = compile(dir.path(), "spree");
+    // A script of user nobody's, in a directory only nobody may read, running already.
+    let private = dir.path().join("private");
+    std::fs::create_dir(&private).unwrap();
+    let script = private.join("waits.sh");
+    std::fs::write(&script, "#!/bin/sh\nsleep 60\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        &private,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    rustix::fs::chown(&script, Some(rustix::fs::Uid::from_raw(65534)), None).unwrap();
+    rustix::fs::chown(&private, Some(rustix::fs::Uid::from_raw(65534)), None).unwrap();
+    let waiting = Spawned(
+        Command::new("setsid")
+            .args([
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+            ])
+            .arg(&script)
+            .spawn()
+            .unwrap(),
+    );
+    wait_until(10, "the script to run", || {
+        std::fs::read_to_string(format!("/proc/{}/cmdline", waiting.0.id()))
+            .is_ok_and(|c| c.contains("waits.sh"))
+    });
+    let daemon = Daemon::start_wrapped(
+        dir.path(),
+        &[
+            "setpriv",
+            "--no-new-privs",
+            "--inh-caps=-all",
+            "--bounding-set",
+            &bounding,
+            "--",
+        ],
+        &[],
+    );
+    let status = std::fs::read_to_string(format!("/proc/{}/status", daemon.pid())).unwrap();
+    let effective = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .map(|hex| u64::from_str_radix(hex.trim(), 16).unwrap())
+        .unwrap();
+    let expected = caps.iter().fold(0u64, |bits, (_, n)| bits | 1 << n);
+    assert_eq!(effective, expected, "the daemon has other capabilities");
+    assert!(status.lines().any(|l| l == "NoNewPrivs:\t1"), "{status}");
+    // It found the script that was running (CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH).
+    let profiles = daemon.ok(&["profiles", "--json"]);
+    assert!(profiles.contains(s(&script)), "{profiles}");
+    drop(waiting);
+
+    // It tracks and learns...
+    train(&daemon, &spree, false);
+    daemon.ok(&[
+        "set",
+        "delay-factor",
+        "20s",
+        "max-delay",
+        "1h",
+        "response",
+        "delay",
+    ]);
+    // ...holds an anomalous process of another user, in a session of its own (where only
+    // CAP_KILL lets the keeper continue it)...
+    let child = Command::new("setsid")
+        .args([
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+        ])
+        .arg(&spree)
+        .arg("spree")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let child = Spawned(child);
+    wait_until(10, "the process to be held", || is_stopped(pid));
+    let ps = daemon.json(&["ps", "--json"]);
+    assert!(
+        ps.as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["pid"] == pid && p["lfc"].as_u64() > Some(0)),
+        "{ps}"
+    );
+    // ...and lets it go.
+    daemon.ok(&["set", "response", "monitor"]);
+    finishes_within(child, 5, "switching to monitor");
+    assert!(
+        !daemon.log().contains("ERROR"),
+        "the daemon had trouble: {}",
+        daemon.log()
+    );
     daemon.stop();
 }

@@ -34,20 +34,8 @@ pub struct KeeperArgs {
     ledger: PathBuf,
 }
 
-/// Logs to stderr at `EBPH_LOG` (default info).
-fn init_logging() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("EBPH_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-}
-
 pub fn keeper(args: KeeperArgs) -> Result<()> {
-    init_logging();
+    crate::logging::init();
     ebph_daemon::keeper::run(ebph_daemon::keeper::Options {
         holds_map_id: args.holds_map_id,
         ledger_dir: args.ledger,
@@ -55,7 +43,7 @@ pub fn keeper(args: KeeperArgs) -> Result<()> {
 }
 
 pub fn run(args: Args, socket: Option<PathBuf>) -> Result<()> {
-    init_logging();
+    crate::logging::init();
     let (path, required) = match &args.config {
         Some(path) => (path.clone(), true),
         None => (PathBuf::from(config::DEFAULT_CONFIG), false),

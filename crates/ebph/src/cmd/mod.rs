@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod daemon;
 pub mod eval;
+pub mod generate;
 pub mod logs;
 pub mod plot;
 pub mod profiles;

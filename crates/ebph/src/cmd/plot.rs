@@ -19,9 +19,16 @@ use plotters::prelude::*;
 pub struct Args {
     /// The executable's path, or the profile's key.
     target: String,
+    /// The picture to write: FILE.png or FILE.svg (or give it with --output).
+    #[arg(
+        value_name = "FILE",
+        required_unless_present = "output",
+        conflicts_with = "output"
+    )]
+    file: Option<PathBuf>,
     /// The picture to write: FILE.png or FILE.svg.
     #[arg(short, long, value_name = "FILE")]
-    output: PathBuf,
+    output: Option<PathBuf>,
     /// Width and height in pixels.
     #[arg(long, default_value_t = 1200)]
     size: u32,
@@ -56,8 +63,12 @@ pub fn run(client: &Client, args: Args) -> Result<()> {
         .into_iter()
         .filter(|a| a.key == profile.summary.key)
         .collect();
-    render(&profile, &anomalies, &args.output, args.size)?;
-    writeln!(out, "wrote {}", args.output.display())?;
+    let output = args
+        .file
+        .or(args.output)
+        .expect("clap requires a file or --output");
+    render(&profile, &anomalies, &output, args.size)?;
+    writeln!(out, "wrote {}", output.display())?;
     Ok(())
 }
 

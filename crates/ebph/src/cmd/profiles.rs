@@ -353,17 +353,67 @@ fn show(client: &Client, args: ShowArgs) -> Result<()> {
     )?;
     writeln!(out, "kernel memory   {}", super::bytes(s.memory_bytes))?;
     writeln!(out)?;
-    let mut table = Table::new(&[
-        ("CALL", Align::Left),
-        ("AFTER", Align::Left),
-        ("AT DISTANCES", Align::Left),
-    ]);
-    for pair in &p.pairs {
-        let d: Vec<String> = pair.distances.iter().map(u8::to_string).collect();
-        table.row(vec![pair.call.clone(), pair.prev.clone(), d.join(",")]);
+    writeln!(
+        out,
+        "Each call, and the calls seen before it at distances 1-8 (--json: every pair):"
+    )?;
+    for line in pairs_by_call(&p.pairs, 100) {
+        writeln!(out, "{line}")?;
     }
-    table.write(&mut std::io::stdout().lock())?;
     Ok(())
+}
+
+/// The pairs grouped by their later call, one call a paragraph: the call, then each earlier
+/// call with its distances as ranges (`brk 1-3,5`), wrapped at `width` columns.
+fn pairs_by_call(pairs: &[ebph_api::protocol::Pair], width: usize) -> Vec<String> {
+    let mut calls: Vec<(&str, Vec<String>)> = Vec::new();
+    for pair in pairs {
+        let item = format!("{} {}", pair.prev, ranges(&pair.distances));
+        match calls.last_mut() {
+            Some((call, items)) if *call == pair.call => items.push(item),
+            _ => calls.push((&pair.call, vec![item])),
+        }
+    }
+    let indent = calls.iter().map(|(c, _)| c.len()).max().unwrap_or(0) + 2;
+    let mut lines = Vec::new();
+    for (call, items) in calls {
+        let mut line = format!("{call:<indent$}");
+        let mut first = true;
+        for item in items {
+            if !first && line.len() + 2 + item.len() > width {
+                lines.push(std::mem::replace(&mut line, " ".repeat(indent)));
+                first = true;
+            }
+            if !first {
+                line.push_str(", ");
+            }
+            line.push_str(&item);
+            first = false;
+        }
+        lines.push(line);
+    }
+    lines
+}
+
+/// Distances as ranges: `[1, 2, 3, 5]` is `1-3,5`.
+fn ranges(distances: &[u8]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < distances.len() {
+        let start = distances[i];
+        let mut end = start;
+        while i + 1 < distances.len() && distances[i + 1] == end + 1 {
+            i += 1;
+            end = distances[i];
+        }
+        out.push(if end > start {
+            format!("{start}-{end}")
+        } else {
+            start.to_string()
+        });
+        i += 1;
+    }
+    out.join(",")
 }
 
 fn csv_out(client: &Client, args: CsvArgs) -> Result<()> {
@@ -431,4 +481,54 @@ fn csv_out(client: &Client, args: CsvArgs) -> Result<()> {
     }
     w.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ebph_api::protocol::Pair;
+
+    fn pair(call: &str, prev: &str, distances: &[u8]) -> Pair {
+        Pair {
+            call: call.into(),
+            prev: prev.into(),
+            distances: distances.to_vec(),
+        }
+    }
+
+    #[test]
+    fn distances_read_as_ranges() {
+        assert_eq!(ranges(&[1, 2, 3, 5]), "1-3,5");
+        assert_eq!(ranges(&[2]), "2");
+        assert_eq!(ranges(&[1, 3, 4, 6, 7, 8]), "1,3-4,6-8");
+        assert_eq!(ranges(&[]), "");
+    }
+
+    #[test]
+    fn pairs_are_grouped_by_call_and_wrapped() {
+        let pairs = [
+            pair("brk", "brk", &[1, 2, 3]),
+            pair("brk", "mmap", &[1]),
+            pair("write", "brk", &[1, 2]),
+            pair("write", "newfstatat", &[4, 5, 6, 7, 8]),
+            pair("write", "write", &[1]),
+        ];
+        assert_eq!(
+            pairs_by_call(&pairs, 100),
+            [
+                "brk    brk 1-3, mmap 1",
+                "write  brk 1-2, newfstatat 4-8, write 1",
+            ]
+        );
+        // Narrow: each line holds what fits, continued under the first.
+        assert_eq!(
+            pairs_by_call(&pairs, 25),
+            [
+                "brk    brk 1-3, mmap 1",
+                "write  brk 1-2",
+                "       newfstatat 4-8",
+                "       write 1",
+            ]
+        );
+    }
 }

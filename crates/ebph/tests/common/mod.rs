@@ -20,11 +20,26 @@ impl Daemon {
 
     /// Starts a daemon with extra flags.
     pub fn start_with(dir: &Path, extra: &[&str]) -> Daemon {
+        Daemon::start_wrapped(dir, &[], extra)
+    }
+
+    /// Starts a daemon through `wrapper` (a program and its arguments, which runs the
+    /// daemon's command line in the same process: `setpriv ... --`), with extra flags.
+    pub fn start_wrapped(dir: &Path, wrapper: &[&str], extra: &[&str]) -> Daemon {
         let config = dir.join("ebph.toml");
         if !config.exists() {
             std::fs::write(&config, "").unwrap();
         }
-        let child = Command::new(env!("CARGO_BIN_EXE_ebph"))
+        let ebph = env!("CARGO_BIN_EXE_ebph");
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(ebph);
+                c
+            }
+            None => Command::new(ebph),
+        };
+        let child = command
             .args(["daemon", "--config"])
             .arg(&config)
             .arg("--state-dir")
