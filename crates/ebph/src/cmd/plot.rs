@@ -12,9 +12,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 /// Draw a profile: its lookahead pairs as a heatmap (calls on both axes, darker = seen at
-/// more distances; the last column: n-gram bits per call, darker = more) and its anomalies
-/// over time (red: unseen pairs; blue triangles: only an unseen n-gram). The file's
-/// extension picks PNG or SVG.
+/// more distances; the last column: n-gram bits per call, darker = more) and each
+/// process's LFC over time from its first anomaly (triangles: only an unseen n-gram). The
+/// file's extension picks PNG or SVG.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The executable's path, or the profile's key.
@@ -110,11 +110,28 @@ where
 {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e}");
     root.fill(&WHITE).map_err(err)?;
-    let height = root.dim_in_pixel().1;
-    let (top, bottom) = root.split_vertically(height * 3 / 4);
+    let (width, height) = root.dim_in_pixel();
+    let (top, bottom) = root.split_vertically(height * 7 / 10);
+    let (map, legend) = top.split_horizontally(width - (width / 8).clamp(90, 160));
+    heatmap(&map, profile).map_err(err)?;
+    heatmap_legend(&legend, profile).map_err(err)?;
+    timeline(&bottom, anomalies).map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
 
-    // Heatmap: one row per call, one column per earlier call, shade = distances seen; then
-    // one column for the n-grams each call ends, shade = bits set.
+/// Blue, darker for more distances (1..=8) at which a pair was seen.
+fn pair_colour(distances: usize) -> RGBAColor {
+    BLUE.mix(0.2 + 0.8 * (distances.min(8) as f64 / 8.0))
+}
+
+/// Green, darker for more of a call's n-gram bits (of the fullest call's).
+fn ngram_colour(bits: usize, fullest: usize) -> RGBAColor {
+    GREEN.mix(0.2 + 0.8 * (bits as f64 / fullest.max(1) as f64))
+}
+
+/// Every call of the profile, sorted by name: the heatmap's rows and columns.
+fn calls_of(profile: &ProfileDetail) -> Vec<&str> {
     let mut calls: Vec<&str> = profile
         .pairs
         .iter()
@@ -123,9 +140,36 @@ where
         .collect();
     calls.sort_unstable();
     calls.dedup();
-    let index = |name: &str| calls.binary_search(&name).unwrap_or(0) as i32;
+    calls
+}
+
+/// The lookahead pairs: a row per call, a column per earlier call, a cell's shade the number
+/// of distances the pair was seen at; then a column of the n-gram bits each call ends. Every
+/// label is centred on its row or column; with more calls than fit, every k-th is labelled.
+fn heatmap<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    profile: &ProfileDetail,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let calls = calls_of(profile);
     let n = calls.len().max(1) as i32;
+    let index = |name: &str| calls.binary_search(&name).unwrap_or(0) as i32;
     let ngram_column = calls.len() as i32;
+    let (width, height) = area.dim_in_pixel();
+    // Room for the longest name, at a font that fits a cell (or a few cells, then thinned).
+    let label_area = 130.min(width / 5);
+    let cell = (height.saturating_sub(label_area + 60) / n as u32).max(1);
+    let font = cell.clamp(8, 13);
+    let every = (font as f64 * 1.1 / cell as f64).ceil().max(1.0) as i32;
+    let name_of = |v: &SegmentValue<i32>| match v {
+        SegmentValue::CenterOf(i) if i % every == 0 => calls
+            .get(*i as usize)
+            .map_or_else(String::new, |s| s.to_string()),
+        _ => String::new(),
+    };
+    let column_of = |v: &SegmentValue<i32>| match v {
+        SegmentValue::CenterOf(i) if *i == ngram_column => "n-grams".to_owned(),
+        other => name_of(other),
+    };
     let title = format!(
         "{}  ({}, {} pairs, {} n-gram bits)",
         profile.summary.path,
@@ -133,125 +177,203 @@ where
         profile.summary.lookahead_pairs,
         profile.summary.ngram_bits
     );
-    let label = |v: &i32| {
-        calls
-            .get(*v as usize)
-            .map_or_else(String::new, |s| s.to_string())
-    };
-    let x_label = |v: &i32| {
-        if *v == ngram_column {
-            "n-grams".to_owned()
-        } else {
-            label(v)
-        }
-    };
-    let mut chart = ChartBuilder::on(&top)
+    let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 20))
         .margin(10)
-        .x_label_area_size(90)
-        .y_label_area_size(110)
-        .build_cartesian_2d(0..n + 1, 0..n)
-        .map_err(err)?;
+        .x_label_area_size(label_area)
+        .y_label_area_size(label_area)
+        .build_cartesian_2d((0..n + 1).into_segmented(), (0..n).into_segmented())?;
     chart
         .configure_mesh()
         .disable_mesh()
-        .x_labels(calls.len() + 1)
-        .y_labels(calls.len())
-        .x_label_formatter(&x_label)
-        .y_label_formatter(&label)
+        .x_labels(n as usize + 1)
+        .y_labels(n as usize)
+        .x_label_formatter(&column_of)
+        .y_label_formatter(&name_of)
         .x_label_style(
-            ("sans-serif", 10)
+            ("sans-serif", font)
                 .into_font()
                 .transform(FontTransform::Rotate90),
         )
-        .y_label_style(("sans-serif", 10))
-        .x_desc("earlier call")
+        .y_label_style(("sans-serif", font))
+        .x_desc("earlier call (seen 1 to 8 calls before)")
         .y_desc("call")
-        .draw()
-        .map_err(err)?;
-    chart
-        .draw_series(profile.pairs.iter().map(|p| {
-            let (x, y) = (index(&p.prev), index(&p.call));
-            let shade = 0.25 + 0.75 * (p.distances.len() as f64 / 8.0);
-            Rectangle::new([(x, y), (x + 1, y + 1)], BLUE.mix(shade).filled())
-        }))
-        .map_err(err)?;
+        .axis_desc_style(("sans-serif", 13))
+        .draw()?;
+    let cell_at = |x: i32, y: i32| {
+        [
+            (SegmentValue::Exact(x), SegmentValue::Exact(y)),
+            (SegmentValue::Exact(x + 1), SegmentValue::Exact(y + 1)),
+        ]
+    };
+    chart.draw_series(profile.pairs.iter().map(|p| {
+        Rectangle::new(
+            cell_at(index(&p.prev), index(&p.call)),
+            pair_colour(p.distances.len()).filled(),
+        )
+    }))?;
     let fullest = profile
         .ngrams
         .iter()
         .map(|g| g.bits.len())
         .max()
         .unwrap_or(1);
-    chart
-        .draw_series(
-            profile
-                .ngrams
-                .iter()
-                .filter(|g| !g.bits.is_empty())
-                .map(|g| {
-                    let y = index(&g.call);
-                    let shade = 0.25 + 0.75 * (g.bits.len() as f64 / fullest as f64);
-                    Rectangle::new(
-                        [(ngram_column, y), (ngram_column + 1, y + 1)],
-                        GREEN.mix(shade).filled(),
-                    )
-                }),
-        )
-        .map_err(err)?;
+    chart.draw_series(
+        profile
+            .ngrams
+            .iter()
+            .filter(|g| !g.bits.is_empty())
+            .map(|g| {
+                Rectangle::new(
+                    cell_at(ngram_column, index(&g.call)),
+                    ngram_colour(g.bits.len(), fullest).filled(),
+                )
+            }),
+    )?;
+    Ok(())
+}
 
-    // Timeline: each anomaly's LFC, by seconds since the first.
-    let times: Vec<f64> = anomalies
+/// The heatmap's colour scales: distances for the pairs, bits for the n-grams.
+fn heatmap_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    profile: &ProfileDetail,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let style = ("sans-serif", 12).into_font();
+    let (_, height) = area.dim_in_pixel();
+    let box_size = 16i32;
+    let mut y = (height as i32 / 6).max(40);
+    area.draw(&Text::new("pair seen at", (4, y), style.clone()))?;
+    y += 16;
+    for d in 1..=8usize {
+        area.draw(&Rectangle::new(
+            [(4, y), (4 + box_size, y + box_size - 2)],
+            pair_colour(d).filled(),
+        ))?;
+        let label = if d == 1 {
+            "1 distance".to_owned()
+        } else {
+            format!("{d} distances")
+        };
+        area.draw(&Text::new(label, (4 + box_size + 6, y + 2), style.clone()))?;
+        y += box_size;
+    }
+    y += 24;
+    let fullest = profile
+        .ngrams
         .iter()
-        .map(|a| {
-            humantime::parse_rfc3339(&a.time).map_or(0.0, |t| {
-                t.duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0.0, |d| d.as_secs_f64())
-            })
+        .map(|g| g.bits.len())
+        .max()
+        .unwrap_or(0);
+    area.draw(&Text::new("n-gram bits", (4, y), style.clone()))?;
+    y += 16;
+    for (i, share) in [0.25f64, 0.5, 0.75, 1.0].into_iter().enumerate() {
+        let bits = (share * fullest as f64).round() as usize;
+        area.draw(&Rectangle::new(
+            [(4, y), (4 + box_size, y + box_size - 2)],
+            ngram_colour(bits, fullest).filled(),
+        ))?;
+        let label = if i == 3 {
+            format!("{bits} (fullest)")
+        } else {
+            bits.to_string()
+        };
+        area.draw(&Text::new(label, (4 + box_size + 6, y + 2), style.clone()))?;
+        y += box_size;
+    }
+    Ok(())
+}
+
+/// The processes with the most anomalies get a line each; the rest are counted in the
+/// caption.
+const TIMELINE_PROCESSES: usize = 8;
+
+/// Each process's LFC over its own time, from its first anomaly: a line per process (the
+/// ones with the most anomalies), points where it made an anomalous call (circles: an unseen
+/// pair; triangles: an unseen n-gram alone). The time axis is in milliseconds or seconds,
+/// whichever fits the longest.
+fn timeline<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    anomalies: &[Anomaly],
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let seconds = |a: &Anomaly| {
+        humantime::parse_rfc3339(&a.time).map_or(0.0, |t| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64())
         })
-        .collect();
-    let start = times.iter().copied().fold(f64::INFINITY, f64::min);
-    let start = if start.is_finite() { start } else { 0.0 };
-    let end = times.iter().map(|t| t - start).fold(1.0, f64::max);
+    };
+    let mut by_pid: std::collections::BTreeMap<u32, Vec<(f64, &Anomaly)>> = Default::default();
+    for a in anomalies {
+        by_pid.entry(a.pid).or_default().push((seconds(a), a));
+    }
+    let mut processes: Vec<(u32, Vec<(f64, &Anomaly)>)> = by_pid.into_iter().collect();
+    processes.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
+    let shown = processes.len().min(TIMELINE_PROCESSES);
+    for (_, points) in &mut processes {
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let start = points[0].0;
+        points.iter_mut().for_each(|p| p.0 -= start);
+    }
+    let longest = processes[..shown]
+        .iter()
+        .flat_map(|(_, points)| points.last().map(|p| p.0))
+        .fold(0.0, f64::max);
+    let (scale, unit) = if longest < 2.0 {
+        (1000.0, "ms")
+    } else {
+        (1.0, "s")
+    };
+    let end = (longest * scale).max(if scale > 1.0 { 10.0 } else { 1.0 }) * 1.05;
     let top_lfc = anomalies.iter().map(|a| a.lfc).max().unwrap_or(1).max(1);
     let ngram_only = |a: &Anomaly| a.misses == 0 && a.novel_ngram;
-    let caption = format!(
-        "{} anomalies ({} by an unseen n-gram alone)",
+    let mut caption = format!(
+        "{} anomalies ({} by an unseen n-gram alone) in {} processes",
         anomalies.len(),
-        anomalies.iter().filter(|a| ngram_only(a)).count()
+        anomalies.iter().filter(|a| ngram_only(a)).count(),
+        processes.len()
     );
-    let mut timeline = ChartBuilder::on(&bottom)
+    if processes.len() > shown {
+        caption.push_str(&format!("; the {shown} with the most are drawn"));
+    }
+    let mut chart = ChartBuilder::on(area)
         .caption(caption, ("sans-serif", 16))
         .margin(10)
-        .x_label_area_size(35)
+        .x_label_area_size(40)
         .y_label_area_size(50)
-        .build_cartesian_2d(0.0..end * 1.05, 0u32..top_lfc + 1)
-        .map_err(err)?;
-    timeline
+        .build_cartesian_2d(0.0..end, 0u32..top_lfc + 1)?;
+    chart
         .configure_mesh()
-        .x_desc("seconds since the first anomaly")
+        .x_desc(format!("{unit} since the process's first anomaly"))
         .y_desc("LFC")
         .label_style(("sans-serif", 12))
-        .draw()
-        .map_err(err)?;
-    timeline
-        .draw_series(
-            anomalies
-                .iter()
-                .zip(&times)
-                .filter(|(a, _)| !ngram_only(a))
-                .map(|(a, t)| Circle::new((t - start, a.lfc), 4, RED.filled())),
-        )
-        .map_err(err)?;
-    timeline
-        .draw_series(
-            anomalies
-                .iter()
-                .zip(&times)
-                .filter(|(a, _)| ngram_only(a))
-                .map(|(a, t)| TriangleMarker::new((t - start, a.lfc), 6, BLUE.filled())),
-        )
-        .map_err(err)?;
-    root.present().map_err(err)?;
+        .light_line_style(WHITE.mix(0.0))
+        .draw()?;
+    for (i, (pid, points)) in processes[..shown].iter().enumerate() {
+        let colour = Palette99::pick(i).to_rgba();
+        chart
+            .draw_series(LineSeries::new(
+                points.iter().map(|(t, a)| (t * scale, a.lfc)),
+                colour.stroke_width(2),
+            ))?
+            .label(format!("pid {pid} ({} anomalies)", points.len()))
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], colour.stroke_width(2)));
+        chart.draw_series(points.iter().map(|(t, a)| {
+            let at = (t * scale, a.lfc);
+            if ngram_only(a) {
+                TriangleMarker::new(at, 5, colour.filled()).into_dyn()
+            } else {
+                Circle::new(at, 3, colour.filled()).into_dyn()
+            }
+        }))?;
+    }
+    if shown > 0 {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .label_font(("sans-serif", 11))
+            .draw()?;
+    }
     Ok(())
 }
 
@@ -348,7 +470,15 @@ mod tests {
         let svg = dir.path().join("anomalies.svg");
         render(&profile(), &anomalies, &svg, 500).unwrap();
         let text = std::fs::read_to_string(&svg).unwrap();
-        assert!(text.contains("2 anomalies (1 by an unseen n-gram alone)"));
+        assert!(text.contains("2 anomalies (1 by an unseen n-gram alone) in 1 processes"));
+        assert!(
+            text.contains("pid 1 (2 anomalies)"),
+            "the process's line is named"
+        );
+        assert!(
+            text.contains("distances") && text.contains("(fullest)"),
+            "the legend"
+        );
 
         assert!(render(&profile(), &[], &dir.path().join("profile.gif"), 100).is_err());
     }
