@@ -361,6 +361,7 @@ impl Engine {
         s.ngram_length = settings.ngram_length;
         s.fold_loops = settings.fold_loops;
         s.accept_after = settings.accept_after;
+        s.skip_brk = settings.skip_brk.into();
     }
 
     /// Exempts the tasks of the profile in `slot` from delays and execve suspension (the
@@ -386,10 +387,10 @@ impl Engine {
             if Bytes(&value).u32(task::PID) != pid {
                 continue;
             }
-            // An empty locality frame, and no hold (what the run did is kept).
+            // An empty locality frame, and no hold.
             value[task::LF_POS] = 0;
             value[task::LF_COUNT] = 0;
-            value[task::LF..task::RUN].fill(0);
+            value[task::LF..task::SIZE].fill(0);
             self.skel
                 .maps
                 .task_states
@@ -643,7 +644,7 @@ impl Engine {
                 pid: b.u32(task::PID),
                 profile: b.u32(task::PROFILE),
                 lfc: u32::from(value[task::LF_COUNT]),
-                signal_depth: u32::from(value[task::DEPTH]) + b.u32(task::OVERFLOW),
+                signal_depth: u32::from(value[task::DEPTH]) + u32::from(b.u16(task::OVERFLOW)),
                 held_until: b.u64(task::HELD_UNTIL),
             });
         }

@@ -72,7 +72,6 @@ pub(crate) mod task {
     /// The locality frame's bits.
     pub(crate) const LF: usize = offset_of!(ebph_task, lf);
     pub(crate) const HELD_UNTIL: usize = offset_of!(ebph_task, held_until);
-    pub(crate) const RUN: usize = offset_of!(ebph_task, run);
 }
 
 /// `struct ebph_cpu_cache`.
@@ -153,6 +152,6 @@ const _: () = assert!(
     "the frame's bits, then held_until"
 );
 const _: () = assert!(
-    task::HELD_UNTIL + 8 == task::RUN,
-    "held_until, then the run"
+    task::HELD_UNTIL + 8 == task::SIZE,
+    "held_until ends the task state"
 );

@@ -111,6 +111,12 @@ impl Model {
             }
             ModelEvent::Syscall { tid, call, now } => {
                 let task = self.tasks.get_mut(&tid)?;
+                if self.settings.skips(self.arch, call) {
+                    return Some(CallOutcome {
+                        lfc: task.state.lfc(),
+                        ..CallOutcome::default()
+                    });
+                }
                 let profile = self
                     .profiles
                     .get_mut(&task.profile)
@@ -273,6 +279,31 @@ mod tests {
         let sh = m.profile(&SH).unwrap();
         assert_eq!(sh.test.get(s(5), s(2)), 1, "accepted at the parent's exit");
         assert_eq!(sh.status, crate::ProfileStatus::Normal);
+    }
+
+    #[test]
+    fn brk_is_not_seen_with_skip_brk() {
+        let brk = Arch::X86_64.number("brk").unwrap();
+        let run = |settings: Settings| {
+            let mut m = Model::new(settings, Arch::X86_64);
+            m.apply(ModelEvent::Exec { tid: 1, key: SH });
+            for c in [s(1), brk, s(2), brk, brk, s(3)] {
+                m.apply(ModelEvent::Syscall {
+                    tid: 1,
+                    call: c,
+                    now: 0,
+                });
+            }
+            m.profile(&SH).unwrap().clone()
+        };
+        let skipped = run(Settings::default());
+        assert!(skipped.train.row(brk).is_none(), "brk learned nothing");
+        assert_eq!(skipped.train.get(s(2), s(1)), 1, "2 right after 1");
+        assert_eq!(skipped.train.get(s(3), s(1)), 0b10);
+        assert_eq!(skipped.train_count, 3);
+        let seen = run(Settings::ph());
+        assert_eq!(seen.train.get(s(2), brk), 1, "pH sees every call");
+        assert_eq!(seen.train_count, 6);
     }
 
     #[test]

@@ -75,6 +75,10 @@ pub struct Settings {
     /// ([`FOLD_LOOPS_ON`]) or `false` (0).
     #[serde(deserialize_with = "fold_loops_from_number_or_bool")]
     pub fold_loops: u8,
+    /// Whether `brk` is not seen: like a folded call, it is not learned, not tested, not in
+    /// the window nor the locality frame ([`Settings::skips`]). The heap grows wherever the
+    /// allocator runs out of room, so where `brk` falls tells nothing of what a program does.
+    pub skip_brk: bool,
     /// Length of the locality frame, in calls (1..=128).
     pub locality_frame: u8,
     /// Numerator of the freezing ratio: a profile freezes when
@@ -117,6 +121,7 @@ impl Default for Settings {
             detector: Detector::Both,
             ngram_length: DEFAULT_NGRAM_LENGTH,
             fold_loops: FOLD_LOOPS_ON,
+            skip_brk: true,
             locality_frame: LOCALITY_FRAME_MAX as u8,
             normal_factor: 128,
             normal_factor_den: 32,
@@ -175,6 +180,10 @@ pub const SETTINGS: &[SettingInfo] = &[
     SettingInfo {
         name: "fold-loops",
         description: "N (0..4): a call that is one of the last N calls seen is not seen, so a small loop is learned once however often and in whatever order its calls turn (0 or false: pH exactly; true: 3)",
+    },
+    SettingInfo {
+        name: "skip-brk",
+        description: "true: brk (heap growth, wherever the allocator runs out of room) is not seen, as a folded call; false: pH",
     },
     SettingInfo {
         name: "locality-frame",
@@ -457,14 +466,22 @@ impl Settings {
 
     /// pH exactly, as Somayaji described it: lookahead pairs alone, every call seen and new
     /// behaviour accepted only through `anomaly-limit` (`detector = pairs`, `fold-loops = 0`,
-    /// `accept-after = 0`), everything else as by default.
+    /// `skip-brk = false`, `accept-after = 0`), everything else as by default.
     pub fn ph() -> Settings {
         Settings {
             detector: Detector::Pairs,
             fold_loops: 0,
+            skip_brk: false,
             accept_after: 0,
             ..Settings::default()
         }
+    }
+
+    /// Whether a call `call` (numbered as on `arch`) is not seen at all (`skip-brk`): the
+    /// model's callers drop such calls before [`crate::Profile::on_call`] and
+    /// [`crate::Profile::detect`], as the kernel engine does.
+    pub fn skips(&self, arch: crate::Arch, call: crate::Syscall) -> bool {
+        self.skip_brk && arch.is_brk(call)
     }
 
     /// The normal wait in nanoseconds, as the engine's clocks count.
@@ -479,6 +496,7 @@ impl Settings {
             "detector" => self.detector.to_string(),
             "ngram-length" => self.ngram_length.to_string(),
             "fold-loops" => self.fold_loops.to_string(),
+            "skip-brk" => self.skip_brk.to_string(),
             "locality-frame" => self.locality_frame.to_string(),
             "normal-factor" => self.normal_factor.to_string(),
             "normal-factor-den" => self.normal_factor_den.to_string(),
@@ -529,6 +547,7 @@ impl Settings {
             "window" => next.window = parse_value(name, value)?,
             "ngram-length" => next.ngram_length = parse_value(name, value)?,
             "fold-loops" => next.fold_loops = parse_fold_loops(value)?,
+            "skip-brk" => next.skip_brk = parse_value(name, value)?,
             "detector" => next.detector = parse_value(name, value)?,
             "locality-frame" => next.locality_frame = parse_value(name, value)?,
             "normal-factor" => next.normal_factor = parse_value(name, value)?,

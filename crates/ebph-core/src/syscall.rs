@@ -117,6 +117,14 @@ impl Arch {
         Syscall::from_u64(nr)
     }
 
+    /// Whether `call` is `brk`, which grows or shrinks the heap.
+    pub fn is_brk(self, call: Syscall) -> bool {
+        match self {
+            Arch::X86_64 => call.nr() == syscalls::x86_64::Sysno::brk.id() as u16,
+            Arch::I386 => call.nr() == syscalls::x86::Sysno::brk.id() as u16,
+        }
+    }
+
     /// Whether `call` returns from a signal handler (and so pops a signal frame).
     pub fn is_sigreturn(self, call: Syscall) -> bool {
         match self {

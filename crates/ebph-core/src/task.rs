@@ -20,8 +20,9 @@ pub struct TaskState {
     frames: [Sequence; SIGNAL_FRAMES],
     /// Index of the current frame (0 = no handler running).
     depth: u8,
-    /// Signals delivered while every frame was in use and not yet returned from.
-    overflow: u32,
+    /// Signals delivered while every frame was in use and not yet returned from (saturating
+    /// at `u16::MAX`, as the kernel engine's counter does).
+    overflow: u16,
     /// Anomalies among the task's recent calls.
     pub locality: LocalityFrame,
     /// What the task has done in its current run of its program.
@@ -59,7 +60,7 @@ impl TaskState {
 
     /// How many signal handlers are running (frames pushed), overflowed ones included.
     pub fn signal_depth(&self) -> u32 {
-        u32::from(self.depth) + self.overflow
+        u32::from(self.depth) + u32::from(self.overflow)
     }
 
     /// The locality frame count.
@@ -89,7 +90,7 @@ impl TaskState {
         if (self.depth as usize) + 1 < SIGNAL_FRAMES {
             self.depth += 1;
         } else {
-            self.overflow += 1;
+            self.overflow = self.overflow.saturating_add(1);
         }
         self.sequence_mut().clear();
     }
@@ -165,6 +166,17 @@ mod tests {
         t.signal_returned();
         assert_eq!(t.sequence().recent(), &[s(1)]);
         assert_eq!(t.signal_depth(), 0);
+    }
+
+    #[test]
+    fn the_overflow_count_saturates_as_the_engines_does() {
+        let mut t = TaskState::new();
+        for _ in 0..70_000 {
+            t.signal_delivered();
+        }
+        assert_eq!(t.signal_depth(), 3 + u32::from(u16::MAX));
+        t.signal_returned();
+        assert_eq!(t.signal_depth(), 3 + u32::from(u16::MAX) - 1);
     }
 
     #[test]

@@ -368,8 +368,11 @@ fn unm_login_intrusions_stand_out_from_normal_logins() {
         return;
     };
     let (normal, abnormal) = (login.join("normal"), login.join("abnormal"));
-    // pH exactly, then the default detector and folding.
-    for settings in [&["detector=pairs", "fold-loops=0"][..], &[]] {
+    // pH exactly, then the defaults (n-grams too, folding, brk unseen).
+    for settings in [
+        &["detector=pairs", "fold-loops=0", "skip-brk=false"][..],
+        &[],
+    ] {
         let mut args = vec![
             "replay",
             "-f",
@@ -561,16 +564,17 @@ fn eval_reports_the_auc_and_rates_worked_out_by_hand() {
     );
 }
 
-/// Every lookahead pair of `10 11 12` is in training (at its distance), the 3-gram is not.
+/// Every lookahead pair of `20 21 22` is in training (at its distance), the 3-gram is not.
+/// (Calls other than 12, which is `brk` and not seen by default.)
 #[test]
 fn eval_measures_each_detector_from_one_training() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    write(d, "train/t1", "10 13 12\n");
-    write(d, "train/t2", "14 11 12\n");
-    write(d, "train/t3", "10 11 15\n");
-    write(d, "normal/n1", "10 13 12\n");
-    write(d, "attack/a1", "10 11 12\n");
+    write(d, "train/t1", "20 23 22\n");
+    write(d, "train/t2", "24 21 22\n");
+    write(d, "train/t3", "20 21 25\n");
+    write(d, "normal/n1", "20 23 22\n");
+    write(d, "attack/a1", "20 21 22\n");
     let run = |extra: &[&str]| {
         let [train, normal, attack] = ["train", "normal", "attack"].map(|n| d.join(n));
         let mut args = vec![

@@ -274,7 +274,7 @@ int BPF_PROG(ebph_signal, int sig, struct kernel_siginfo *info, struct k_sigacti
 	/* ebph_core::TaskState::signal_delivered */
 	if (t->depth + 1 < EBPH_SIGNAL_FRAMES)
 		t->depth++;
-	else
+	else if (t->overflow < 0xffff)
 		t->overflow++;
 	d = t->depth & (EBPH_SIGNAL_FRAMES - 1);
 	t->seq[d][0] = 0;

@@ -43,7 +43,8 @@ struct ebph_settings {
 	__u8 ngram_length;    /* calls per n-gram, 2..EBPH_NGRAM_MAX */
 	__u8 fold_loops;      /* a call among the last fold_loops (0..4) calls seen is not seen */
 	__u32 accept_after;   /* a normal profile accepts what this many runs repeated (0: never) */
-	__u32 _pad;
+	__u8 skip_brk;        /* brk is not seen (ebph_core::Settings::skips) */
+	__u8 _pad[3];
 };
 
 /* ebph_core::Detector::bits */
@@ -123,14 +124,14 @@ struct ebph_task {
 	__u8 lf_pos;
 	__u8 lf_count;
 	__u8 lf_size;
-	__u32 overflow;
+	__u16 overflow; /* signals delivered with every frame in use (saturates) */
+	__u8 run;       /* EBPH_RUN_*: what the task did in its current run (ebph_core::Run) */
+	__u8 _pad;
 	__u8 len[EBPH_SIGNAL_FRAMES];
 	/* Per frame: the 8 previous calls, 16 bits each, most recent in the low bits of [0]. */
 	__u64 seq[EBPH_SIGNAL_FRAMES][2];
 	__u64 lf[2];
 	__u64 held_until; /* boot clock: stopped for a delay until then */
-	__u8 run;         /* EBPH_RUN_*: what the task did in its current run (ebph_core::Run) */
-	__u8 _pad[7];
 };
 
 /* struct ebph_task's `run`. */
@@ -270,7 +271,7 @@ _Static_assert(sizeof(struct ebph_key) == 24, "struct ebph_key");
 _Static_assert(sizeof(struct ebph_profile) == 128, "struct ebph_profile");
 _Static_assert(sizeof(struct ebph_index) == 4 * EBPH_MAX_SYSCALLS, "struct ebph_index");
 _Static_assert(sizeof(struct ebph_row) == EBPH_MAX_SYSCALLS + EBPH_NGRAM_BITS / 8, "struct ebph_row");
-_Static_assert(sizeof(struct ebph_task) == 136, "struct ebph_task");
+_Static_assert(sizeof(struct ebph_task) == 128, "struct ebph_task");
 _Static_assert(sizeof(struct ebph_event) == 360, "struct ebph_event");
 _Static_assert(sizeof(struct ebph_record) == 56, "struct ebph_record");
 _Static_assert(sizeof(struct ebph_cpu_cache) == 24, "struct ebph_cpu_cache");

@@ -308,8 +308,9 @@ static __always_inline void on_call(struct ebph_task *t, __u32 curr, __u64 now)
 	__u32 detector = settings.detector;
 
 	/* A call among the last fold_loops calls seen (ebph_core::Sequence::folds): a small
-	 * loop turning again, not seen at all. The 4 most recent calls are all in `lo`. */
-	if (folds(lo, len, settings.fold_loops, curr))
+	 * loop turning again, not seen at all. The 4 most recent calls are all in `lo`. Nor is
+	 * brk with skip_brk (ebph_core::Settings::skips). */
+	if (folds(lo, len, settings.fold_loops, curr) || (curr == X86_64_BRK && settings.skip_brk))
 		return;
 	p = bpf_map_lookup_elem(&profiles, &slot);
 	if (!p)
