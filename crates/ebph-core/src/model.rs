@@ -136,12 +136,12 @@ impl Model {
     }
 
     /// The run of task `tid` (if tracked) ends: its profile may accept what it repeated.
+    /// (The task's run starts afresh at its exec; at its exit the task is gone.)
     fn end_run(&mut self, tid: Tid) {
-        if let Some(task) = self.tasks.get_mut(&tid) {
+        if let Some(task) = self.tasks.get(&tid) {
             if let Some(profile) = self.profiles.get_mut(&task.profile) {
                 profile.end_run(task.state.run, &self.settings);
             }
-            task.state.run = crate::Run::default();
         }
     }
 

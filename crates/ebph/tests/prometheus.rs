@@ -5,28 +5,14 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{compile, free_port, s, Daemon};
+use common::{compile, free_port, get, s, Daemon};
 use ebph_test_support::{as_root, skip_or_fail};
 use serde_json::Value;
-
-/// `GET path` on loopback over HTTP/1.0 (so the body is never chunked); the body.
-fn get(port: u16, path: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
-    assert!(
-        head.starts_with("HTTP/1.") && head.contains(" 200 "),
-        "{head}\n{body}"
-    );
-    body.to_owned()
-}
 
 /// The value of a PromQL `query` (the first sample), once Prometheus has one.
 fn query(port: u16, query: &str) -> Option<f64> {

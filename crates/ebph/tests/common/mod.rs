@@ -215,20 +215,25 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// `GET /metrics` over plain HTTP/1.1.
-pub fn scrape(port: u16) -> prometheus_parse::Scrape {
+/// `GET path` on loopback over HTTP/1.0 (so the body is never chunked), requiring a 200;
+/// the body.
+pub fn get(port: u16, path: &str) -> String {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        stream,
-        "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    // The body may be chunked: keep only the lines of the exposition format.
+    assert!(
+        head.starts_with("HTTP/1.") && head.contains(" 200 "),
+        "{head}\n{body}"
+    );
+    body.to_owned()
+}
+
+/// `GET /metrics`, parsed as the Prometheus text format.
+pub fn scrape(port: u16) -> prometheus_parse::Scrape {
+    let body = get(port, "/metrics");
     let lines = body
         .lines()
         .filter(|l| l.starts_with('#') || l.starts_with("ebph_"))
