@@ -212,12 +212,7 @@ fn heatmap<DB: DrawingBackend>(
             pair_colour(p.distances.len()).filled(),
         )
     }))?;
-    let fullest = profile
-        .ngrams
-        .iter()
-        .map(|g| g.bits.len())
-        .max()
-        .unwrap_or(1);
+    let fullest = fullest_ngram_row(profile);
     chart.draw_series(
         profile
             .ngrams
@@ -238,49 +233,55 @@ fn heatmap_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     profile: &ProfileDetail,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    let style = ("sans-serif", 12).into_font();
-    let (_, height) = area.dim_in_pixel();
-    let box_size = 16i32;
-    let mut y = (height as i32 / 6).max(40);
-    area.draw(&Text::new("pair seen at", (4, y), style.clone()))?;
-    y += 16;
-    for d in 1..=8usize {
-        area.draw(&Rectangle::new(
-            [(4, y), (4 + box_size, y + box_size - 2)],
-            pair_colour(d).filled(),
-        ))?;
+    let fullest = fullest_ngram_row(profile);
+    let distances = (1..=8usize).map(|d| {
         let label = if d == 1 {
             "1 distance".to_owned()
         } else {
             format!("{d} distances")
         };
-        area.draw(&Text::new(label, (4 + box_size + 6, y + 2), style.clone()))?;
-        y += box_size;
-    }
-    y += 24;
-    let fullest = profile
-        .ngrams
-        .iter()
-        .map(|g| g.bits.len())
-        .max()
-        .unwrap_or(0);
-    area.draw(&Text::new("n-gram bits", (4, y), style.clone()))?;
-    y += 16;
-    for (i, share) in [0.25f64, 0.5, 0.75, 1.0].into_iter().enumerate() {
+        (pair_colour(d), label)
+    });
+    let bits = [0.25f64, 0.5, 0.75, 1.0].into_iter().map(|share| {
         let bits = (share * fullest as f64).round() as usize;
-        area.draw(&Rectangle::new(
-            [(4, y), (4 + box_size, y + box_size - 2)],
-            ngram_colour(bits, fullest).filled(),
-        ))?;
-        let label = if i == 3 {
+        let label = if share == 1.0 {
             format!("{bits} (fullest)")
         } else {
             bits.to_string()
         };
-        area.draw(&Text::new(label, (4 + box_size + 6, y + 2), style.clone()))?;
-        y += box_size;
+        (ngram_colour(bits, fullest), label)
+    });
+    let scales: [(&str, Vec<(RGBAColor, String)>); 2] = [
+        ("pair seen at", distances.collect()),
+        ("n-gram bits", bits.collect()),
+    ];
+    let style = ("sans-serif", 12).into_font();
+    let box_size = 16i32;
+    let mut y = (area.dim_in_pixel().1 as i32 / 6).max(40);
+    for (heading, swatches) in scales {
+        area.draw(&Text::new(heading, (4, y), style.clone()))?;
+        y += 16;
+        for (colour, label) in swatches {
+            area.draw(&Rectangle::new(
+                [(4, y), (4 + box_size, y + box_size - 2)],
+                colour.filled(),
+            ))?;
+            area.draw(&Text::new(label, (4 + box_size + 6, y + 2), style.clone()))?;
+            y += box_size;
+        }
+        y += 24;
     }
     Ok(())
+}
+
+/// The most n-gram bits any call of the profile has (0 without any).
+fn fullest_ngram_row(profile: &ProfileDetail) -> usize {
+    profile
+        .ngrams
+        .iter()
+        .map(|g| g.bits.len())
+        .max()
+        .unwrap_or(0)
 }
 
 /// The processes with the most anomalies get a line each; the rest are counted in the
