@@ -143,6 +143,15 @@ pub struct FileProfile {
     /// The test table's n-gram bits.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub test_ngrams: Vec<(u16, u16)>,
+    /// The programs the train table knows it executed (`watch-execs`), as `[key, path]` on
+    /// the host it was learned on: a table keeps executables by a hash of their key, which
+    /// another host gives other numbers, so a file names them, and an import keys them
+    /// anew by path (see [`FileProfile::to_stored`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub train_execs: Vec<(String, String)>,
+    /// The programs the test table knows it executed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub test_execs: Vec<(String, String)>,
 }
 
 fn is_zero(n: &u8) -> bool {
@@ -190,16 +199,72 @@ fn entries(table: &LookaheadTable) -> Vec<(u16, u16, u8)> {
         .collect()
 }
 
+/// The n-gram bits of a table, the exec row aside (files name executables instead).
 fn ngram_entries(table: &LookaheadTable) -> Vec<(u16, u16)> {
-    table.ngram_entries().map(|(c, b)| (c.nr(), b)).collect()
+    table
+        .ngram_entries()
+        .filter(|(c, _)| *c != Syscall::EXEC)
+        .map(|(c, b)| (c.nr(), b))
+        .collect()
+}
+
+/// The programs of `known` (key and path) that `table` knows it executed.
+fn execs(table: &LookaheadTable, known: &[(ProfileKey, String)]) -> Vec<(String, String)> {
+    known
+        .iter()
+        .filter(|(key, path)| path.starts_with('/') && table.knows_exec(key))
+        .map(|(key, path)| (key.to_string(), path.clone()))
+        .collect()
+}
+
+/// The key here of the program that had key `original` at `path` on the host a file comes
+/// from: by its path's device and inode when it is a program here (a script: with its
+/// interpreter here), else the key it came with.
+fn key_here(original: ProfileKey, path: &str) -> ProfileKey {
+    // Only an absolute path names the same file here: a relative one would be looked up
+    // from wherever the importer happens to be.
+    let here = if path.starts_with('/') {
+        std::fs::metadata(path).ok()
+    } else {
+        None
+    };
+    match here {
+        Some(m) if original.script == 0 => ProfileKey {
+            dev: m.dev(),
+            ino: m.ino(),
+            script: 0,
+        },
+        // A script: its file and its interpreter here.
+        Some(m) => match interpreter_of(path) {
+            Some(interpreter) => ProfileKey {
+                dev: m.dev(),
+                ino: m.ino(),
+                script: 0,
+            }
+            .script_of(&interpreter),
+            None => original,
+        },
+        None => original,
+    }
 }
 
 fn table(
     key: &str,
     entries: &[(u16, u16, u8)],
     ngrams: &[(u16, u16)],
+    executed: &[(String, String)],
 ) -> Result<LookaheadTable, FileError> {
     let mut table = LookaheadTable::new();
+    for (original, path) in executed {
+        let original: ProfileKey =
+            original
+                .parse()
+                .map_err(|e: ebph_core::ProfileKeyError| FileError::Invalid {
+                    key: key.to_owned(),
+                    why: format!("executed program {path}: {e}"),
+                })?;
+        table.learn_exec(&key_here(original, path));
+    }
     for &(curr, bit) in ngrams {
         // Files written with the larger bitmaps of old still read (OLD_NGRAM_BITS).
         let (Some(c), true) = (Syscall::new(curr), usize::from(bit) < OLD_NGRAM_BITS) else {
@@ -223,8 +288,9 @@ fn table(
 }
 
 impl FileProfile {
-    /// A stored profile as it goes into a file.
-    pub fn from_stored(p: &StoredProfile) -> FileProfile {
+    /// A stored profile as it goes into a file; `known` (every program the exporter knows,
+    /// by key and path) names the programs it executed.
+    pub fn from_stored(p: &StoredProfile, known: &[(ProfileKey, String)]) -> FileProfile {
         FileProfile {
             key: p.key.to_string(),
             path: p.path.clone(),
@@ -238,11 +304,13 @@ impl FileProfile {
             ngram_length: p.ngram_length,
             train_ngrams: ngram_entries(&p.profile.train),
             test_ngrams: ngram_entries(&p.profile.test),
+            train_execs: execs(&p.profile.train, known),
+            test_execs: execs(&p.profile.test, known),
         }
     }
 
     /// The profile, keyed for this host: by its path's device and inode when the path is a
-    /// program here, else by the key it came with.
+    /// program here, else by the key it came with; so are the programs it executed.
     pub fn to_stored(&self) -> Result<StoredProfile, FileError> {
         let invalid = |why: String| FileError::Invalid {
             key: self.key.clone(),
@@ -252,31 +320,7 @@ impl FileProfile {
             .key
             .parse()
             .map_err(|e: ebph_core::ProfileKeyError| invalid(e.to_string()))?;
-        // Only an absolute path names the same file here: a relative one would be looked up
-        // from wherever the importer happens to be.
-        let here = if self.path.starts_with('/') {
-            std::fs::metadata(&self.path).ok()
-        } else {
-            None
-        };
-        let key = match here {
-            Some(m) if original.script == 0 => ProfileKey {
-                dev: m.dev(),
-                ino: m.ino(),
-                script: 0,
-            },
-            // A script: its file and its interpreter here.
-            Some(m) => match interpreter_of(&self.path) {
-                Some(interpreter) => ProfileKey {
-                    dev: m.dev(),
-                    ino: m.ino(),
-                    script: 0,
-                }
-                .script_of(&interpreter),
-                None => original,
-            },
-            None => original,
-        };
+        let key = key_here(original, &self.path);
         // A frozen profile's normal time is of the host it was learned on: it freezes anew.
         let status = match self.status {
             ProfileStatus::Frozen => ProfileStatus::Training,
@@ -286,9 +330,14 @@ impl FileProfile {
             key,
             path: self.path.clone(),
             profile: Profile {
-                train: table(&self.key, &self.train, &self.train_ngrams)?,
+                train: table(
+                    &self.key,
+                    &self.train,
+                    &self.train_ngrams,
+                    &self.train_execs,
+                )?,
                 test: if status == ProfileStatus::Normal {
-                    table(&self.key, &self.test, &self.test_ngrams)?
+                    table(&self.key, &self.test, &self.test_ngrams, &self.test_execs)?
                 } else {
                     LookaheadTable::new()
                 },
@@ -422,7 +471,7 @@ pub fn merge_one(a: &FileProfile, b: &FileProfile) -> Result<FileProfile, FileEr
     }
     let union =
         |x: &[(u16, u16, u8)], y: &[(u16, u16, u8)]| -> Result<Vec<(u16, u16, u8)>, FileError> {
-            let mut t = table(&a.key, x, &[])?;
+            let mut t = table(&a.key, x, &[], &[])?;
             for &(c, p, f) in y {
                 let (Some(c), Some(p)) = (Syscall::new(c), Syscall::new(p)) else {
                     return Err(FileError::Invalid {
@@ -452,7 +501,23 @@ pub fn merge_one(a: &FileProfile, b: &FileProfile) -> Result<FileProfile, FileEr
         (x, 0) => (x, a.train_ngrams.clone(), a.test_ngrams.clone()),
         _ => (0, Vec::new(), Vec::new()),
     };
+    // Executed programs join by path, the name that means the same program on every host.
+    let exec_union = |x: &[(String, String)], y: &[(String, String)]| -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for (key, path) in x.iter().chain(y) {
+            if !out.iter().any(|(_, p)| p == path) {
+                out.push((key.clone(), path.clone()));
+            }
+        }
+        out
+    };
     Ok(FileProfile {
+        train_execs: exec_union(&a.train_execs, &b.train_execs),
+        test_execs: if both_normal {
+            exec_union(&a.test_execs, &b.test_execs)
+        } else {
+            Vec::new()
+        },
         key: a.key.clone(),
         path: if a.path.is_empty() {
             b.path.clone()
@@ -518,7 +583,78 @@ mod tests {
             ngram_length: 7,
             train_ngrams: vec![(0, 17), (59, 2047)],
             test_ngrams: vec![(59, 2047)],
+            train_execs: Vec::new(),
+            test_execs: Vec::new(),
         }
+    }
+
+    #[test]
+    fn executed_programs_travel_by_path_and_are_keyed_anew() {
+        let elsewhere = ProfileKey::new(8, 1, 4242); // /bin/true on the host that learned
+        let gone = ProfileKey::new(8, 1, 4343); // a program this host does not have
+        let unknown = ProfileKey::new(8, 1, 4444); // one the exporter cannot name
+        let mut profile = Profile::new();
+        for key in [elsewhere, gone, unknown] {
+            profile.train.learn_exec(&key);
+        }
+        profile.normalize();
+        profile.train.learn_exec(&ProfileKey::new(8, 1, 4545));
+        let stored = StoredProfile {
+            key: ProfileKey::new(8, 1, 1),
+            path: "/nonexistent/sh".into(),
+            profile,
+            origin: ProfileOrigin::default(),
+            ngram_length: 5,
+        };
+        let known = vec![
+            (elsewhere, "/bin/true".to_owned()),
+            (gone, "/nonexistent/tool".to_owned()),
+        ];
+        let file = FileProfile::from_stored(&stored, &known);
+        assert_eq!(
+            file.train_execs,
+            vec![
+                (elsewhere.to_string(), "/bin/true".to_owned()),
+                (gone.to_string(), "/nonexistent/tool".to_owned())
+            ]
+        );
+        assert_eq!(file.test_execs, file.train_execs);
+        assert!(
+            file.train_ngrams.is_empty(),
+            "the exec row is not written as bits"
+        );
+
+        let back = ProfileFile::parse(&ProfileFile::new(vec![file.clone()]).to_text()).unwrap();
+        let here = back.profiles[0].to_stored().unwrap();
+        let meta = std::fs::metadata("/bin/true").unwrap();
+        let true_here = ProfileKey {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            script: 0,
+        };
+        assert!(
+            here.profile.train.knows_exec(&true_here),
+            "keyed by its path here"
+        );
+        assert!(here.profile.test.knows_exec(&true_here));
+        assert!(
+            here.profile.train.knows_exec(&gone),
+            "no such path here: its old key"
+        );
+        assert!(!here.profile.train.knows_exec(&unknown));
+
+        // Merging joins them by path.
+        let mut other = file.clone();
+        other.train_execs = vec![
+            ("9:9:9".to_owned(), "/bin/true".to_owned()),
+            ("9:9:10".to_owned(), "/bin/false".to_owned()),
+        ];
+        let merged = merge_one(&file, &other).unwrap();
+        let paths: Vec<&str> = merged.train_execs.iter().map(|(_, p)| p.as_str()).collect();
+        assert_eq!(paths, ["/bin/true", "/nonexistent/tool", "/bin/false"]);
+        let mut bad = file;
+        bad.train_execs = vec![("not a key".to_owned(), "/bin/true".to_owned())];
+        assert!(bad.to_stored().is_err());
     }
 
     #[test]
@@ -531,7 +667,7 @@ mod tests {
         let back = ProfileFile::parse(&file.to_text()).unwrap();
         assert_eq!(back, file);
         let stored = back.profiles[0].to_stored().unwrap();
-        assert_eq!(FileProfile::from_stored(&stored), back.profiles[0]);
+        assert_eq!(FileProfile::from_stored(&stored, &[]), back.profiles[0]);
     }
 
     #[test]

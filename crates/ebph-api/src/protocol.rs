@@ -182,6 +182,33 @@ pub struct ProfileDetail {
     /// The train table's n-gram bitmaps, per call.
     #[serde(default)]
     pub ngrams: Vec<NgramBits>,
+    /// What the profile executes (`watch-execs`).
+    #[serde(default)]
+    pub execs: Execs,
+}
+
+/// The programs a profile has executed, as far as the daemon knows them: the train table
+/// keeps two bits per executable, and the programs listed are those, of every program the
+/// daemon has a profile or a path for, whose bits are set.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Execs {
+    /// Bits set in the train table's exec row (about two per program).
+    pub bits: u64,
+    /// The chance that a program never executed looks executed (both its bits set already).
+    pub false_hit_rate: f64,
+    /// The known programs whose bits are set, by path.
+    pub programs: Vec<ExecutedProgram>,
+}
+
+/// A program a profile has executed.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ExecutedProgram {
+    /// Its path.
+    pub path: String,
+    /// Its profile key.
+    pub key: String,
+    /// Normal for the profile: in its test table too (a normal profile flags the others).
+    pub normal: bool,
 }
 
 /// The n-gram bits of one call's bitmap (of `ebph_core::NGRAM_BITS`).
@@ -395,6 +422,12 @@ pub enum EventKind {
     /// A normal profile accepted new behaviour that `accept-after` runs in a row repeated,
     /// each without teaching it anything else: what its train table learned is normal now.
     Accepted,
+    /// A task of a normal profile executed a program the profile never ran (`watch-execs`):
+    /// an anomaly of that profile, which the new program starts with in its locality frame.
+    NovelExec {
+        /// The program executed (its path, as run, made absolute).
+        executable: String,
+    },
     /// A task's LFC passed `tolerize-limit`.
     TolerizeLimit,
     /// A task was held.
@@ -402,8 +435,12 @@ pub enum EventKind {
         /// How long, in milliseconds.
         delay_ms: f64,
     },
-    /// A task above `suspend-execve` tried to exec and was stopped.
-    ExecveRefused,
+    /// A task above `suspend-execve` tried to exec and was stopped; or, in enforce mode, a
+    /// task of a normal profile tried to run a program the profile never ran (`executable`).
+    ExecveRefused {
+        /// The program refused as a novel exec (none: refused for the task's LFC).
+        executable: Option<String>,
+    },
     /// A profile had more anomalies in a second than are reported one by one: how many were
     /// counted (in its `anomalies`) but not reported.
     AnomaliesSuppressed {
@@ -428,10 +465,11 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind's name, as `type` writes it.
-    pub const NAMES: [&'static str; 13] = [
+    pub const NAMES: [&'static str; 14] = [
         "profile_created",
         "exec",
         "anomaly",
+        "novel_exec",
         "frozen",
         "normal",
         "left_normal",
@@ -450,13 +488,14 @@ impl EventKind {
             EventKind::ProfileCreated => "profile_created",
             EventKind::Exec => "exec",
             EventKind::Anomaly { .. } => "anomaly",
+            EventKind::NovelExec { .. } => "novel_exec",
             EventKind::Frozen => "frozen",
             EventKind::Normal => "normal",
             EventKind::LeftNormal => "left_normal",
             EventKind::Accepted => "accepted",
             EventKind::TolerizeLimit => "tolerize_limit",
             EventKind::Delay { .. } => "delay",
-            EventKind::ExecveRefused => "execve_refused",
+            EventKind::ExecveRefused { .. } => "execve_refused",
             EventKind::AnomaliesSuppressed { .. } => "anomalies_suppressed",
             EventKind::ProfileBudgetSpent { .. } => "profile_budget_spent",
             EventKind::ProfileEvicted { .. } => "profile_evicted",
@@ -495,6 +534,8 @@ struct WireEvent {
     budget: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    executable: Option<String>,
 }
 
 impl From<Event> for WireEvent {
@@ -504,6 +545,7 @@ impl From<Event> for WireEvent {
         let mut novel_ngram = None;
         let mut suppressed = None;
         let (mut uid, mut budget, mut reason) = (None, None, None);
+        let mut executable = None;
         match e.kind {
             EventKind::Anomaly {
                 syscall: call,
@@ -527,6 +569,8 @@ impl From<Event> for WireEvent {
                 budget = Some(n);
             }
             EventKind::ProfileEvicted { reason: why } => reason = Some(why),
+            EventKind::NovelExec { executable: exe } => executable = Some(exe),
+            EventKind::ExecveRefused { executable: exe } => executable = exe,
             _ => {}
         }
         WireEvent {
@@ -547,6 +591,7 @@ impl From<Event> for WireEvent {
             uid,
             budget,
             reason,
+            executable,
         }
     }
 }
@@ -558,6 +603,9 @@ impl TryFrom<WireEvent> for Event {
         let kind = match w.kind.as_str() {
             "profile_created" => EventKind::ProfileCreated,
             "exec" => EventKind::Exec,
+            "novel_exec" => EventKind::NovelExec {
+                executable: w.executable.ok_or("novel_exec without `executable`")?,
+            },
             "anomaly" => EventKind::Anomaly {
                 syscall: w.syscall.ok_or("an anomaly without `syscall`")?,
                 misses: w.misses.ok_or("an anomaly without `misses`")?,
@@ -572,7 +620,9 @@ impl TryFrom<WireEvent> for Event {
             "delay" => EventKind::Delay {
                 delay_ms: w.delay_ms.ok_or("a delay without `delay_ms`")?,
             },
-            "execve_refused" => EventKind::ExecveRefused,
+            "execve_refused" => EventKind::ExecveRefused {
+                executable: w.executable,
+            },
             "anomalies_suppressed" => EventKind::AnomaliesSuppressed {
                 suppressed: w
                     .suppressed
@@ -701,7 +751,7 @@ mod tests {
     fn every_kind_name_reads_back_as_that_kind() {
         for name in EventKind::NAMES {
             let line = format!(
-                r#"{{"type":"{name}","time":"t","pid":1,"tid":1,"key":"k","path":"p","syscall":"read","misses":1,"lfc":0,"sequence":[],"anomalies":0,"delay_ms":1.0,"suppressed":5,"uid":65534,"budget":60,"reason":"expired"}}"#
+                r#"{{"type":"{name}","time":"t","pid":1,"tid":1,"key":"k","path":"p","syscall":"read","misses":1,"lfc":0,"sequence":[],"anomalies":0,"delay_ms":1.0,"suppressed":5,"uid":65534,"budget":60,"reason":"expired","executable":"/bin/sh"}}"#
             );
             let event: Event = serde_json::from_str(&line).unwrap();
             assert_eq!(event.kind.name(), name);
@@ -718,5 +768,8 @@ mod tests {
         );
         let bare = r#"{"type":"anomaly","time":"t","pid":1,"tid":1,"key":"k","path":"p","lfc":0,"anomalies":0}"#;
         assert!(serde_json::from_str::<Event>(bare).is_err());
+        let bare = r#"{"type":"novel_exec","time":"t","pid":1,"tid":1,"key":"k","path":"p","lfc":1,"anomalies":1}"#;
+        let e = serde_json::from_str::<Event>(bare).unwrap_err();
+        assert!(e.to_string().contains("without `executable`"), "{e}");
     }
 }

@@ -92,6 +92,10 @@ pub enum EventKind {
     /// A normal profile accepted what `accept-after` runs in a row repeated: it is
     /// normal anew with what its train table learned.
     Accepted,
+    /// A task of a normal profile executed a program (`path`) the profile never ran
+    /// (`watch-execs`): an anomaly of that profile (`key`), which the new program starts with
+    /// in its locality frame.
+    NovelExec,
 }
 
 /// An event of the engine (`struct ebph_event`).
@@ -126,7 +130,8 @@ pub struct Event {
     pub sequence: Vec<u16>,
     /// The profile's anomaly count.
     pub anomalies: u64,
-    /// ProfileCreated and Exec: the path the program was run by.
+    /// ProfileCreated and Exec: the path the program was run by; NovelExec: the path of the
+    /// program executed.
     pub path: String,
     /// Delay: how long the task is held, in nanoseconds.
     pub delay_ns: u64,
@@ -156,6 +161,7 @@ impl Event {
             10 => EventKind::AnomaliesSuppressed,
             11 => EventKind::ProfileBudgetSpent,
             12 => EventKind::Accepted,
+            13 => EventKind::NovelExec,
             other => return Err(EngineError::Layout(format!("unknown event type {other}"))),
         };
         let seq_len = (b.u32(event::SEQ_LEN) as usize).min(event::SEQUENCE_LEN);

@@ -362,6 +362,7 @@ impl Engine {
         s.fold_loops = settings.fold_loops;
         s.accept_after = settings.accept_after;
         s.skip_brk = settings.skip_brk.into();
+        s.watch_execs = settings.watch_execs.into();
     }
 
     /// Exempts the tasks of the profile in `slot` from delays and execve suspension (the

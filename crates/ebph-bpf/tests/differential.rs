@@ -52,6 +52,11 @@ fn ls_and_shell_pipelines_match_the_model() {
             .any(|r| r.kind == ebph_bpf::RecordKind::Call && r.arg == u32::from(brk.nr())),
         "the workload made no brk call"
     );
+    // watch-execs: sh learned what it ran, and nothing else did.
+    let sh = model.profile(&lab.key("sh")).unwrap();
+    assert!(sh.train.knows_exec(&lab.key("tr")) && sh.train.knows_exec(&lab.key("wc")));
+    assert!(!sh.train.knows_exec(&lab.key("ls")));
+    assert!(!model.profile(&lab.key("ls")).unwrap().train.has_execs());
     let stats = engine.stats();
     assert_eq!(
         (stats.rows_full, stats.indexes_full, stats.events_lost),
@@ -251,6 +256,63 @@ fn repeated_new_behaviour_is_accepted_as_the_model_says() {
     assert_eq!(p.status, ProfileStatus::Normal);
     assert!(p.train.includes(&p.test) && p.test.includes(&p.train));
     assert_eq!((p.repeats, p.train_partial), (0, false));
+}
+
+#[test]
+fn novel_execs_are_flagged_as_the_model_says() {
+    let _one = serial();
+    let settings = Settings {
+        anomaly_limit: 1000,
+        ..Settings::default()
+    };
+    let lab = Lab::new();
+    let Some(engine) = engine(&settings, true) else {
+        return;
+    };
+    let sh = lab.path("sh");
+    let pipeline = |program: &str| format!("echo abc | {program} > /dev/null");
+    let recorder = Recorder::new(&engine);
+    for _ in 0..3 {
+        lab.run(&sh, &["-c", &pipeline("tr a-z A-Z")]);
+        recorder.drain();
+    }
+    let mut model = model_of(&recorder.finish(), &settings);
+    let key = lab.key("sh");
+    let slot = engine.slot_of(&key).unwrap().unwrap();
+    engine.admin(AdminOp::Normalize, slot).unwrap();
+    model.profile_mut(&key).unwrap().normalize();
+
+    // The same pipeline again, then one that runs a program sh never ran.
+    let recorder = Recorder::new(&engine);
+    let events = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let sink = events.clone();
+    let sub = engine
+        .subscribe(move |e| sink.borrow_mut().push(e))
+        .unwrap();
+    lab.run(&sh, &["-c", &pipeline("tr a-z A-Z")]);
+    recorder.drain();
+    let before = engine.profile_counters(slot).unwrap().anomalies;
+    lab.run(&sh, &["-c", &pipeline("wc -c")]);
+    for r in recorder.finish() {
+        apply_record(&mut model, &r);
+    }
+    sub.poll(Duration::from_millis(50)).unwrap();
+    sub.consume().unwrap();
+    drop(sub);
+    let p = assert_same_profile(&engine, &model, &key, "sh");
+    assert_eq!(before, 0, "nothing new in the trained pipeline: {p:?}");
+    assert!(p.anomalies > 0, "the novel exec is an anomaly");
+    assert!(p.test.knows_exec(&lab.key("tr")) && !p.test.knows_exec(&lab.key("wc")));
+    assert!(p.train.knows_exec(&lab.key("wc")), "learned all the same");
+    let novel: Vec<_> = events
+        .take()
+        .into_iter()
+        .filter(|e| e.kind == ebph_bpf::EventKind::NovelExec)
+        .collect();
+    assert_eq!(novel.len(), 1, "{novel:?}");
+    assert_eq!(novel[0].key, key, "reported as sh's");
+    assert!(novel[0].path.ends_with("wc"), "{:?}", novel[0].path);
+    assert_eq!(novel[0].lfc, 1, "wc starts with it in its locality frame");
 }
 
 #[test]

@@ -33,6 +33,7 @@
 
 #![forbid(unsafe_code)]
 
+mod exec;
 mod key;
 mod locality;
 mod lookahead;
@@ -45,6 +46,7 @@ mod settings;
 mod syscall;
 mod task;
 
+pub use exec::{exec_bits, EXEC_ROW};
 pub use key::{ProfileKey, ProfileKeyError};
 pub use locality::{LocalityFrame, LOCALITY_FRAME_MAX};
 pub use lookahead::{LookaheadTable, Row, ROW_BYTES};
@@ -52,7 +54,9 @@ pub use model::{Model, ModelEvent, Tid};
 pub use ngram::{
     ngram_bits, Detector, NgramBitmap, NGRAM_BITS, NGRAM_BYTES, NGRAM_MAX, OLD_NGRAM_BITS,
 };
-pub use profile::{CallOutcome, Detection, Profile, ProfileStatus, NORMAL_CHECK_INTERVAL};
+pub use profile::{
+    CallOutcome, Detection, ExecOutcome, Profile, ProfileStatus, NORMAL_CHECK_INTERVAL,
+};
 pub use response::{delay_for, execve_allowed};
 pub use sequence::{Sequence, LOOKAHEAD, WINDOW_MAX};
 pub use settings::{

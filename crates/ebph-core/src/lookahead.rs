@@ -1,7 +1,7 @@
 //! Sparse tables of lookahead pairs and n-grams.
 
 use crate::ngram::{bit_set, bits_of, set_bit, NgramBitmap, NGRAM_BYTES};
-use crate::{Sequence, Syscall, MAX_SYSCALLS};
+use crate::{exec_bits, ProfileKey, Sequence, Syscall, EXEC_ROW, MAX_SYSCALLS};
 
 /// One row of a lookahead table: the flags of every `(curr, prev)` pair for one `curr`.
 ///
@@ -131,6 +131,22 @@ impl LookaheadTable {
         true
     }
 
+    /// Whether the table holds executable `key` in its exec row (see [`crate::exec_bits`]).
+    pub fn knows_exec(&self, key: &ProfileKey) -> bool {
+        self.knows_ngram(EXEC_ROW, exec_bits(key))
+    }
+
+    /// Learns executable `key`; returns whether it was new.
+    pub fn learn_exec(&mut self, key: &ProfileKey) -> bool {
+        self.learn_ngram(EXEC_ROW, exec_bits(key))
+    }
+
+    /// Whether the table holds any executable.
+    pub fn has_execs(&self) -> bool {
+        self.ngram_row(EXEC_ROW)
+            .is_some_and(|row| row.iter().any(|&b| b != 0))
+    }
+
     /// Tests `curr` after the calls in `seq`, looking `window - 1` calls back: the number of
     /// filled positions whose pair is not in the table.
     #[inline]
@@ -178,11 +194,15 @@ impl LookaheadTable {
             })
     }
 
-    /// Forgets every n-gram, keeping the pairs (n-grams learned with another length mean
-    /// nothing).
+    /// Forgets every n-gram, keeping the pairs and the executables (n-grams learned with
+    /// another length mean nothing).
     pub fn clear_ngrams(&mut self) {
-        for row in self.rows.iter_mut().flatten() {
-            row.ngrams = [0; NGRAM_BYTES];
+        for (curr, row) in self.rows.iter_mut().enumerate() {
+            if curr != EXEC_ROW.index() {
+                if let Some(row) = row {
+                    row.ngrams = [0; NGRAM_BYTES];
+                }
+            }
         }
     }
 
@@ -214,11 +234,13 @@ impl LookaheadTable {
             .sum()
     }
 
-    /// The number of n-gram bits set (about two per n-gram learned).
+    /// The number of n-gram bits set (about two per n-gram learned), the exec row's aside.
     pub fn ngram_bits_set(&self) -> u64 {
         self.rows
             .iter()
-            .flatten()
+            .enumerate()
+            .filter(|&(curr, _)| curr != EXEC_ROW.index())
+            .filter_map(|(_, row)| row.as_deref())
             .map(|row| {
                 row.ngrams
                     .iter()
@@ -228,7 +250,14 @@ impl LookaheadTable {
             .sum()
     }
 
-    /// Every `(curr, bit)` set in the n-gram bitmaps, by `curr` then `bit`.
+    /// The number of bits set in the exec row (about two per executable learned).
+    pub fn exec_bits_set(&self) -> u64 {
+        self.ngram_row(EXEC_ROW)
+            .map_or(0, |row| row.iter().map(|b| u64::from(b.count_ones())).sum())
+    }
+
+    /// Every `(curr, bit)` set in the n-gram bitmaps, by `curr` then `bit`, the exec row's
+    /// (curr [`Syscall::EXEC`]) included.
     pub fn ngram_entries(&self) -> impl Iterator<Item = (Syscall, u16)> + '_ {
         self.rows.iter().enumerate().flat_map(|(curr, row)| {
             row.iter().flat_map(move |row| {
@@ -295,6 +324,28 @@ mod tests {
         let mut seq = Sequence::new();
         calls.iter().for_each(|&c| seq.push(s(c)));
         seq
+    }
+
+    #[test]
+    fn executables_live_in_their_own_row() {
+        let ls = ProfileKey::new(8, 1, 10);
+        let mut t = LookaheadTable::new();
+        assert!(!t.has_execs() && !t.knows_exec(&ls));
+        assert!(t.learn_exec(&ls));
+        assert!(!t.learn_exec(&ls), "learned once");
+        assert!(t.knows_exec(&ls) && t.has_execs());
+        assert!(!t.knows_exec(&ProfileKey::new(8, 1, 11)));
+        assert_eq!((t.exec_bits_set(), t.ngram_bits_set()), (2, 0));
+        assert_eq!(t.entries().count(), 0, "no pairs");
+        // Forgetting n-grams (another n-gram length) keeps them.
+        t.set_ngram_bit(s(3), 5);
+        t.clear_ngrams();
+        assert!(t.knows_exec(&ls));
+        assert_eq!(t.ngram_bits_set(), 0);
+        // They are saved as bits of the row of Syscall::EXEC.
+        assert!(t.ngram_entries().all(|(curr, _)| curr == Syscall::EXEC));
+        t.clear();
+        assert!(!t.has_execs());
     }
 
     #[test]

@@ -81,6 +81,16 @@ impl Model {
     pub fn apply(&mut self, event: ModelEvent) -> Option<CallOutcome> {
         match event {
             ModelEvent::Exec { tid, key } => {
+                // The program that executes learns (or flags) what it executed, within the
+                // run the exec ends.
+                let mut novel = false;
+                if let Some(task) = self.tasks.get_mut(&tid) {
+                    if let Some(profile) = self.profiles.get_mut(&task.profile) {
+                        novel = profile
+                            .on_exec(&mut task.state.run, &key, &self.settings)
+                            .novel;
+                    }
+                }
                 self.end_run(tid);
                 self.profiles.entry(key).or_default();
                 let task = self.tasks.entry(tid).or_insert(Task {
@@ -89,6 +99,12 @@ impl Model {
                 });
                 task.profile = key;
                 task.state.exec();
+                if novel {
+                    // The new program starts with the novel exec in its locality frame.
+                    task.state
+                        .locality
+                        .record(true, self.settings.locality_frame);
+                }
                 None
             }
             ModelEvent::Fork { parent, child } => {
@@ -279,6 +295,120 @@ mod tests {
         let sh = m.profile(&SH).unwrap();
         assert_eq!(sh.test.get(s(5), s(2)), 1, "accepted at the parent's exit");
         assert_eq!(sh.status, crate::ProfileStatus::Normal);
+    }
+
+    const CAT: ProfileKey = ProfileKey {
+        dev: 1,
+        ino: 30,
+        script: 0,
+    };
+
+    /// `tid` runs `sh`, which execs `child` (a fork would share sh's profile all the same).
+    fn sh_runs(m: &mut Model, tid: Tid, child: ProfileKey) {
+        m.apply(ModelEvent::Exec { tid, key: SH });
+        m.apply(call(tid, 1));
+        m.apply(ModelEvent::Exec { tid, key: child });
+        m.apply(call(tid, 2));
+        m.apply(ModelEvent::Exit { tid });
+    }
+
+    #[test]
+    fn execs_are_learned_and_a_novel_one_is_an_anomaly() {
+        let mut m = Model::new(Settings::default(), Arch::X86_64);
+        sh_runs(&mut m, 1, LS);
+        let sh = m.profile(&SH).unwrap();
+        assert!(sh.train.knows_exec(&LS));
+        assert!(!sh.train.knows_exec(&CAT));
+        assert_eq!(
+            sh.sequences, 1,
+            "the exec was new (its one call had no window)"
+        );
+        assert!(!m.profile(&LS).unwrap().train.has_execs());
+        m.profile_mut(&SH).unwrap().normalize();
+
+        // What it learned is normal: the new program starts with a clean frame.
+        m.apply(ModelEvent::Exec { tid: 2, key: SH });
+        m.apply(ModelEvent::Exec { tid: 2, key: LS });
+        assert_eq!(m.task(2).unwrap().1.lfc(), 0);
+        assert_eq!(m.profile(&SH).unwrap().anomalies, 0);
+
+        // A program it never ran: an anomaly of sh, in the frame of the program it started.
+        m.apply(ModelEvent::Exec { tid: 3, key: SH });
+        m.apply(ModelEvent::Exec { tid: 3, key: CAT });
+        assert_eq!(m.task(3).unwrap().1.lfc(), 1);
+        let sh = m.profile(&SH).unwrap();
+        assert_eq!(sh.anomalies, 1);
+        assert!(sh.train.knows_exec(&CAT), "learned in train");
+        assert!(!sh.test.knows_exec(&CAT), "not normal for that");
+        assert_eq!(m.profile(&CAT).unwrap().anomalies, 0);
+        let out = m.apply(call(3, 5)).unwrap();
+        assert_eq!(out.lfc, 1, "the next call sees it");
+    }
+
+    #[test]
+    fn execs_follow_the_tables_life_cycle() {
+        let settings = Settings {
+            accept_after: 1,
+            normal_wait: std::time::Duration::ZERO,
+            anomaly_limit: 3,
+            ..Settings::default()
+        };
+        let mut m = Model::new(settings, Arch::X86_64);
+        sh_runs(&mut m, 1, LS);
+        let sh = m.profile_mut(&SH).unwrap();
+        sh.status = crate::ProfileStatus::Frozen;
+        // A new exec is new behaviour: a frozen profile trains again.
+        sh_runs(&mut m, 2, CAT);
+        assert_eq!(
+            m.profile(&SH).unwrap().status,
+            crate::ProfileStatus::Training
+        );
+        m.profile_mut(&SH).unwrap().normalize();
+        // Accepting: one run teaches nothing (cat is in train) and is anomalous: accepted.
+        sh_runs(&mut m, 3, CAT);
+        let sh = m.profile(&SH).unwrap();
+        assert!(sh.test.knows_exec(&CAT));
+        assert_eq!(sh.anomalies, 0, "normal anew");
+        // Forgetting the training data forgets what it ran.
+        let mut sh = sh.clone();
+        sh.sensitize();
+        assert!(!sh.train.has_execs() && sh.test.knows_exec(&CAT));
+        // Past anomaly-limit, novel execs send the profile back to training.
+        let keys: Vec<ProfileKey> = (40..44).map(|ino| ProfileKey { ino, ..CAT }).collect();
+        for (i, &key) in keys.iter().enumerate() {
+            sh_runs(&mut m, 10 + i as Tid, key);
+        }
+        let sh = m.profile(&SH).unwrap();
+        assert_eq!(sh.status, crate::ProfileStatus::Training);
+        assert!(!sh.test.has_execs());
+        assert!(keys.iter().all(|k| sh.train.knows_exec(k)));
+    }
+
+    #[test]
+    fn watch_execs_false_learns_no_exec() {
+        let mut m = Model::new(Settings::ph(), Arch::X86_64);
+        sh_runs(&mut m, 1, LS);
+        m.profile_mut(&SH).unwrap().normalize();
+        sh_runs(&mut m, 2, CAT);
+        let sh = m.profile(&SH).unwrap();
+        assert!(!sh.train.has_execs());
+        assert_eq!(sh.anomalies, 0);
+    }
+
+    #[test]
+    fn a_call_numbered_as_the_exec_row_is_not_seen() {
+        let mut m = Model::new(Settings::ph(), Arch::X86_64);
+        m.apply(ModelEvent::Exec { tid: 1, key: SH });
+        m.apply(call(1, 1));
+        m.apply(ModelEvent::Syscall {
+            tid: 1,
+            call: Syscall::EXEC,
+            now: 0,
+        });
+        m.apply(call(1, 2));
+        let sh = m.profile(&SH).unwrap();
+        assert_eq!(sh.train.get(s(2), s(1)), 1);
+        assert_eq!(sh.train_count, 2);
     }
 
     #[test]

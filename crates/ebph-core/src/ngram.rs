@@ -126,7 +126,7 @@ pub fn ngram_bits(seq: &Sequence, length: u8) -> Option<[u16; 2]> {
 
 /// The hash of an n-gram's packed calls (see `ngram_hash()` in the BPF program).
 #[inline]
-fn mix(lo: u64, hi: u64, k: u64) -> u64 {
+pub(crate) fn mix(lo: u64, hi: u64, k: u64) -> u64 {
     let mut h = lo.wrapping_mul(0x9E37_79B9_7F4A_7C15)
         ^ hi.wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
         ^ k.wrapping_mul(0x1656_67B1_9E37_79F9);

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ngram_bits, LookaheadTable, Run, Settings, Syscall, TaskState};
+use crate::{ngram_bits, LookaheadTable, ProfileKey, Run, Settings, Syscall, TaskState};
 
 /// A frozen profile looks at the clock on the call that freezes it and then once every this
 /// many unchanged calls (`last_mod_count` a multiple of it), not on every call: reading the
@@ -105,6 +105,21 @@ impl CallOutcome {
     }
 }
 
+/// What a task's exec did to the profile it ran under (see [`Profile::on_exec`]). Every flag
+/// is a state change the kernel engine reports as an event.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExecOutcome {
+    /// The train table had never seen the profile run that executable.
+    pub learned: bool,
+    /// New behaviour unfroze a frozen profile.
+    pub thawed: bool,
+    /// A novel exec: the profile is normal and its test table lacks the executable. An
+    /// anomaly.
+    pub novel: bool,
+    /// The profile exceeded the anomaly limit and went back to training.
+    pub left_normal: bool,
+}
+
 /// What the detector made of one call (see [`Profile::detect`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Detection {
@@ -175,14 +190,7 @@ impl Profile {
         let new_ngram = ngram.is_some_and(|bits| self.train.learn_ngram(call, bits));
         if (new_pairs && detector.uses_pairs()) || (new_ngram && detector.uses_ngrams()) {
             out.learned = true;
-            task.run.changed_train = true;
-            self.repeats = 0;
-            self.sequences += 1;
-            self.last_mod_count = 0;
-            if self.status == ProfileStatus::Frozen {
-                self.status = ProfileStatus::Training;
-                out.thawed = true;
-            }
+            out.thawed = self.lesson(&mut task.run);
         } else {
             self.last_mod_count += 1;
             if self.status == ProfileStatus::Training && self.is_stable(settings) {
@@ -226,6 +234,57 @@ impl Profile {
             out.train_reset = true;
         }
         out
+    }
+
+    /// A task of this profile executed the program whose profile is `child` (`watch-execs`;
+    /// nothing otherwise). Before the exec ends the task's run (`run`: see
+    /// [`Profile::end_run`]).
+    ///
+    /// The executable is learned like a call: new to the train table, it is new behaviour
+    /// (it unfreezes a frozen profile and restarts the count towards freezing and towards
+    /// `accept-after`). Once the profile is normal, an executable its test table lacks is a
+    /// novel exec, an anomaly that counts towards `anomaly-limit` like an anomalous call. The
+    /// caller enters it in the task's locality frame after the exec (the new program starts
+    /// with it: see [`crate::Model`]), so that delays and execve suspension respond to it.
+    pub fn on_exec(
+        &mut self,
+        run: &mut Run,
+        child: &ProfileKey,
+        settings: &Settings,
+    ) -> ExecOutcome {
+        let mut out = ExecOutcome::default();
+        if !settings.watch_execs {
+            return out;
+        }
+        if self.train.learn_exec(child) {
+            out.learned = true;
+            out.thawed = self.lesson(run);
+        }
+        if self.status == ProfileStatus::Normal && !self.test.knows_exec(child) {
+            out.novel = true;
+            run.anomalous = true;
+            self.anomalies += 1;
+            if self.anomalies > u64::from(settings.anomaly_limit) {
+                self.stop_normal();
+                out.left_normal = true;
+            }
+        }
+        out
+    }
+
+    /// The train table learned something new in `run`: the counts towards freezing and
+    /// towards `accept-after` start again, and a frozen profile trains again (returns
+    /// whether it thawed).
+    fn lesson(&mut self, run: &mut Run) -> bool {
+        run.changed_train = true;
+        self.repeats = 0;
+        self.sequences += 1;
+        self.last_mod_count = 0;
+        let thawed = self.status == ProfileStatus::Frozen;
+        if thawed {
+            self.status = ProfileStatus::Training;
+        }
+        thawed
     }
 
     /// A task's run of the program ended (it exited, or executed another program): with

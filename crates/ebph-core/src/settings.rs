@@ -79,6 +79,9 @@ pub struct Settings {
     /// the window nor the locality frame ([`Settings::skips`]). The heap grows wherever the
     /// allocator runs out of room, so where `brk` falls tells nothing of what a program does.
     pub skip_brk: bool,
+    /// Whether each profile learns which executables its tasks exec, and a normal profile
+    /// flags one it never ran ([`crate::Profile::on_exec`]). false: pH.
+    pub watch_execs: bool,
     /// Length of the locality frame, in calls (1..=128).
     pub locality_frame: u8,
     /// Numerator of the freezing ratio: a profile freezes when
@@ -122,6 +125,7 @@ impl Default for Settings {
             ngram_length: DEFAULT_NGRAM_LENGTH,
             fold_loops: FOLD_LOOPS_ON,
             skip_brk: true,
+            watch_execs: true,
             locality_frame: LOCALITY_FRAME_MAX as u8,
             normal_factor: 128,
             normal_factor_den: 32,
@@ -184,6 +188,10 @@ pub const SETTINGS: &[SettingInfo] = &[
     SettingInfo {
         name: "skip-brk",
         description: "true: brk (heap growth, wherever the allocator runs out of room) is not seen, as a folded call; false: pH",
+    },
+    SettingInfo {
+        name: "watch-execs",
+        description: "true: each profile learns which programs it executes, and a normal profile flags one it never ran (a novel exec); false: pH",
     },
     SettingInfo {
         name: "locality-frame",
@@ -464,24 +472,27 @@ impl Settings {
         Ok(())
     }
 
-    /// pH exactly, as Somayaji described it: lookahead pairs alone, every call seen and new
-    /// behaviour accepted only through `anomaly-limit` (`detector = pairs`, `fold-loops = 0`,
-    /// `skip-brk = false`, `accept-after = 0`), everything else as by default.
+    /// pH exactly, as Somayaji described it: lookahead pairs alone, every call seen, execs not
+    /// watched and new behaviour accepted only through `anomaly-limit` (`detector = pairs`,
+    /// `fold-loops = 0`, `skip-brk = false`, `watch-execs = false`, `accept-after = 0`),
+    /// everything else as by default.
     pub fn ph() -> Settings {
         Settings {
             detector: Detector::Pairs,
             fold_loops: 0,
             skip_brk: false,
+            watch_execs: false,
             accept_after: 0,
             ..Settings::default()
         }
     }
 
-    /// Whether a call `call` (numbered as on `arch`) is not seen at all (`skip-brk`): the
-    /// model's callers drop such calls before [`crate::Profile::on_call`] and
-    /// [`crate::Profile::detect`], as the kernel engine does.
+    /// Whether a call `call` (numbered as on `arch`) is not seen at all (`skip-brk`, and the
+    /// number of [`crate::Syscall::EXEC`], which is no call): the model's callers drop such
+    /// calls before [`crate::Profile::on_call`] and [`crate::Profile::detect`], as the kernel
+    /// engine does.
     pub fn skips(&self, arch: crate::Arch, call: crate::Syscall) -> bool {
-        self.skip_brk && arch.is_brk(call)
+        call == crate::Syscall::EXEC || (self.skip_brk && arch.is_brk(call))
     }
 
     /// The normal wait in nanoseconds, as the engine's clocks count.
@@ -497,6 +508,7 @@ impl Settings {
             "ngram-length" => self.ngram_length.to_string(),
             "fold-loops" => self.fold_loops.to_string(),
             "skip-brk" => self.skip_brk.to_string(),
+            "watch-execs" => self.watch_execs.to_string(),
             "locality-frame" => self.locality_frame.to_string(),
             "normal-factor" => self.normal_factor.to_string(),
             "normal-factor-den" => self.normal_factor_den.to_string(),
@@ -548,6 +560,7 @@ impl Settings {
             "ngram-length" => next.ngram_length = parse_value(name, value)?,
             "fold-loops" => next.fold_loops = parse_fold_loops(value)?,
             "skip-brk" => next.skip_brk = parse_value(name, value)?,
+            "watch-execs" => next.watch_execs = parse_value(name, value)?,
             "detector" => next.detector = parse_value(name, value)?,
             "locality-frame" => next.locality_frame = parse_value(name, value)?,
             "normal-factor" => next.normal_factor = parse_value(name, value)?,

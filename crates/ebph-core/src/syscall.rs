@@ -4,8 +4,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Size of one dimension of a lookahead table: system-call numbers `0..MAX_SYSCALLS` are
-/// tracked. This covers every x86_64 and i386 system call of Linux 6.x; numbers outside the
-/// range (x32 calls, invalid numbers) are not part of the model.
+/// tracked, but for the last one, [`Syscall::EXEC`]. This covers every x86_64 and i386 system
+/// call of Linux 6.x; numbers outside the range (x32 calls, invalid numbers) are not part of
+/// the model.
 pub const MAX_SYSCALLS: usize = 512;
 
 /// A system-call number known to be inside `0..MAX_SYSCALLS`.
@@ -15,6 +16,11 @@ pub const MAX_SYSCALLS: usize = 512;
 pub struct Syscall(u16);
 
 impl Syscall {
+    /// Not a system call: the row of a lookahead table that holds what the program executed
+    /// (see [`crate::exec_bits`]). No x86_64 or i386 call has this number; a call numbered so
+    /// is not seen ([`crate::Settings::skips`]), as the kernel engine ignores it.
+    pub const EXEC: Syscall = Syscall(MAX_SYSCALLS as u16 - 1);
+
     /// The call numbered `nr`, or `None` when `nr` is not below [`MAX_SYSCALLS`].
     #[inline]
     pub fn new(nr: u16) -> Option<Syscall> {

@@ -214,6 +214,8 @@ pub struct Snapshot {
     pub delays: u64,
     /// Execs refused.
     pub execve_refused: u64,
+    /// Novel execs reported (programs a normal profile never ran).
+    pub novel_execs: u64,
     /// Processes held now.
     pub held: u64,
     /// Events the engine dropped (ring buffer full).

@@ -62,7 +62,18 @@ pub fn render(s: &Snapshot) -> String {
         "System calls of tracked tasks seen by the engine",
         s.calls,
     );
-    counter(&mut r, "anomalies", "Anomalous system calls", s.anomalies);
+    counter(
+        &mut r,
+        "anomalies",
+        "Anomalies: anomalous system calls and novel execs",
+        s.anomalies,
+    );
+    counter(
+        &mut r,
+        "novel_execs",
+        "Novel execs reported: programs a normal profile never ran (watch-execs)",
+        s.novel_execs,
+    );
     let profiles = Family::<StatusLabel, Gauge>::default();
     for (status, n) in ["training", "frozen", "normal"].into_iter().zip(s.profiles) {
         profiles

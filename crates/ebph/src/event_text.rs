@@ -26,6 +26,15 @@ pub fn detail(e: &Event) -> Option<String> {
             e.lfc,
             sequence.join(" ")
         )),
+        EventKind::ExecveRefused {
+            executable: Some(executable),
+        } => Some(format!(
+            "its exec of {executable} was refused: a novel exec (response enforce)"
+        )),
+        EventKind::NovelExec { executable } => Some(format!(
+            "ran {executable}, which it never ran before (LFC {} in the new program)",
+            e.lfc
+        )),
         EventKind::Delay { delay_ms } => Some(format!("held {delay_ms:.0} ms (LFC {})", e.lfc)),
         EventKind::AnomaliesSuppressed { suppressed } => Some(format!(
             "{suppressed} more anomalies in one second, counted but not reported one by one"

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{compile_from, copy_program, pipe_without_reader, run, s, wait_until, Daemon};
+use common::{compile_from, copy_program, events, pipe_without_reader, run, s, wait_until, Daemon};
 use ebph_test_support::as_root;
 use serde_json::Value;
 
@@ -230,6 +230,79 @@ fn profiles_survive_a_restart_bit_for_bit() {
     let after: Vec<Value> = after.into_iter().map(without_time).collect();
     assert_eq!(before, after);
     assert_eq!(after[0]["status"], "normal");
+    daemon.stop();
+}
+
+#[test]
+fn a_novel_exec_is_reported_shown_and_kept_across_a_restart() {
+    let Some(_one) = as_root() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sh = copy_program(dir.path(), "sh", "/bin/sh");
+    let tr = copy_program(dir.path(), "tr", "/usr/bin/tr");
+    let wc = copy_program(dir.path(), "wc", "/usr/bin/wc");
+    let daemon = Daemon::start(dir.path());
+    let pipeline = |program: &Path| {
+        let args = if program == tr.as_path() {
+            "a-z A-Z"
+        } else {
+            "-c"
+        };
+        format!("echo abc | {} {args} > /dev/null", s(program))
+    };
+    for _ in 0..3 {
+        run(&sh, &["-c", &pipeline(&tr)]);
+    }
+    daemon.ok(&["normalize", "--profile", s(&sh)]);
+    run(&sh, &["-c", &pipeline(&tr)]);
+    run(&sh, &["-c", &pipeline(&wc)]);
+    wait_until(10, "the novel exec in the logs", || {
+        events(&daemon).iter().any(|e| e["type"] == "novel_exec")
+    });
+    let novel: Vec<Value> = events(&daemon)
+        .into_iter()
+        .filter(|e| e["type"] == "novel_exec")
+        .collect();
+    assert_eq!(novel.len(), 1, "{novel:?}");
+    assert_eq!(novel[0]["path"], s(&sh), "sh's anomaly");
+    assert_eq!(novel[0]["executable"], s(&wc));
+    assert_eq!(novel[0]["lfc"], 1);
+    let line = daemon.ok(&["logs", "--no-exec"]);
+    assert!(
+        line.lines()
+            .any(|l| l.contains("novel_exec") && l.contains(&format!("ran {}", s(&wc)))),
+        "{line}"
+    );
+    let file = std::fs::read_to_string(dir.path().join("state/events.jsonl")).unwrap();
+    assert!(file.contains("\"type\":\"novel_exec\""));
+
+    let programs = |daemon: &Daemon| {
+        let shown = daemon.json(&["profile", "show", s(&sh), "--json"]);
+        let mut list: Vec<(String, bool)> = shown["execs"]["programs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["path"].as_str().unwrap().to_owned(),
+                    p["normal"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        list.sort();
+        list
+    };
+    let expected = vec![(s(&tr).to_owned(), true), (s(&wc).to_owned(), false)];
+    assert_eq!(programs(&daemon), expected);
+    let text = daemon.ok(&["profile", "show", s(&sh)]);
+    assert!(
+        text.contains(&format!("* {}", s(&tr))) && text.contains(&format!("  {}", s(&wc))),
+        "{text}"
+    );
+    daemon.stop();
+    let daemon = Daemon::start(dir.path());
+    assert_eq!(programs(&daemon), expected, "kept across a restart");
     daemon.stop();
 }
 

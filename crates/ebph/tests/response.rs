@@ -144,10 +144,35 @@ fn anomalous_processes_are_held_longer_as_their_lfc_grows_and_normal_ones_never(
 }
 
 /// Runs `spree` with an exec at its end; returns its pid and what it did.
-fn spree_exec(spree: &Path, arg: Option<&str>) -> (u32, std::process::Output) {
+/// Asserts that `pid`, which ended with `out`, had its exec refused the way this kernel
+/// refuses (`how`: `bpf-lsm`, EPERM and spree goes on; else killed at its exec), and that
+/// it was reported once; returns the report.
+fn assert_refused(daemon: &Daemon, how: &str, pid: u32, out: &std::process::Output) -> Vec<Value> {
+    use std::os::unix::process::ExitStatusExt;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    match how {
+        "bpf-lsm" => assert!(
+            out.status.success()
+                && stdout.contains("exec refused: Operation not permitted")
+                && stdout.contains("still running"),
+            "expected EPERM and a live process: {out:?}"
+        ),
+        _ => assert_eq!(out.status.signal(), Some(9), "not killed: {out:?}"),
+    }
+    wait_until(20, "the refusal to be reported", || {
+        !of_pid(&events(daemon), "execve_refused", pid).is_empty()
+    });
+    let refused = of_pid(&events(daemon), "execve_refused", pid);
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    refused
+}
+
+/// Runs `spree` (with `arg`), which then execs `program` (`1`: /bin/true); returns its pid
+/// and what it did.
+fn spree_exec_of(spree: &Path, arg: Option<&str>, program: &str) -> (u32, std::process::Output) {
     let child = Command::new(spree)
         .args(arg)
-        .env("SPREE_EXEC", "1")
+        .env("SPREE_EXEC", program)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -156,9 +181,12 @@ fn spree_exec(spree: &Path, arg: Option<&str>) -> (u32, std::process::Output) {
     (pid, child.wait_with_output().unwrap())
 }
 
+fn spree_exec(spree: &Path, arg: Option<&str>) -> (u32, std::process::Output) {
+    spree_exec_of(spree, arg, "1")
+}
+
 #[test]
 fn execve_suspension_refuses_anomalous_execs_only_and_stops_with_monitor() {
-    use std::os::unix::process::ExitStatusExt;
     let Some(_one) = as_root() else {
         return;
     };
@@ -237,25 +265,9 @@ fn execve_suspension_refuses_anomalous_execs_only_and_stops_with_monitor() {
     // Far out of line: the exec fails with EPERM and the process lives on (BPF-LSM), or the
     // process is killed at its exec (elsewhere).
     let (pid, out) = spree_exec(&spree, Some("spree"));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    match how.as_str() {
-        "bpf-lsm" => {
-            assert!(out.status.success(), "{out:?}");
-            assert!(
-                stdout.contains("exec refused: Operation not permitted")
-                    && stdout.contains("still running"),
-                "expected EPERM and a live process: {stdout}"
-            );
-        }
-        _ => assert_eq!(out.status.signal(), Some(9), "not killed: {out:?}"),
-    }
-    wait_until(20, "the refusal to be reported", || {
-        !of_pid(&events(&daemon), "execve_refused", pid).is_empty()
-    });
-    let all = events(&daemon);
-    let refused = of_pid(&all, "execve_refused", pid);
-    assert_eq!(refused.len(), 1, "{refused:?}");
+    let refused = assert_refused(&daemon, &how, pid, &out);
     assert!(refused[0]["lfc"].as_u64().unwrap() > 2, "{refused:?}");
+    let all = events(&daemon);
     for normal in &normal_pids {
         assert!(of_pid(&all, "execve_refused", *normal).is_empty());
     }
@@ -276,6 +288,55 @@ fn execve_suspension_refuses_anomalous_execs_only_and_stops_with_monitor() {
     });
     assert!(of_pid(&events(&daemon), "execve_refused", pid).is_empty());
     assert_eq!(refusals(), 1.0);
+    daemon.stop();
+}
+
+#[test]
+fn a_novel_exec_is_refused_in_enforce_mode_only() {
+    let Some(_one) = as_root() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (daemon, spree) = trained(dir.path(), true);
+    let other = common::copy_program(dir.path(), "other", "/bin/true");
+    let how = daemon.json(&["status", "--json"])["kernel"]["execve_suspension"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let run = |program: &Path| spree_exec_of(&spree, None, s(program));
+    // Delays too short to matter: what is tested is the refusal.
+    daemon.ok(&["set", "max-delay", "1us", "delay-factor", "1us"]);
+    daemon.ok(&["set", "response", "enforce"]);
+
+    // What it learned to run, it runs.
+    let (pid, out) = run(Path::new("/bin/true"));
+    assert!(out.status.success(), "{out:?}");
+    // Something new: refused before it runs (BPF-LSM: EPERM, and spree goes on), or killed
+    // at its exec.
+    let (novel_pid, out) = run(&other);
+    let refused = assert_refused(&daemon, &how, novel_pid, &out);
+    assert_eq!(refused[0]["executable"], s(&other), "{refused:?}");
+    let all = events(&daemon);
+    let novel = of_pid(&all, "novel_exec", novel_pid);
+    assert_eq!(novel.len(), 1, "{novel:?}");
+    assert_eq!(novel[0]["path"], s(&spree));
+    assert!(of_pid(&all, "execve_refused", pid).is_empty());
+    assert!(of_pid(&all, "novel_exec", pid).is_empty());
+
+    // Allowlisted, or in monitor mode, it is only reported.
+    daemon.ok(&["set", "allowlist", s(&spree)]);
+    let (pid, out) = run(&other);
+    assert!(out.status.success(), "allowlisted: {out:?}");
+    daemon.ok(&["set", "allowlist", "", "response", "monitor"]);
+    let (pid2, out) = run(&other);
+    assert!(out.status.success(), "monitor: {out:?}");
+    wait_until(20, "the novel execs to be reported", || {
+        let all = events(&daemon);
+        !of_pid(&all, "novel_exec", pid).is_empty() && !of_pid(&all, "novel_exec", pid2).is_empty()
+    });
+    let all = events(&daemon);
+    assert!(of_pid(&all, "execve_refused", pid).is_empty());
+    assert!(of_pid(&all, "execve_refused", pid2).is_empty());
     daemon.stop();
 }
 

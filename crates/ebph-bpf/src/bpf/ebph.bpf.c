@@ -68,7 +68,7 @@ int BPF_PROG(ebph_sys_enter, struct pt_regs *regs, long id)
 	struct ebph_task *t;
 	__u64 now = 0;
 
-	if ((unsigned long)id >= EBPH_MAX_SYSCALLS)
+	if ((unsigned long)id >= EBPH_EXEC_ROW)
 		return 0;
 	c = this_cpu();
 	if (!c)
@@ -118,7 +118,8 @@ static __always_inline int on_exec(struct task_struct *p, struct linux_binprm *b
 	struct file *file, *script = NULL;
 	const char *filename;
 	struct new_profile np = {};
-	__u32 zero = 0, tid;
+	__u32 zero = 0, tid, from = 0;
+	bool novel = false;
 	long slot;
 
 	if (is_daemon(p))
@@ -155,6 +156,8 @@ static __always_inline int on_exec(struct task_struct *p, struct linux_binprm *b
 		return 0;
 	t = task_state(p);
 	if (t) {
+		from = t->profile;
+		novel = exec_seen(t, &key, buf->path);
 		end_run(t);
 		profile_put(t->profile); /* it leaves its old program's profile */
 	} else {
@@ -165,8 +168,12 @@ static __always_inline int on_exec(struct task_struct *p, struct linux_binprm *b
 		}
 	}
 	reset_task(t, (__u64)p, slot);
+	if (novel)
+		locality_record(t, true); /* the new program starts with the novel exec */
 	t->tid = BPF_CORE_READ(p, pid);
 	t->pid = BPF_CORE_READ(p, tgid);
+	if (novel)
+		refuse_novel_exec(t, from, buf->path);
 	tid = BPF_CORE_READ(p, pid);
 	if (settings.record)
 		record(EBPH_REC_EXEC, tid, slot, bpf_ktime_get_boot_ns(), &key);
@@ -400,31 +407,79 @@ int ebph_associate(struct bpf_iter__task *ctx)
 	return 0;
 }
 
+/* Whether `bprm` would be a novel exec of the profile in `slot` (exec_seen()), told before
+ * the exec: only for an ELF program (a #! script's key needs its interpreter, known only
+ * later: sched_process_exec kills those) at the first stage of the exec. */
+static __always_inline bool novel_exec_ahead(__u32 slot, struct linux_binprm *bprm)
+{
+	struct ebph_profile *p = bpf_map_lookup_elem(&profiles, &slot);
+	struct ebph_key key = {};
+	struct file *file;
+	char magic[4];
+
+	if (!settings.watch_execs || !p || p->status != EBPH_NORMAL)
+		return false;
+	if (BPF_CORE_READ(bprm, filename) != BPF_CORE_READ(bprm, interp))
+		return false;
+	if (bpf_probe_read_kernel(magic, sizeof(magic), &bprm->buf) || magic[0] != 0x7f ||
+	    magic[1] != 'E' || magic[2] != 'L' || magic[3] != 'F')
+		return false;
+	file = BPF_CORE_READ(bprm, file);
+	key.dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
+	key.ino = BPF_CORE_READ(file, f_inode, i_ino);
+	return !ngram_known(row_of(p->test_index, EBPH_EXEC_ROW), exec_hash(&key));
+}
+
+static __always_inline void refused_novel_event(__u32 type, __u32 slot, struct ebph_profile *p,
+						struct ebph_task *t, struct linux_binprm *bprm)
+{
+	struct ebph_event *ev = new_event(type, slot, p);
+
+	if (!ev)
+		return;
+	ev->syscall = X86_64_EXECVE;
+	ev->lfc = t->lf_count;
+	bpf_probe_read_kernel_str(ev->path, sizeof(ev->path), BPF_CORE_READ(bprm, filename));
+	send_event(ev);
+}
+
 /* Execve suspension where BPF-LSM is available: the exec fails with EPERM and the task lives
- * on. Loaded only when the loader's probe says BPF-LSM works here. */
+ * on. Loaded only when the loader's probe says BPF-LSM works here. In enforce mode it refuses
+ * a task above suspend-execve, and a novel exec of a normal profile (counted as its anomaly
+ * and reported as one; nothing is learned: the exec did not happen). */
 SEC("lsm/bprm_check_security")
 int BPF_PROG(ebph_bprm_check, struct linux_binprm *bprm, int ret)
 {
+	struct ebph_profile *p;
 	struct ebph_task *t;
 	struct ebph_event *ev;
-	__u32 slot, *exempted;
+	__u32 slot;
 
 	if (ret)
 		return ret;
-	if (settings.response != EBPH_ENFORCE || !settings.suspend_execve)
+	if (settings.response != EBPH_ENFORCE)
 		return 0;
 	t = task_state(bpf_get_current_task_btf());
-	if (!t || t->pid == 1 || t->lf_count <= settings.suspend_execve)
+	if (!t || t->pid == 1)
 		return 0;
 	slot = t->profile;
-	exempted = bpf_map_lookup_elem(&exempt, &slot);
-	if (exempted && *exempted)
+	if (exempted(slot))
 		return 0;
-	ev = new_event(EBPH_EV_EXECVE_REFUSED, slot, bpf_map_lookup_elem(&profiles, &slot));
-	if (ev) {
-		ev->syscall = X86_64_EXECVE;
-		ev->lfc = t->lf_count;
-		send_event(ev);
+	p = bpf_map_lookup_elem(&profiles, &slot);
+	if (settings.suspend_execve && t->lf_count > settings.suspend_execve) {
+		ev = new_event(EBPH_EV_EXECVE_REFUSED, slot, p);
+		if (ev) {
+			ev->syscall = X86_64_EXECVE;
+			ev->lfc = t->lf_count;
+			send_event(ev);
+		}
+		return -EPERM;
 	}
+	if (!p || !novel_exec_ahead(slot, bprm))
+		return 0;
+	p->anomalies++;
+	__sync_fetch_and_add(&stats.anomalies, 1);
+	refused_novel_event(EBPH_EV_NOVEL_EXEC, slot, p, t, bprm);
+	refused_novel_event(EBPH_EV_EXECVE_REFUSED, slot, p, t, bprm);
 	return -EPERM;
 }

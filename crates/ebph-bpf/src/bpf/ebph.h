@@ -7,7 +7,8 @@
 #ifndef EBPH_H
 #define EBPH_H
 
-#define EBPH_MAX_SYSCALLS 512 /* table dimension: calls 0..511 */
+#define EBPH_MAX_SYSCALLS 512 /* table dimension: calls 0..510, and the exec row */
+#define EBPH_EXEC_ROW (EBPH_MAX_SYSCALLS - 1) /* ebph_core::Syscall::EXEC: what a program executed */
 #define EBPH_LOOKAHEAD 8      /* distances 1..8 */
 #define EBPH_SIGNAL_FRAMES 4  /* base window + 3 nested handlers */
 #define EBPH_PATH_MAX 256
@@ -44,7 +45,8 @@ struct ebph_settings {
 	__u8 fold_loops;      /* a call among the last fold_loops (0..4) calls seen is not seen */
 	__u32 accept_after;   /* a normal profile accepts what this many runs repeated (0: never) */
 	__u8 skip_brk;        /* brk is not seen (ebph_core::Settings::skips) */
-	__u8 _pad[3];
+	__u8 watch_execs;     /* profiles learn what they execute; normal ones flag novel execs */
+	__u8 _pad[2];
 };
 
 /* ebph_core::Detector::bits */
@@ -151,6 +153,7 @@ enum ebph_event_type {
 	EBPH_EV_SUPPRESSED = 10, /* `misses` anomalies of the profile were not reported */
 	EBPH_EV_BUDGET = 11,     /* user `uid` reached `misses` new profiles this minute */
 	EBPH_EV_ACCEPTED = 12,   /* a normal profile accepted what accept_after runs repeated */
+	EBPH_EV_NOVEL_EXEC = 13, /* a normal profile executed `path`, which it never ran */
 };
 
 struct ebph_event {

@@ -82,4 +82,33 @@ static __always_inline void respond(struct ebph_task *t, long id)
 	}
 }
 
+/* Whether the tasks of the profile in `slot` are on the allowlist. */
+static __always_inline bool exempted(__u32 slot)
+{
+	__u32 *on = bpf_map_lookup_elem(&exempt, &slot);
+
+	return on && *on;
+}
+
+/* Enforce mode: a novel exec (exec_seen()) that got through, a #! script's where BPF-LSM
+ * could not tell, or any where there is no BPF-LSM: the new program is killed before it runs
+ * an instruction. `from` is the slot of the profile that executed it; `path` (EBPH_PATH_MAX
+ * bytes of map memory) the program's path, which the event carries (an execve_refused event
+ * with a path: refused as a novel exec, not for its LFC). */
+static __always_inline void refuse_novel_exec(struct ebph_task *t, __u32 from, char *path)
+{
+	struct ebph_event *ev;
+
+	if (settings.response != EBPH_ENFORCE || t->pid == 1 || exempted(from))
+		return;
+	bpf_send_signal(SIGKILL);
+	ev = new_event(EBPH_EV_EXECVE_REFUSED, from, bpf_map_lookup_elem(&profiles, &from));
+	if (ev) {
+		ev->syscall = X86_64_EXECVE;
+		ev->lfc = t->lf_count;
+		__builtin_memcpy(ev->path, path, EBPH_PATH_MAX);
+		send_event(ev);
+	}
+}
+
 #endif

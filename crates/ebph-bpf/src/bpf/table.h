@@ -48,21 +48,31 @@ static __always_inline __u32 count_misses(struct ebph_row *row, __u64 lo, __u64 
  * call's bitmap are the hash's bits 0-10 and 12-22 (bit 12 as when bitmaps had 4,096 bits,
  * so that bits saved then keep their meaning). k is 1..8.
  */
+static __always_inline __u64 mix(__u64 lo, __u64 hi, __u64 k)
+{
+	__u64 h = lo * 0x9E3779B97F4A7C15ULL ^ hi * 0xC2B2AE3D27D4EB4FULL ^ k * 0x165667B19E3779F9ULL;
+
+	h ^= h >> 32;
+	h *= 0xD6E8FEB86659FD93ULL;
+	h ^= h >> 32;
+	return h;
+}
+
 static __always_inline __u64 ngram_hash(__u64 lo, __u64 hi, __u32 k)
 {
-	__u64 h;
-
 	if (k < 4)
 		lo &= (1ULL << (16 * k)) - 1;
 	if (k <= 4)
 		hi = 0;
 	else if (k < 8)
 		hi &= (1ULL << (16 * (k - 4))) - 1;
-	h = lo * 0x9E3779B97F4A7C15ULL ^ hi * 0xC2B2AE3D27D4EB4FULL ^ (__u64)k * 0x165667B19E3779F9ULL;
-	h ^= h >> 32;
-	h *= 0xD6E8FEB86659FD93ULL;
-	h ^= h >> 32;
-	return h;
+	return mix(lo, hi, k);
+}
+
+/* An executable's bits in the exec row, as an n-gram's (ebph_core::exec_bits). */
+static __always_inline __u64 exec_hash(const struct ebph_key *key)
+{
+	return mix(key->dev, key->ino, key->script);
 }
 
 static __always_inline bool ngram_bit(struct ebph_row *row, __u32 bit)

@@ -295,6 +295,18 @@ static __always_inline bool folds(__u64 lo, __u32 len, __u32 fold, __u32 curr)
 	       (fold > 2 && curr == ((lo >> 32) & 0xffff)) || (fold > 3 && curr == (lo >> 48));
 }
 
+/* The train table learned something new in t's run (ebph_core::Profile::lesson): the counts
+ * towards freezing and towards accept_after start again; a frozen profile trains again. */
+static __always_inline void lesson(struct ebph_task *t, struct ebph_profile *p)
+{
+	t->run |= EBPH_RUN_CHANGED_TRAIN;
+	p->repeats = 0;
+	p->sequences++;
+	p->last_mod_count = 0;
+	if (p->status == EBPH_FROZEN)
+		p->status = EBPH_TRAINING;
+}
+
 /* One call of a tracked task: ebph_core::Profile::on_call. */
 static __always_inline void on_call(struct ebph_task *t, __u32 curr, __u64 now)
 {
@@ -338,12 +350,7 @@ static __always_inline void on_call(struct ebph_task *t, __u32 curr, __u64 now)
 		learn(slot | (__u64)curr << 32, lo, hi, h, depth | k << 8);
 	if ((new_pairs && (detector & EBPH_DETECT_PAIRS)) ||
 	    (new_ngram && (detector & EBPH_DETECT_NGRAMS))) {
-		t->run |= EBPH_RUN_CHANGED_TRAIN;
-		p->repeats = 0;
-		p->sequences++;
-		p->last_mod_count = 0;
-		if (p->status == EBPH_FROZEN)
-			p->status = EBPH_TRAINING;
+		lesson(t, p);
 	} else {
 		p->last_mod_count++;
 		if (p->status == EBPH_TRAINING) {
@@ -414,6 +421,46 @@ static __always_inline void on_call(struct ebph_task *t, __u32 curr, __u64 now)
 		reset_train(p);
 		t->run |= EBPH_RUN_CHANGED_TRAIN;
 	}
+}
+
+/* A task of the profile in t->profile executed the program of `key`, whose path is `path`
+ * (EBPH_PATH_MAX bytes of map memory): ebph_core::Profile::on_exec, before the exec ends the
+ * task's run. The executable is learned in the train table's exec row as an n-gram is, and a
+ * normal profile whose test table lacks it made a novel exec: an anomaly. Returns whether it
+ * did; the caller enters it in the locality frame the new program starts with. */
+static __always_inline bool exec_seen(struct ebph_task *t, const struct ebph_key *key, char *path)
+{
+	struct ebph_profile *p;
+	struct ebph_event *ev;
+	__u32 slot = t->profile;
+	__u64 h;
+
+	if (!settings.watch_execs)
+		return false;
+	p = bpf_map_lookup_elem(&profiles, &slot);
+	if (!p)
+		return false;
+	h = exec_hash(key);
+	if (!ngram_known(row_of(p->train_index, EBPH_EXEC_ROW), h)) {
+		learn(slot | (__u64)EBPH_EXEC_ROW << 32, 0, 0, h, 1 << 8);
+		lesson(t, p);
+	}
+	if (p->status != EBPH_NORMAL || ngram_known(row_of(p->test_index, EBPH_EXEC_ROW), h))
+		return false;
+	t->run |= EBPH_RUN_ANOMALOUS;
+	p->anomalies++;
+	__sync_fetch_and_add(&stats.anomalies, 1);
+	ev = report_anomaly(p, slot) ? new_event(EBPH_EV_NOVEL_EXEC, slot, p) : NULL;
+	if (ev) {
+		ev->lfc = 1;
+		__builtin_memcpy(ev->path, path, EBPH_PATH_MAX);
+		send_event(ev);
+	}
+	if (p->anomalies > settings.anomaly_limit) {
+		stop_normal(p);
+		profile_event(EBPH_EV_LEFT_NORMAL, slot, p, 1);
+	}
+	return true;
 }
 
 /* The task's run of its program ends (exit, or exec of another program): ebph_core::

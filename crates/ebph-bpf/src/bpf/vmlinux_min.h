@@ -160,6 +160,7 @@ struct file {
 
 
 struct linux_binprm {
+	char buf[256];
 	struct file *file;
 	const char *filename;
 	const char *interp;

@@ -50,6 +50,9 @@ fn kind_of(e: &ebph_bpf::Event) -> protocol::EventKind {
             novel_ngram: e.novel_ngram,
             sequence: e.sequence.iter().map(|&c| name(c)).collect(),
         },
+        EventKind::NovelExec => Kind::NovelExec {
+            executable: absolute(&e.path, e.pid),
+        },
         EventKind::Frozen => Kind::Frozen,
         EventKind::Normal => Kind::Normal,
         EventKind::LeftNormal => Kind::LeftNormal,
@@ -58,7 +61,9 @@ fn kind_of(e: &ebph_bpf::Event) -> protocol::EventKind {
         EventKind::Delay => Kind::Delay {
             delay_ms: e.delay_ns as f64 / 1e6,
         },
-        EventKind::ExecveRefused => Kind::ExecveRefused,
+        EventKind::ExecveRefused => Kind::ExecveRefused {
+            executable: (!e.path.is_empty()).then(|| absolute(&e.path, e.pid)),
+        },
         EventKind::AnomaliesSuppressed => Kind::AnomaliesSuppressed {
             suppressed: u64::from(e.misses),
         },
@@ -110,6 +115,7 @@ impl Worker {
                     *held = (*held).max(until);
                 }
                 EventKind::ExecveRefused => self.execve_refused += 1,
+                EventKind::NovelExec => self.novel_execs += 1,
                 _ => {}
             }
             let event = Event {
@@ -150,6 +156,13 @@ impl Worker {
                     sequence: sequence.clone(),
                     novel_ngram: *novel_ngram,
                 });
+            }
+            if let protocol::EventKind::NovelExec { executable } = &event.kind {
+                tracing::warn!(
+                    "novel exec: pid {} {} ran {executable}, which it never ran before",
+                    event.pid,
+                    event.path,
+                );
             }
             if let protocol::EventKind::ProfileBudgetSpent { uid, budget } = &event.kind {
                 tracing::warn!(

@@ -63,6 +63,7 @@ struct Worker {
     /// Counters for metrics: delays, refused execs, saves, the last save's duration.
     delays: u64,
     execve_refused: u64,
+    novel_execs: u64,
     saves: u64,
     last_save_seconds: f64,
 }
@@ -243,6 +244,7 @@ impl Worker {
             upkeep: upkeep::Upkeep::new(),
             delays: 0,
             execve_refused: 0,
+            novel_execs: 0,
             saves: 0,
             last_save_seconds: 0.0,
         })

@@ -22,6 +22,16 @@ impl Worker {
         } else {
             vec![self.resolve(target)?]
         };
+        // Every program known here, to name the programs each profile executed.
+        let mut known: Vec<(ProfileKey, String)> = self
+            .engine
+            .profile_slots()?
+            .into_iter()
+            .map(|(k, _)| (k, self.path_of(&k)))
+            .collect();
+        known.extend(self.paths.iter().map(|(k, p)| (*k, p.clone())));
+        known.sort();
+        known.dedup();
         let mut profiles = Vec::new();
         for (key, slot) in slots {
             let stored = StoredProfile {
@@ -31,7 +41,7 @@ impl Worker {
                 origin: Default::default(),
                 ngram_length: self.settings.ngram_length,
             };
-            profiles.push(ebph_api::file::FileProfile::from_stored(&stored));
+            profiles.push(ebph_api::file::FileProfile::from_stored(&stored, &known));
         }
         Ok(ebph_api::file::ProfileFile::new(profiles))
     }
@@ -51,6 +61,7 @@ impl Worker {
             tasks: s.tasks_tracked,
             delays: self.delays,
             execve_refused: self.execve_refused,
+            novel_execs: self.novel_execs,
             held: self.held.len() as u64,
             events_lost: s.events_lost,
             holds_dropped: s.holds_dropped,
@@ -216,6 +227,7 @@ impl Worker {
             .collect();
         let ngrams = (0..ebph_core::MAX_SYSCALLS as u16)
             .filter_map(Syscall::new)
+            .filter(|&curr| curr != Syscall::EXEC)
             .filter_map(|curr| {
                 let bits: Vec<u16> = ebph_core::ngram::bits_of(p.train.ngram_row(curr)?).collect();
                 (!bits.is_empty()).then(|| NgramBits {
@@ -229,6 +241,36 @@ impl Worker {
             summary: self.summary(&key, slot, &p)?,
             pairs,
             ngrams,
+            execs: self.execs_of(&p)?,
+        })
+    }
+
+    /// The programs profile `p` executed, of those the daemon knows (a profile or a path).
+    fn execs_of(&self, p: &Profile) -> Result<protocol::Execs, ApiError> {
+        let bits = p.train.exec_bits_set();
+        let mut known: Vec<ProfileKey> = self
+            .engine
+            .profile_slots()?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        known.extend(self.paths.keys().copied());
+        known.sort();
+        known.dedup();
+        let mut programs: Vec<protocol::ExecutedProgram> = known
+            .iter()
+            .filter(|k| p.train.knows_exec(k) || p.test.knows_exec(k))
+            .map(|k| protocol::ExecutedProgram {
+                path: self.path_of(k),
+                key: k.to_string(),
+                normal: p.test.knows_exec(k),
+            })
+            .collect();
+        programs.sort_by(|a, b| a.path.cmp(&b.path).then(a.key.cmp(&b.key)));
+        Ok(protocol::Execs {
+            bits,
+            false_hit_rate: ebph_core::ngram::false_hit_rate(bits as usize),
+            programs,
         })
     }
 

@@ -415,6 +415,7 @@ mod tests {
                 bits: vec![3, 17, 900, 2000],
                 false_hit_rate: 0.000001,
             }],
+            execs: Default::default(),
         }
     }
 

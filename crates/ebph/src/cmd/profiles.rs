@@ -353,6 +353,22 @@ fn show(client: &Client, args: ShowArgs) -> Result<()> {
     )?;
     writeln!(out, "kernel memory   {}", super::bytes(s.memory_bytes))?;
     writeln!(out)?;
+    if p.execs.bits > 0 || !p.execs.programs.is_empty() {
+        writeln!(
+            out,
+            "Programs it executed ({} bits, false-hit rate {:.2} %; * = normal for it):",
+            p.execs.bits,
+            100.0 * p.execs.false_hit_rate
+        )?;
+        for program in &p.execs.programs {
+            let mark = if program.normal { "*" } else { " " };
+            writeln!(out, "  {mark} {}", program.path)?;
+        }
+        if p.execs.programs.is_empty() {
+            writeln!(out, "    (none the daemon knows of now)")?;
+        }
+        writeln!(out)?;
+    }
     writeln!(
         out,
         "Each call, and the calls seen before it at distances 1-8 (--json: every pair):"

@@ -1,6 +1,6 @@
 /*
  * A program to misbehave on demand. Without arguments: a few calls (and, with SPREE_EXEC set,
- * an exec of /bin/true). "once": one unusual call first. "spree": many unusual calls first.
+ * an exec of /bin/true, or of SPREE_EXEC when it is a path). "once": one unusual call first. "spree": many unusual calls first.
  * "exit": it exits right after its first call (the exit itself is the unusual call). With
  * SPREE_MARKER=PATH it creates PATH right after the unusual calls. When the exec is refused,
  * it says why and goes on running.
@@ -38,7 +38,9 @@ int main(int argc, char **argv)
 		close(creat(marker, 0600));
 	write(1, "done\n", 5);
 	if (getenv("SPREE_EXEC")) {
-		execl("/bin/true", "true", (char *)NULL);
+		const char *program = getenv("SPREE_EXEC")[0] == '/' ? getenv("SPREE_EXEC") : "/bin/true";
+
+		execl(program, "true", (char *)NULL);
 		printf("exec refused: %s\n", strerror(errno));
 		printf("still running\n");
 	}
