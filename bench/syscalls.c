@@ -4,10 +4,13 @@
  * program, and ebph attached.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -53,6 +56,12 @@ int main(int argc, char **argv)
 	MEASURE("open+close", 300000 * scale, close(open("/dev/null", O_RDONLY)));
 	MEASURE("stat", 500000 * scale, stat("/etc/passwd", &st));
 	MEASURE("signal", 300000 * scale, kill(getpid(), SIGUSR1));
+	/* The one call here whose arguments ebph reads (watch-endpoints): a UDP socket connected
+	 * again and again to the same loopback port (nothing is sent). */
+	int udp = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(9) };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	MEASURE("connect", 300000 * scale, connect(udp, (void *)&sa, sizeof(sa)));
 	MEASURE("fork+exit", 3000 * scale, {
 		pid_t p = fork();
 		if (p == 0)

@@ -152,6 +152,12 @@ pub struct FileProfile {
     /// The programs the test table knows it executed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub test_execs: Vec<(String, String)>,
+    /// The endpoints the train table lists (`watch-endpoints`): `connect inet loopback:5432`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub train_endpoints: Vec<String>,
+    /// The endpoints the test table lists.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub test_endpoints: Vec<String>,
 }
 
 fn is_zero(n: &u8) -> bool {
@@ -192,20 +198,28 @@ fn checksum(profiles: &[FileProfile]) -> String {
     format!("sha256:{hex}")
 }
 
+/// The pairs of a table (not the endpoint row's list: files name endpoints instead).
 fn entries(table: &LookaheadTable) -> Vec<(u16, u16, u8)> {
     table
         .entries()
+        .filter(|(c, _, _)| !c.is_pseudo())
         .map(|(c, p, f)| (c.nr(), p.nr(), f))
         .collect()
 }
 
-/// The n-gram bits of a table, the exec row aside (files name executables instead).
+/// The n-gram bits of a table, the exec and endpoint rows aside (files name executables and
+/// endpoints instead).
 fn ngram_entries(table: &LookaheadTable) -> Vec<(u16, u16)> {
     table
         .ngram_entries()
-        .filter(|(c, _)| *c != Syscall::EXEC)
+        .filter(|(c, _)| !c.is_pseudo())
         .map(|(c, b)| (c.nr(), b))
         .collect()
+}
+
+/// The endpoints `table` lists, as text.
+fn endpoints(table: &LookaheadTable) -> Vec<String> {
+    table.endpoints().iter().map(|e| e.to_string()).collect()
 }
 
 /// The programs of `known` (key and path) that `table` knows it executed.
@@ -253,8 +267,19 @@ fn table(
     entries: &[(u16, u16, u8)],
     ngrams: &[(u16, u16)],
     executed: &[(String, String)],
+    endpoints: &[String],
 ) -> Result<LookaheadTable, FileError> {
     let mut table = LookaheadTable::new();
+    for endpoint in endpoints {
+        let e: ebph_core::Endpoint =
+            endpoint
+                .parse()
+                .map_err(|e: ebph_core::EndpointError| FileError::Invalid {
+                    key: key.to_owned(),
+                    why: e.to_string(),
+                })?;
+        table.learn_endpoint(&e);
+    }
     for (original, path) in executed {
         let original: ProfileKey =
             original
@@ -282,6 +307,12 @@ fn table(
                 why: format!("call number {curr} or {prev} out of range"),
             });
         };
+        if c.is_pseudo() {
+            return Err(FileError::Invalid {
+                key: key.to_owned(),
+                why: format!("call number {curr} is no call"),
+            });
+        }
         table.set(c, p, flags);
     }
     Ok(table)
@@ -306,6 +337,8 @@ impl FileProfile {
             test_ngrams: ngram_entries(&p.profile.test),
             train_execs: execs(&p.profile.train, known),
             test_execs: execs(&p.profile.test, known),
+            train_endpoints: endpoints(&p.profile.train),
+            test_endpoints: endpoints(&p.profile.test),
         }
     }
 
@@ -335,9 +368,16 @@ impl FileProfile {
                     &self.train,
                     &self.train_ngrams,
                     &self.train_execs,
+                    &self.train_endpoints,
                 )?,
                 test: if status == ProfileStatus::Normal {
-                    table(&self.key, &self.test, &self.test_ngrams, &self.test_execs)?
+                    table(
+                        &self.key,
+                        &self.test,
+                        &self.test_ngrams,
+                        &self.test_execs,
+                        &self.test_endpoints,
+                    )?
                 } else {
                     LookaheadTable::new()
                 },
@@ -471,7 +511,7 @@ pub fn merge_one(a: &FileProfile, b: &FileProfile) -> Result<FileProfile, FileEr
     }
     let union =
         |x: &[(u16, u16, u8)], y: &[(u16, u16, u8)]| -> Result<Vec<(u16, u16, u8)>, FileError> {
-            let mut t = table(&a.key, x, &[], &[])?;
+            let mut t = table(&a.key, x, &[], &[], &[])?;
             for &(c, p, f) in y {
                 let (Some(c), Some(p)) = (Syscall::new(c), Syscall::new(p)) else {
                     return Err(FileError::Invalid {
@@ -511,7 +551,22 @@ pub fn merge_one(a: &FileProfile, b: &FileProfile) -> Result<FileProfile, FileEr
         }
         out
     };
+    let endpoint_union = |x: &[String], y: &[String]| -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for e in x.iter().chain(y) {
+            if !out.contains(e) {
+                out.push(e.clone());
+            }
+        }
+        out
+    };
     Ok(FileProfile {
+        train_endpoints: endpoint_union(&a.train_endpoints, &b.train_endpoints),
+        test_endpoints: if both_normal {
+            endpoint_union(&a.test_endpoints, &b.test_endpoints)
+        } else {
+            Vec::new()
+        },
         train_execs: exec_union(&a.train_execs, &b.train_execs),
         test_execs: if both_normal {
             exec_union(&a.test_execs, &b.test_execs)
@@ -585,6 +640,8 @@ mod tests {
             test_ngrams: vec![(59, 2047)],
             train_execs: Vec::new(),
             test_execs: Vec::new(),
+            train_endpoints: Vec::new(),
+            test_endpoints: Vec::new(),
         }
     }
 
@@ -655,6 +712,44 @@ mod tests {
         let mut bad = file;
         bad.train_execs = vec![("not a key".to_owned(), "/bin/true".to_owned())];
         assert!(bad.to_stored().is_err());
+    }
+
+    #[test]
+    fn endpoints_travel_as_text() {
+        let db: ebph_core::Endpoint = "connect inet loopback:5432".parse().unwrap();
+        let web: ebph_core::Endpoint = "bind inet6 any:8080".parse().unwrap();
+        let mut profile = Profile::new();
+        profile.train.learn_endpoint(&db);
+        profile.normalize();
+        profile.train.learn_endpoint(&web);
+        let stored = StoredProfile {
+            key: ProfileKey::new(8, 1, 1),
+            path: "/nonexistent/server".into(),
+            profile,
+            origin: ProfileOrigin::default(),
+            ngram_length: 5,
+        };
+        let file = FileProfile::from_stored(&stored, &[]);
+        assert_eq!(file.train_endpoints, [db.to_string(), web.to_string()]);
+        assert_eq!(file.test_endpoints, [db.to_string()]);
+        assert!(
+            file.train.is_empty() && file.train_ngrams.is_empty(),
+            "no bytes of the list"
+        );
+        let back = ProfileFile::parse(&ProfileFile::new(vec![file.clone()]).to_text()).unwrap();
+        let here = back.profiles[0].to_stored().unwrap();
+        assert_eq!(here.profile.train.endpoints(), [db, web]);
+        assert!(here.profile.test.knows_endpoint(&db) && !here.profile.test.knows_endpoint(&web));
+        let mut other = file.clone();
+        other.train_endpoints = vec!["connect inet public:443".into(), db.to_string()];
+        let merged = merge_one(&file, &other).unwrap();
+        assert_eq!(merged.train_endpoints.len(), 3);
+        let mut bad = file;
+        bad.train_endpoints = vec!["connect mars:1".into()];
+        assert!(bad.to_stored().is_err());
+        bad.train_endpoints.clear();
+        bad.train = vec![(510, 0, 1)];
+        assert!(bad.to_stored().is_err(), "the endpoint row is no call");
     }
 
     #[test]

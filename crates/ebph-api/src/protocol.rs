@@ -185,6 +185,31 @@ pub struct ProfileDetail {
     /// What the profile executes (`watch-execs`).
     #[serde(default)]
     pub execs: Execs,
+    /// The network endpoints it uses (`watch-endpoints`).
+    #[serde(default)]
+    pub endpoints: Endpoints,
+}
+
+/// The network endpoints a profile has bound or connected to: its train table keeps two bits
+/// per endpoint, and lists the first ones it learned.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Endpoints {
+    /// Bits set in the train table's endpoint row (about two per endpoint).
+    pub bits: u64,
+    /// The chance that an endpoint never used looks used (both its bits set already).
+    pub false_hit_rate: f64,
+    /// The endpoints listed: those of the test table (normal), then those only the train
+    /// table has, each in the order learned (a table lists its first 64).
+    pub listed: Vec<UsedEndpoint>,
+}
+
+/// An endpoint a profile has used.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UsedEndpoint {
+    /// The endpoint, as a class: `connect inet loopback:5432`.
+    pub endpoint: String,
+    /// Normal for the profile: in its test table too.
+    pub normal: bool,
 }
 
 /// The programs a profile has executed, as far as the daemon knows them: the train table
@@ -428,6 +453,12 @@ pub enum EventKind {
         /// The program executed (its path, as run, made absolute).
         executable: String,
     },
+    /// A task of a normal profile bound or connected to an endpoint the profile never used
+    /// (`watch-endpoints`): an anomaly, entered in the task's locality frame.
+    NovelEndpoint {
+        /// The endpoint, as a class: `connect inet public:4444`.
+        endpoint: String,
+    },
     /// A task's LFC passed `tolerize-limit`.
     TolerizeLimit,
     /// A task was held.
@@ -465,11 +496,12 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind's name, as `type` writes it.
-    pub const NAMES: [&'static str; 14] = [
+    pub const NAMES: [&'static str; 15] = [
         "profile_created",
         "exec",
         "anomaly",
         "novel_exec",
+        "novel_endpoint",
         "frozen",
         "normal",
         "left_normal",
@@ -489,6 +521,7 @@ impl EventKind {
             EventKind::Exec => "exec",
             EventKind::Anomaly { .. } => "anomaly",
             EventKind::NovelExec { .. } => "novel_exec",
+            EventKind::NovelEndpoint { .. } => "novel_endpoint",
             EventKind::Frozen => "frozen",
             EventKind::Normal => "normal",
             EventKind::LeftNormal => "left_normal",
@@ -536,6 +569,8 @@ struct WireEvent {
     reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     executable: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    endpoint: Option<String>,
 }
 
 impl From<Event> for WireEvent {
@@ -545,7 +580,7 @@ impl From<Event> for WireEvent {
         let mut novel_ngram = None;
         let mut suppressed = None;
         let (mut uid, mut budget, mut reason) = (None, None, None);
-        let mut executable = None;
+        let (mut executable, mut endpoint) = (None, None);
         match e.kind {
             EventKind::Anomaly {
                 syscall: call,
@@ -571,6 +606,7 @@ impl From<Event> for WireEvent {
             EventKind::ProfileEvicted { reason: why } => reason = Some(why),
             EventKind::NovelExec { executable: exe } => executable = Some(exe),
             EventKind::ExecveRefused { executable: exe } => executable = exe,
+            EventKind::NovelEndpoint { endpoint: ep } => endpoint = Some(ep),
             _ => {}
         }
         WireEvent {
@@ -592,6 +628,7 @@ impl From<Event> for WireEvent {
             budget,
             reason,
             executable,
+            endpoint,
         }
     }
 }
@@ -605,6 +642,9 @@ impl TryFrom<WireEvent> for Event {
             "exec" => EventKind::Exec,
             "novel_exec" => EventKind::NovelExec {
                 executable: w.executable.ok_or("novel_exec without `executable`")?,
+            },
+            "novel_endpoint" => EventKind::NovelEndpoint {
+                endpoint: w.endpoint.ok_or("novel_endpoint without `endpoint`")?,
             },
             "anomaly" => EventKind::Anomaly {
                 syscall: w.syscall.ok_or("an anomaly without `syscall`")?,
@@ -751,7 +791,7 @@ mod tests {
     fn every_kind_name_reads_back_as_that_kind() {
         for name in EventKind::NAMES {
             let line = format!(
-                r#"{{"type":"{name}","time":"t","pid":1,"tid":1,"key":"k","path":"p","syscall":"read","misses":1,"lfc":0,"sequence":[],"anomalies":0,"delay_ms":1.0,"suppressed":5,"uid":65534,"budget":60,"reason":"expired","executable":"/bin/sh"}}"#
+                r#"{{"type":"{name}","time":"t","pid":1,"tid":1,"key":"k","path":"p","syscall":"read","misses":1,"lfc":0,"sequence":[],"anomalies":0,"delay_ms":1.0,"suppressed":5,"uid":65534,"budget":60,"reason":"expired","executable":"/bin/sh","endpoint":"bind inet any:80"}}"#
             );
             let event: Event = serde_json::from_str(&line).unwrap();
             assert_eq!(event.kind.name(), name);

@@ -96,6 +96,9 @@ pub enum EventKind {
     /// (`watch-execs`): an anomaly of that profile (`key`), which the new program starts with
     /// in its locality frame.
     NovelExec,
+    /// A task of a normal profile bound or connected to an endpoint (`endpoint`) the profile
+    /// never used (`watch-endpoints`): an anomaly, entered in its locality frame.
+    NovelEndpoint,
 }
 
 /// An event of the engine (`struct ebph_event`).
@@ -135,6 +138,8 @@ pub struct Event {
     pub path: String,
     /// Delay: how long the task is held, in nanoseconds.
     pub delay_ns: u64,
+    /// NovelEndpoint: the endpoint (`ebph_core::Endpoint::id`).
+    pub endpoint: u64,
 }
 
 pub(crate) const EVENT_SIZE: usize = event::SIZE;
@@ -162,6 +167,7 @@ impl Event {
             11 => EventKind::ProfileBudgetSpent,
             12 => EventKind::Accepted,
             13 => EventKind::NovelExec,
+            14 => EventKind::NovelEndpoint,
             other => return Err(EngineError::Layout(format!("unknown event type {other}"))),
         };
         let seq_len = (b.u32(event::SEQ_LEN) as usize).min(event::SEQUENCE_LEN);
@@ -188,6 +194,7 @@ impl Event {
             anomalies: b.u64(event::ANOMALIES),
             path: String::from_utf8_lossy(path).into_owned(),
             delay_ns: b.u64(event::DELAY_NS),
+            endpoint: b.u64(event::ENDPOINT),
         })
     }
 }
@@ -205,6 +212,8 @@ pub enum RecordKind {
     Call,
     /// The task exited.
     Exit,
+    /// At its bind or connect (`arg`), the task named `endpoint`.
+    Endpoint,
 }
 
 /// One recorded task event (`struct ebph_record`), in the engine's order (`seq`).
@@ -222,6 +231,8 @@ pub struct Record {
     pub arg: u32,
     /// Exec: the profile's key.
     pub key: ProfileKey,
+    /// Endpoint: the endpoint (`ebph_core::Endpoint::id`).
+    pub endpoint: u64,
 }
 
 pub(crate) const RECORD_SIZE: usize = record::SIZE;
@@ -236,6 +247,7 @@ impl Record {
             3 => RecordKind::Signal,
             4 => RecordKind::Call,
             5 => RecordKind::Exit,
+            6 => RecordKind::Endpoint,
             other => return Err(EngineError::Layout(format!("unknown record kind {other}"))),
         };
         Ok(Record {
@@ -245,6 +257,7 @@ impl Record {
             tid: b.u32(record::TID),
             arg: b.u32(record::ARG),
             key: b.key(record::KEY),
+            endpoint: b.u64(record::KEY + key::DEV),
         })
     }
 }

@@ -363,6 +363,7 @@ impl Engine {
         s.accept_after = settings.accept_after;
         s.skip_brk = settings.skip_brk.into();
         s.watch_execs = settings.watch_execs.into();
+        s.watch_endpoints = settings.watch_endpoints.into();
     }
 
     /// Exempts the tasks of the profile in `slot` from delays and execve suspension (the

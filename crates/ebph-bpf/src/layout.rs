@@ -106,6 +106,7 @@ pub(crate) mod event {
     /// Bytes in `path`.
     pub(crate) const PATH_LEN: usize = DELAY_NS - PATH;
     pub(crate) const DELAY_NS: usize = offset_of!(ebph_event, delay_ns);
+    pub(crate) const ENDPOINT: usize = offset_of!(ebph_event, endpoint);
 }
 
 /// `struct ebph_record`, the test-only records ring buffer's payload.
@@ -134,8 +135,8 @@ pub(crate) mod hold {
 
 // What the code around these takes for granted.
 const _: () = assert!(
-    size_of::<crate::layout_skel::types::ebph_event>() == event::DELAY_NS + size_of::<u64>(),
-    "delay_ns ends the event"
+    size_of::<crate::layout_skel::types::ebph_event>() == event::ENDPOINT + size_of::<u64>(),
+    "endpoint ends the event"
 );
 const _: () = assert!(event::PATH_LEN == 256, "EBPH_PATH_MAX");
 const _: () = assert!(KEY_SIZE == 24, "struct ebph_key: three u64");

@@ -316,6 +316,98 @@ fn novel_execs_are_flagged_as_the_model_says() {
 }
 
 #[test]
+fn endpoints_are_classed_and_flagged_as_the_model_says() {
+    let _one = serial();
+    let settings = Settings {
+        anomaly_limit: 1000,
+        ..Settings::default()
+    };
+    let lab = Lab::new();
+    let Some(engine) = engine(&settings, true) else {
+        return;
+    };
+    let net = lab.path("net");
+    let usual = ["c:127.0.0.1:5432", "b:0.0.0.0:0", "c:[::1]:80"];
+    let recorder = Recorder::new(&engine);
+    for _ in 0..3 {
+        lab.run(&net, &usual);
+        recorder.drain();
+    }
+    let mut model = model_of(&recorder.finish(), &settings);
+    let key = lab.key("net");
+    let slot = engine.slot_of(&key).unwrap().unwrap();
+    engine.admin(AdminOp::Normalize, slot).unwrap();
+    model.profile_mut(&key).unwrap().normalize();
+
+    // The usual ones again, then one of every other class.
+    let new = [
+        ("c:10.1.2.3:53", "connect inet private:53"),
+        ("c:8.8.8.8:53", "connect inet public:53"),
+        ("c:[fe80::1]:9", "connect inet6 link-local:9"),
+        ("c:[::ffff:127.0.0.1]:5432", "connect inet6 loopback:5432"),
+        ("b:[::]:8080", "bind inet6 any:8080"),
+        ("c:169.254.1.1:1", "connect inet link-local:1"),
+        ("c:224.0.0.1:1", "connect inet multicast:1"),
+    ];
+    let args: Vec<&str> = usual
+        .iter()
+        .copied()
+        .chain(new.iter().map(|(arg, _)| *arg))
+        .collect();
+    let recorder = Recorder::new(&engine);
+    let events = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let sink = events.clone();
+    let sub = engine
+        .subscribe(move |e| sink.borrow_mut().push(e))
+        .unwrap();
+    lab.run(&net, &args);
+    let records = recorder.finish();
+    for r in &records {
+        apply_record(&mut model, r);
+    }
+    sub.poll(Duration::from_millis(50)).unwrap();
+    sub.consume().unwrap();
+    drop(sub);
+    let p = assert_same_profile(&engine, &model, &key, "net");
+
+    // The engine classed every address as ebph_core does.
+    let named: Vec<String> = records
+        .iter()
+        .filter(|r| r.kind == ebph_bpf::RecordKind::Endpoint)
+        .map(|r| {
+            ebph_core::Endpoint::from_id(r.endpoint)
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let expected: Vec<&str> = [
+        "connect inet loopback:5432",
+        "bind inet any:0",
+        "connect inet6 loopback:80",
+    ]
+    .into_iter()
+    .chain(new.iter().map(|(_, class)| *class))
+    .collect();
+    assert_eq!(named, expected);
+    // Each new class is a novel endpoint, reported with its endpoint; the usual ones are not.
+    let novel: Vec<String> = events
+        .take()
+        .into_iter()
+        .filter(|e| e.kind == ebph_bpf::EventKind::NovelEndpoint)
+        .map(|e| {
+            ebph_core::Endpoint::from_id(e.endpoint)
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(novel, expected[3..]);
+    assert!(p.anomalies >= 7, "{p:?}");
+    let listed: Vec<String> = p.train.endpoints().iter().map(|e| e.to_string()).collect();
+    assert_eq!(listed, expected, "listed in the order learned");
+    assert!(p.test.endpoints().len() == 3);
+}
+
+#[test]
 fn admin_operations_match_the_model() {
     let _one = serial();
     let settings = Settings::default();

@@ -33,6 +33,7 @@
 
 #![forbid(unsafe_code)]
 
+mod endpoint;
 mod exec;
 mod key;
 mod locality;
@@ -46,6 +47,9 @@ mod settings;
 mod syscall;
 mod task;
 
+pub use endpoint::{
+    AddressClass, Direction, Endpoint, EndpointError, Family, ENDPOINTS_LISTED, ENDPOINT_ROW,
+};
 pub use exec::{exec_bits, EXEC_ROW};
 pub use key::{ProfileKey, ProfileKeyError};
 pub use locality::{LocalityFrame, LOCALITY_FRAME_MAX};
@@ -55,7 +59,7 @@ pub use ngram::{
     ngram_bits, Detector, NgramBitmap, NGRAM_BITS, NGRAM_BYTES, NGRAM_MAX, OLD_NGRAM_BITS,
 };
 pub use profile::{
-    CallOutcome, Detection, ExecOutcome, Profile, ProfileStatus, NORMAL_CHECK_INTERVAL,
+    CallOutcome, Detection, NoveltyOutcome, Profile, ProfileStatus, NORMAL_CHECK_INTERVAL,
 };
 pub use response::{delay_for, execve_allowed};
 pub use sequence::{Sequence, LOOKAHEAD, WINDOW_MAX};

@@ -1,7 +1,9 @@
 //! Sparse tables of lookahead pairs and n-grams.
 
 use crate::ngram::{bit_set, bits_of, set_bit, NgramBitmap, NGRAM_BYTES};
-use crate::{exec_bits, ProfileKey, Sequence, Syscall, EXEC_ROW, MAX_SYSCALLS};
+use crate::{
+    exec_bits, Endpoint, ProfileKey, Sequence, Syscall, ENDPOINT_ROW, EXEC_ROW, MAX_SYSCALLS,
+};
 
 /// One row of a lookahead table: the flags of every `(curr, prev)` pair for one `curr`.
 ///
@@ -141,6 +143,40 @@ impl LookaheadTable {
         self.learn_ngram(EXEC_ROW, exec_bits(key))
     }
 
+    /// Whether the table holds endpoint `e` in its endpoint row (see [`crate::Endpoint`]).
+    pub fn knows_endpoint(&self, e: &Endpoint) -> bool {
+        self.knows_ngram(ENDPOINT_ROW, e.bits())
+    }
+
+    /// Learns endpoint `e`; returns whether it was new (its bits were not both set). A new
+    /// endpoint is also listed, in the first free of the row's slots
+    /// (the row's pair flags, as little-endian [`Endpoint::id`]s; see [`crate::ENDPOINTS_LISTED`]), so that it can be shown;
+    /// with every slot taken it is learned but not listed.
+    pub fn learn_endpoint(&mut self, e: &Endpoint) -> bool {
+        if !self.learn_ngram(ENDPOINT_ROW, e.bits()) {
+            return false;
+        }
+        let slots = &mut self.row_mut(ENDPOINT_ROW);
+        if let Some(free) = slots
+            .chunks_exact_mut(8)
+            .find(|slot| slot.iter().all(|&b| b == 0))
+        {
+            free.copy_from_slice(&e.id().to_le_bytes());
+        }
+        true
+    }
+
+    /// The endpoints listed in the table (see [`LookaheadTable::learn_endpoint`]), in the
+    /// order they were learned.
+    pub fn endpoints(&self) -> Vec<Endpoint> {
+        self.row(ENDPOINT_ROW).map_or_else(Vec::new, |slots| {
+            slots
+                .chunks_exact(8)
+                .filter_map(|slot| Endpoint::from_id(u64::from_le_bytes(slot.try_into().ok()?)))
+                .collect()
+        })
+    }
+
     /// Whether the table holds any executable.
     pub fn has_execs(&self) -> bool {
         self.ngram_row(EXEC_ROW)
@@ -194,11 +230,11 @@ impl LookaheadTable {
             })
     }
 
-    /// Forgets every n-gram, keeping the pairs and the executables (n-grams learned with
+    /// Forgets every n-gram, keeping the pairs, executables and endpoints (n-grams learned with
     /// another length mean nothing).
     pub fn clear_ngrams(&mut self) {
         for (curr, row) in self.rows.iter_mut().enumerate() {
-            if curr != EXEC_ROW.index() {
+            if curr != EXEC_ROW.index() && curr != ENDPOINT_ROW.index() {
                 if let Some(row) = row {
                     row.ngrams = [0; NGRAM_BYTES];
                 }
@@ -227,19 +263,21 @@ impl LookaheadTable {
     }
 
     /// The number of distinct lookahead pairs `(curr, prev, distance)` learned: the number of
-    /// set bits.
+    /// set bits (of the calls' rows: not the endpoint row's list).
     pub fn lookahead_pairs(&self) -> u64 {
         self.entries()
+            .filter(|(curr, _, _)| !curr.is_pseudo())
             .map(|(_, _, f)| u64::from(f.count_ones()))
             .sum()
     }
 
-    /// The number of n-gram bits set (about two per n-gram learned), the exec row's aside.
+    /// The number of n-gram bits set (about two per n-gram learned), the exec and endpoint
+    /// rows' aside.
     pub fn ngram_bits_set(&self) -> u64 {
         self.rows
             .iter()
             .enumerate()
-            .filter(|&(curr, _)| curr != EXEC_ROW.index())
+            .filter(|&(curr, _)| curr != EXEC_ROW.index() && curr != ENDPOINT_ROW.index())
             .filter_map(|(_, row)| row.as_deref())
             .map(|row| {
                 row.ngrams
@@ -252,12 +290,21 @@ impl LookaheadTable {
 
     /// The number of bits set in the exec row (about two per executable learned).
     pub fn exec_bits_set(&self) -> u64 {
-        self.ngram_row(EXEC_ROW)
+        self.pseudo_bits_set(EXEC_ROW)
+    }
+
+    /// The number of bits set in the endpoint row (about two per endpoint learned).
+    pub fn endpoint_bits_set(&self) -> u64 {
+        self.pseudo_bits_set(ENDPOINT_ROW)
+    }
+
+    fn pseudo_bits_set(&self, row: Syscall) -> u64 {
+        self.ngram_row(row)
             .map_or(0, |row| row.iter().map(|b| u64::from(b.count_ones())).sum())
     }
 
-    /// Every `(curr, bit)` set in the n-gram bitmaps, by `curr` then `bit`, the exec row's
-    /// (curr [`Syscall::EXEC`]) included.
+    /// Every `(curr, bit)` set in the n-gram bitmaps, by `curr` then `bit`, the exec and
+    /// endpoint rows' ([`Syscall::is_pseudo`]) included.
     pub fn ngram_entries(&self) -> impl Iterator<Item = (Syscall, u16)> + '_ {
         self.rows.iter().enumerate().flat_map(|(curr, row)| {
             row.iter().flat_map(move |row| {
@@ -266,7 +313,9 @@ impl LookaheadTable {
         })
     }
 
-    /// Every `(curr, prev, flags)` with non-zero flags, by `curr` then `prev`.
+    /// Every `(curr, prev, flags)` with non-zero flags, by `curr` then `prev`: with the bytes
+    /// of the endpoint row's list (curr [`Syscall::ENDPOINT`]), so that saving and loading
+    /// entries keeps the list.
     pub fn entries(&self) -> impl Iterator<Item = (Syscall, Syscall, u8)> + '_ {
         self.rows.iter().enumerate().flat_map(|(curr, row)| {
             row.iter().flat_map(move |row| {
@@ -346,6 +395,35 @@ mod tests {
         assert!(t.ngram_entries().all(|(curr, _)| curr == Syscall::EXEC));
         t.clear();
         assert!(!t.has_execs());
+    }
+
+    #[test]
+    fn endpoints_are_kept_as_bits_and_listed() {
+        let e = |s: &str| -> Endpoint { s.parse().unwrap() };
+        let mut t = LookaheadTable::new();
+        let db = e("connect inet loopback:5432");
+        assert!(t.learn_endpoint(&db) && !t.learn_endpoint(&db));
+        assert!(t.knows_endpoint(&db) && !t.knows_endpoint(&e("connect inet public:5432")));
+        assert_eq!(t.endpoints(), [db]);
+        assert_eq!(t.lookahead_pairs(), 0, "the list is not pairs");
+        // More than the list holds: learned, and the first ones listed.
+        let many: Vec<Endpoint> = (1..=200u16).map(|port| Endpoint { port, ..db }).collect();
+        let learned = many.iter().filter(|e| t.learn_endpoint(e)).count();
+        assert!(learned > 150, "{learned} of 200 (the rest collide)");
+        assert!(many.iter().all(|e| t.knows_endpoint(e)));
+        let listed = t.endpoints();
+        assert_eq!(listed.len(), crate::ENDPOINTS_LISTED);
+        assert_eq!(listed[0], db);
+        // Saved and loaded as entries, the list is whole.
+        let mut copy = LookaheadTable::new();
+        for (curr, prev, flags) in t.entries() {
+            copy.set(curr, prev, flags);
+        }
+        for (curr, bit) in t.ngram_entries() {
+            copy.set_ngram_bit(curr, bit);
+        }
+        assert_eq!(copy.endpoints(), listed);
+        assert!(copy.includes(&t) && t.includes(&copy));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::{Arch, CallOutcome, Profile, ProfileKey, Settings, Syscall, TaskState};
+use crate::{Arch, CallOutcome, Endpoint, Profile, ProfileKey, Settings, Syscall, TaskState};
 
 /// A kernel task id (a thread id; the main thread's equals its process id).
 pub type Tid = u32;
@@ -37,6 +37,14 @@ pub enum ModelEvent {
         call: Syscall,
         /// The time, on the clock of `normal_time` (nanoseconds).
         now: u64,
+    },
+    /// `tid`, at the `bind` or `connect` call it just made (an earlier
+    /// [`ModelEvent::Syscall`]), bound or connected to `endpoint`.
+    Endpoint {
+        /// The task.
+        tid: Tid,
+        /// The endpoint.
+        endpoint: Endpoint,
     },
     /// `tid` exited.
     Exit {
@@ -142,6 +150,15 @@ impl Model {
                     task.state.signal_returned();
                 }
                 Some(outcome)
+            }
+            ModelEvent::Endpoint { tid, endpoint } => {
+                let task = self.tasks.get_mut(&tid)?;
+                let profile = self
+                    .profiles
+                    .get_mut(&task.profile)
+                    .expect("a tracked task's profile exists");
+                profile.on_endpoint(&mut task.state, &endpoint, &self.settings);
+                None
             }
             ModelEvent::Exit { tid } => {
                 self.end_run(tid);
@@ -382,6 +399,47 @@ mod tests {
         assert_eq!(sh.status, crate::ProfileStatus::Training);
         assert!(!sh.test.has_execs());
         assert!(keys.iter().all(|k| sh.train.knows_exec(k)));
+    }
+
+    #[test]
+    fn endpoints_are_learned_and_a_novel_one_is_an_anomaly_at_once() {
+        let endpoint = |s: &str| -> Endpoint { s.parse().unwrap() };
+        let db = endpoint("connect inet loopback:5432");
+        let out = endpoint("connect inet public:4444");
+        let run = |m: &mut Model, tid: Tid, e: Endpoint| {
+            m.apply(ModelEvent::Exec { tid, key: SH });
+            m.apply(call(tid, 42));
+            m.apply(ModelEvent::Endpoint { tid, endpoint: e });
+        };
+        let mut m = Model::new(Settings::default(), Arch::X86_64);
+        run(&mut m, 1, db);
+        let sh = m.profile(&SH).unwrap();
+        assert!(sh.train.knows_endpoint(&db) && !sh.train.knows_endpoint(&out));
+        assert_eq!(sh.train.endpoint_bits_set(), 2);
+        m.profile_mut(&SH).unwrap().normalize();
+        run(&mut m, 2, db);
+        assert_eq!(m.task(2).unwrap().1.lfc(), 0);
+        run(&mut m, 3, out);
+        assert_eq!(
+            m.task(3).unwrap().1.lfc(),
+            1,
+            "an anomaly of the task, at once"
+        );
+        let sh = m.profile(&SH).unwrap();
+        assert_eq!(sh.anomalies, 1);
+        assert!(sh.train.knows_endpoint(&out) && !sh.test.knows_endpoint(&out));
+        // Not watched: nothing learned.
+        let mut m = Model::new(Settings::ph(), Arch::X86_64);
+        run(&mut m, 1, db);
+        assert_eq!(m.profile(&SH).unwrap().train.endpoint_bits_set(), 0);
+        // An untracked task's endpoint is ignored.
+        assert_eq!(
+            m.apply(ModelEvent::Endpoint {
+                tid: 99,
+                endpoint: db
+            }),
+            None
+        );
     }
 
     #[test]

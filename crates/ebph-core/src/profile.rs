@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ngram_bits, LookaheadTable, ProfileKey, Run, Settings, Syscall, TaskState};
+use crate::{ngram_bits, Endpoint, LookaheadTable, ProfileKey, Run, Settings, Syscall, TaskState};
 
 /// A frozen profile looks at the clock on the call that freezes it and then once every this
 /// many unchanged calls (`last_mod_count` a multiple of it), not on every call: reading the
@@ -105,15 +105,16 @@ impl CallOutcome {
     }
 }
 
-/// What a task's exec did to the profile it ran under (see [`Profile::on_exec`]). Every flag
-/// is a state change the kernel engine reports as an event.
+/// What an exec or an endpoint did to the profile of the task (see [`Profile::on_exec`],
+/// [`Profile::on_endpoint`]). Every flag is a state change the kernel engine reports as an
+/// event.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ExecOutcome {
-    /// The train table had never seen the profile run that executable.
+pub struct NoveltyOutcome {
+    /// The train table had never seen the profile run that executable (use that endpoint).
     pub learned: bool,
     /// New behaviour unfroze a frozen profile.
     pub thawed: bool,
-    /// A novel exec: the profile is normal and its test table lacks the executable. An
+    /// A novel exec (endpoint): the profile is normal and its test table lacks it. An
     /// anomaly.
     pub novel: bool,
     /// The profile exceeded the anomaly limit and went back to training.
@@ -251,16 +252,55 @@ impl Profile {
         run: &mut Run,
         child: &ProfileKey,
         settings: &Settings,
-    ) -> ExecOutcome {
-        let mut out = ExecOutcome::default();
+    ) -> NoveltyOutcome {
         if !settings.watch_execs {
-            return out;
+            return NoveltyOutcome::default();
         }
-        if self.train.learn_exec(child) {
+        let learned = self.train.learn_exec(child);
+        let known = self.test.knows_exec(child);
+        self.observed(run, learned, known, settings)
+    }
+
+    /// A task of this profile bound or connected to endpoint `e` (`watch-endpoints`; nothing
+    /// otherwise), at the `bind` or `connect` call just seen.
+    ///
+    /// Learned and tested as an exec is ([`Profile::on_exec`]); a novel endpoint is also
+    /// entered in the task's locality frame at once, as one more anomalous entry after the
+    /// call (so that delays respond to it).
+    pub fn on_endpoint(
+        &mut self,
+        task: &mut TaskState,
+        e: &Endpoint,
+        settings: &Settings,
+    ) -> NoveltyOutcome {
+        if !settings.watch_endpoints {
+            return NoveltyOutcome::default();
+        }
+        let learned = self.train.learn_endpoint(e);
+        let known = self.test.knows_endpoint(e);
+        let out = self.observed(&mut task.run, learned, known, settings);
+        if out.novel {
+            task.locality.record(true, settings.locality_frame);
+        }
+        out
+    }
+
+    /// Something a task of this profile did beyond its calls (an exec, an endpoint) was
+    /// `learned` by the train table just now (new to it), and is `known` to the test table:
+    /// new behaviour for a training profile, and for a normal one that lacks it, an anomaly.
+    fn observed(
+        &mut self,
+        run: &mut Run,
+        learned: bool,
+        known: bool,
+        settings: &Settings,
+    ) -> NoveltyOutcome {
+        let mut out = NoveltyOutcome::default();
+        if learned {
             out.learned = true;
             out.thawed = self.lesson(run);
         }
-        if self.status == ProfileStatus::Normal && !self.test.knows_exec(child) {
+        if self.status == ProfileStatus::Normal && !known {
             out.novel = true;
             run.anomalous = true;
             self.anomalies += 1;

@@ -82,6 +82,10 @@ pub struct Settings {
     /// Whether each profile learns which executables its tasks exec, and a normal profile
     /// flags one it never ran ([`crate::Profile::on_exec`]). false: pH.
     pub watch_execs: bool,
+    /// Whether each profile learns the network endpoints it binds and connects to (as
+    /// classes: [`crate::Endpoint`]), and a normal profile flags one it never used
+    /// ([`crate::Profile::on_endpoint`]). false: pH.
+    pub watch_endpoints: bool,
     /// Length of the locality frame, in calls (1..=128).
     pub locality_frame: u8,
     /// Numerator of the freezing ratio: a profile freezes when
@@ -126,6 +130,7 @@ impl Default for Settings {
             fold_loops: FOLD_LOOPS_ON,
             skip_brk: true,
             watch_execs: true,
+            watch_endpoints: true,
             locality_frame: LOCALITY_FRAME_MAX as u8,
             normal_factor: 128,
             normal_factor_den: 32,
@@ -192,6 +197,10 @@ pub const SETTINGS: &[SettingInfo] = &[
     SettingInfo {
         name: "watch-execs",
         description: "true: each profile learns which programs it executes, and a normal profile flags one it never ran (a novel exec); false: pH",
+    },
+    SettingInfo {
+        name: "watch-endpoints",
+        description: "true: each profile learns the network endpoints it binds and connects to (family, loopback/private/public..., port), and a normal profile flags one it never used (a novel endpoint); false: pH",
     },
     SettingInfo {
         name: "locality-frame",
@@ -474,7 +483,8 @@ impl Settings {
 
     /// pH exactly, as Somayaji described it: lookahead pairs alone, every call seen, execs not
     /// watched and new behaviour accepted only through `anomaly-limit` (`detector = pairs`,
-    /// `fold-loops = 0`, `skip-brk = false`, `watch-execs = false`, `accept-after = 0`),
+    /// `fold-loops = 0`, `skip-brk = false`, `watch-execs = false`, `watch-endpoints = false`,
+    /// `accept-after = 0`),
     /// everything else as by default.
     pub fn ph() -> Settings {
         Settings {
@@ -482,17 +492,18 @@ impl Settings {
             fold_loops: 0,
             skip_brk: false,
             watch_execs: false,
+            watch_endpoints: false,
             accept_after: 0,
             ..Settings::default()
         }
     }
 
     /// Whether a call `call` (numbered as on `arch`) is not seen at all (`skip-brk`, and the
-    /// number of [`crate::Syscall::EXEC`], which is no call): the model's callers drop such
+    /// numbers of [`crate::Syscall::EXEC`] and [`crate::Syscall::ENDPOINT`], which are no calls): the model's callers drop such
     /// calls before [`crate::Profile::on_call`] and [`crate::Profile::detect`], as the kernel
     /// engine does.
     pub fn skips(&self, arch: crate::Arch, call: crate::Syscall) -> bool {
-        call == crate::Syscall::EXEC || (self.skip_brk && arch.is_brk(call))
+        call.is_pseudo() || (self.skip_brk && arch.is_brk(call))
     }
 
     /// The normal wait in nanoseconds, as the engine's clocks count.
@@ -509,6 +520,7 @@ impl Settings {
             "fold-loops" => self.fold_loops.to_string(),
             "skip-brk" => self.skip_brk.to_string(),
             "watch-execs" => self.watch_execs.to_string(),
+            "watch-endpoints" => self.watch_endpoints.to_string(),
             "locality-frame" => self.locality_frame.to_string(),
             "normal-factor" => self.normal_factor.to_string(),
             "normal-factor-den" => self.normal_factor_den.to_string(),
@@ -561,6 +573,7 @@ impl Settings {
             "fold-loops" => next.fold_loops = parse_fold_loops(value)?,
             "skip-brk" => next.skip_brk = parse_value(name, value)?,
             "watch-execs" => next.watch_execs = parse_value(name, value)?,
+            "watch-endpoints" => next.watch_endpoints = parse_value(name, value)?,
             "detector" => next.detector = parse_value(name, value)?,
             "locality-frame" => next.locality_frame = parse_value(name, value)?,
             "normal-factor" => next.normal_factor = parse_value(name, value)?,

@@ -4,9 +4,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Size of one dimension of a lookahead table: system-call numbers `0..MAX_SYSCALLS` are
-/// tracked, but for the last one, [`Syscall::EXEC`]. This covers every x86_64 and i386 system
-/// call of Linux 6.x; numbers outside the range (x32 calls, invalid numbers) are not part of
-/// the model.
+/// tracked, but for the last two, [`Syscall::ENDPOINT`] and [`Syscall::EXEC`]. This covers
+/// every x86_64 and i386 system call of Linux 6.x; numbers outside the range (x32 calls,
+/// invalid numbers) are not part of the model.
 pub const MAX_SYSCALLS: usize = 512;
 
 /// A system-call number known to be inside `0..MAX_SYSCALLS`.
@@ -20,6 +20,17 @@ impl Syscall {
     /// (see [`crate::exec_bits`]). No x86_64 or i386 call has this number; a call numbered so
     /// is not seen ([`crate::Settings::skips`]), as the kernel engine ignores it.
     pub const EXEC: Syscall = Syscall(MAX_SYSCALLS as u16 - 1);
+
+    /// Not a system call: the row of a lookahead table that holds the network endpoints the
+    /// program used (see [`crate::Endpoint`]); as for [`Syscall::EXEC`], a call numbered so
+    /// is not seen.
+    pub const ENDPOINT: Syscall = Syscall(MAX_SYSCALLS as u16 - 2);
+
+    /// Whether this number is a row of its own ([`Syscall::EXEC`], [`Syscall::ENDPOINT`])
+    /// rather than a call.
+    pub fn is_pseudo(self) -> bool {
+        self == Syscall::EXEC || self == Syscall::ENDPOINT
+    }
 
     /// The call numbered `nr`, or `None` when `nr` is not below [`MAX_SYSCALLS`].
     #[inline]

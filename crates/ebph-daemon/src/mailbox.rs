@@ -216,6 +216,8 @@ pub struct Snapshot {
     pub execve_refused: u64,
     /// Novel execs reported (programs a normal profile never ran).
     pub novel_execs: u64,
+    /// Novel endpoints reported (endpoints a normal profile never used).
+    pub novel_endpoints: u64,
     /// Processes held now.
     pub held: u64,
     /// Events the engine dropped (ring buffer full).

@@ -65,7 +65,7 @@ pub fn render(s: &Snapshot) -> String {
     counter(
         &mut r,
         "anomalies",
-        "Anomalies: anomalous system calls and novel execs",
+        "Anomalies: anomalous system calls, novel execs and novel endpoints",
         s.anomalies,
     );
     counter(
@@ -73,6 +73,12 @@ pub fn render(s: &Snapshot) -> String {
         "novel_execs",
         "Novel execs reported: programs a normal profile never ran (watch-execs)",
         s.novel_execs,
+    );
+    counter(
+        &mut r,
+        "novel_endpoints",
+        "Novel endpoints reported: endpoints a normal profile never used (watch-endpoints)",
+        s.novel_endpoints,
     );
     let profiles = Family::<StatusLabel, Gauge>::default();
     for (status, n) in ["training", "frozen", "normal"].into_iter().zip(s.profiles) {

@@ -31,6 +31,10 @@ pub fn detail(e: &Event) -> Option<String> {
         } => Some(format!(
             "its exec of {executable} was refused: a novel exec (response enforce)"
         )),
+        EventKind::NovelEndpoint { endpoint } => Some(format!(
+            "used {endpoint}, which it never used before (LFC {})",
+            e.lfc
+        )),
         EventKind::NovelExec { executable } => Some(format!(
             "ran {executable}, which it never ran before (LFC {} in the new program)",
             e.lfc

@@ -34,6 +34,7 @@ char LICENSE[] SEC("license") = "GPL";
 #include "task.h"
 #include "transitions.h"
 #include "respond.h"
+#include "endpoints.h"
 
 /*
  * Where tracepoints run their programs preemptibly (newer kernels), a program preempted on a
@@ -68,7 +69,7 @@ int BPF_PROG(ebph_sys_enter, struct pt_regs *regs, long id)
 	struct ebph_task *t;
 	__u64 now = 0;
 
-	if ((unsigned long)id >= EBPH_EXEC_ROW)
+	if ((unsigned long)id >= EBPH_ENDPOINT_ROW)
 		return 0;
 	c = this_cpu();
 	if (!c)
@@ -82,6 +83,16 @@ int BPF_PROG(ebph_sys_enter, struct pt_regs *regs, long id)
 		record(EBPH_REC_CALL, (__u32)bpf_get_current_pid_tgid(), id, now, NULL);
 	}
 	on_call(t, id, now);
+	if ((id == X86_64_CONNECT || id == X86_64_BIND) && settings.watch_endpoints) {
+		__u64 ep = endpoint_of(regs, id == X86_64_CONNECT ? 1 : 2);
+
+		if (ep) {
+			if (settings.record)
+				record(EBPH_REC_ENDPOINT, (__u32)bpf_get_current_pid_tgid(), id, now,
+				       &(struct ebph_key){ .dev = ep });
+			endpoint_seen(t, ep);
+		}
+	}
 	if (id == X86_64_RT_SIGRETURN) {
 		/* ebph_core::TaskState::signal_returned */
 		if (t->overflow) {

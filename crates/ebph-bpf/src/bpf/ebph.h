@@ -7,8 +7,10 @@
 #ifndef EBPH_H
 #define EBPH_H
 
-#define EBPH_MAX_SYSCALLS 512 /* table dimension: calls 0..510, and the exec row */
+#define EBPH_MAX_SYSCALLS 512 /* table dimension: calls 0..509, the endpoint and exec rows */
 #define EBPH_EXEC_ROW (EBPH_MAX_SYSCALLS - 1) /* ebph_core::Syscall::EXEC: what a program executed */
+#define EBPH_ENDPOINT_ROW (EBPH_MAX_SYSCALLS - 2) /* ebph_core::Syscall::ENDPOINT: its endpoints */
+#define EBPH_ENDPOINTS_LISTED (EBPH_MAX_SYSCALLS / 8) /* ebph_core::ENDPOINTS_LISTED */
 #define EBPH_LOOKAHEAD 8      /* distances 1..8 */
 #define EBPH_SIGNAL_FRAMES 4  /* base window + 3 nested handlers */
 #define EBPH_PATH_MAX 256
@@ -46,7 +48,8 @@ struct ebph_settings {
 	__u32 accept_after;   /* a normal profile accepts what this many runs repeated (0: never) */
 	__u8 skip_brk;        /* brk is not seen (ebph_core::Settings::skips) */
 	__u8 watch_execs;     /* profiles learn what they execute; normal ones flag novel execs */
-	__u8 _pad[2];
+	__u8 watch_endpoints; /* the same for the endpoints they bind and connect to */
+	__u8 _pad;
 };
 
 /* ebph_core::Detector::bits */
@@ -154,6 +157,7 @@ enum ebph_event_type {
 	EBPH_EV_BUDGET = 11,     /* user `uid` reached `misses` new profiles this minute */
 	EBPH_EV_ACCEPTED = 12,   /* a normal profile accepted what accept_after runs repeated */
 	EBPH_EV_NOVEL_EXEC = 13, /* a normal profile executed `path`, which it never ran */
+	EBPH_EV_NOVEL_ENDPOINT = 14, /* a normal profile used `endpoint`, which it never used */
 };
 
 struct ebph_event {
@@ -173,6 +177,7 @@ struct ebph_event {
 	__u64 anomalies;
 	char path[EBPH_PATH_MAX];
 	__u64 delay_ns; /* delay: how long the task is held */
+	__u64 endpoint; /* novel endpoint: ebph_core::Endpoint::id */
 };
 
 /* A hold, for the keeper (the `holds` ring buffer): every SIGSTOP the engine sends has one,
@@ -191,6 +196,7 @@ enum ebph_record_kind {
 	EBPH_REC_SIGNAL = 3,
 	EBPH_REC_CALL = 4,
 	EBPH_REC_EXIT = 5,
+	EBPH_REC_ENDPOINT = 6, /* after the CALL of a bind or connect: key.dev is the endpoint */
 };
 
 /* Test-only recording of what a task did, in the order the engine saw it. */
@@ -199,7 +205,7 @@ struct ebph_record {
 	__u64 now;
 	__u32 kind;
 	__u32 tid;
-	__u32 arg; /* CALL: the call; FORK: the child; EXEC: the profile slot */
+	__u32 arg; /* CALL: the call; FORK: the child; EXEC: the profile slot; ENDPOINT: the call */
 	__u32 _pad;
 	struct ebph_key key;
 };
@@ -275,7 +281,7 @@ _Static_assert(sizeof(struct ebph_profile) == 128, "struct ebph_profile");
 _Static_assert(sizeof(struct ebph_index) == 4 * EBPH_MAX_SYSCALLS, "struct ebph_index");
 _Static_assert(sizeof(struct ebph_row) == EBPH_MAX_SYSCALLS + EBPH_NGRAM_BITS / 8, "struct ebph_row");
 _Static_assert(sizeof(struct ebph_task) == 128, "struct ebph_task");
-_Static_assert(sizeof(struct ebph_event) == 360, "struct ebph_event");
+_Static_assert(sizeof(struct ebph_event) == 368, "struct ebph_event");
 _Static_assert(sizeof(struct ebph_record) == 56, "struct ebph_record");
 _Static_assert(sizeof(struct ebph_cpu_cache) == 24, "struct ebph_cpu_cache");
 _Static_assert(sizeof(struct ebph_stats) == 136, "struct ebph_stats");

@@ -16,6 +16,8 @@
 #define X86_64_EXECVE 59
 #define X86_64_EXECVEAT 322
 #define X86_64_BRK 12
+#define X86_64_CONNECT 42
+#define X86_64_BIND 49
 
 /* Capacities, fixed at load time by the loader (which sizes the maps to match). */
 const volatile __u32 max_profiles = 16384;

@@ -107,17 +107,31 @@ static __always_inline bool row_shared(__u32 other_index, __u32 curr, __u32 r)
 	return other && other->row[curr & (EBPH_MAX_SYSCALLS - 1)] == r;
 }
 
+struct list_ctx {
+	struct ebph_row *row;
+	__u64 ep;
+};
+
+static long list_endpoint(__u64 i, struct list_ctx *c)
+{
+	__u64 *slot = (__u64 *)&c->row->flags[(i & (EBPH_ENDPOINTS_LISTED - 1)) * 8];
+
+	return __sync_val_compare_and_swap(slot, 0, c->ep) == 0 ? 1 : 0;
+}
+
 /*
  * Sets every pair of `curr` after the window in the train table of the profile in `slot`, and
- * the bits of its n-gram (hash `h`) unless `k` is 0. Rows that the test table shares are
- * copied first. `slot_curr` is slot | curr << 32 and `depth_k` depth | k << 8 (a function
+ * the bits of its n-gram (hash `h`) unless `k` is 0; for the endpoint row (depth 0), `lo` is
+ * the endpoint to list. Rows that the test table shares are copied first. `slot_curr` is slot | curr << 32 and `depth_k` depth | k << 8 (a function
  * has at most five arguments).
  *
- * A global function: the verifier checks it once, on its own, instead of along every path
- * of the call that reaches it (which, inlined, took it past its limit of a million
- * instructions).
+ * learn() is a global function: the verifier checks it once, on its own, instead of along
+ * every path of the call that reaches it (which, inlined, took it past its limit of a million
+ * instructions). learn_here() is the same as a static function, for the programs that run
+ * with preemption off (the exec hook), where verifiers since Linux 6.10 allow no global
+ * function call.
  */
-__noinline int learn(__u64 slot_curr, __u64 lo, __u64 hi, __u64 h, __u32 depth_k)
+static __always_inline int learn_body(__u64 slot_curr, __u64 lo, __u64 hi, __u64 h, __u32 depth_k)
 {
 	struct ebph_profile *p;
 	struct ebph_index *ix;
@@ -197,7 +211,20 @@ __noinline int learn(__u64 slot_curr, __u64 lo, __u64 hi, __u64 h, __u32 depth_k
 		set_ngram_bit(row, h);
 		set_ngram_bit(row, h >> 12);
 	}
+	/* The endpoint row also lists its endpoints (lo) in the first free of its slots. */
+	if (curr == EBPH_ENDPOINT_ROW && lo)
+		bpf_loop(EBPH_ENDPOINTS_LISTED, list_endpoint, &(struct list_ctx){ .row = row, .ep = lo }, 0);
 	return 0;
+}
+
+__noinline int learn(__u64 slot_curr, __u64 lo, __u64 hi, __u64 h, __u32 depth_k)
+{
+	return learn_body(slot_curr, lo, hi, h, depth_k);
+}
+
+static __noinline int learn_here(__u64 slot_curr, __u64 lo, __u64 hi, __u64 h, __u32 depth_k)
+{
+	return learn_body(slot_curr, lo, hi, h, depth_k);
 }
 
 struct table_ctx {

@@ -442,7 +442,7 @@ static __always_inline bool exec_seen(struct ebph_task *t, const struct ebph_key
 		return false;
 	h = exec_hash(key);
 	if (!ngram_known(row_of(p->train_index, EBPH_EXEC_ROW), h)) {
-		learn(slot | (__u64)EBPH_EXEC_ROW << 32, 0, 0, h, 1 << 8);
+		learn_here(slot | (__u64)EBPH_EXEC_ROW << 32, 0, 0, h, 1 << 8);
 		lesson(t, p);
 	}
 	if (p->status != EBPH_NORMAL || ngram_known(row_of(p->test_index, EBPH_EXEC_ROW), h))

@@ -80,7 +80,7 @@ impl Lab {
             std::fs::copy(&from, lab.path(name)).unwrap();
         }
         let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs");
-        for name in ["threads", "chain", "signals", "anomaly", "storm"] {
+        for name in ["threads", "chain", "signals", "anomaly", "storm", "net"] {
             let out = Command::new("cc")
                 .args(["-O1", "-pthread", "-o"])
                 .arg(lab.path(name))
@@ -210,6 +210,11 @@ pub fn apply_record(model: &mut Model, r: &Record) {
             },
             RecordKind::Signal => ModelEvent::Signal { tid: r.tid },
             RecordKind::Exit => ModelEvent::Exit { tid: r.tid },
+            RecordKind::Endpoint => ModelEvent::Endpoint {
+                tid: r.tid,
+                endpoint: ebph_core::Endpoint::from_id(r.endpoint)
+                    .expect("the engine records endpoints ebph_core reads"),
+            },
             RecordKind::Call => ModelEvent::Syscall {
                 tid: r.tid,
                 call: Syscall::new(r.arg as u16).expect("the engine records calls below 512"),

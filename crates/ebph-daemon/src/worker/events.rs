@@ -53,6 +53,12 @@ fn kind_of(e: &ebph_bpf::Event) -> protocol::EventKind {
         EventKind::NovelExec => Kind::NovelExec {
             executable: absolute(&e.path, e.pid),
         },
+        EventKind::NovelEndpoint => Kind::NovelEndpoint {
+            endpoint: ebph_core::Endpoint::from_id(e.endpoint).map_or_else(
+                || format!("endpoint {:#x}", e.endpoint),
+                |ep| ep.to_string(),
+            ),
+        },
         EventKind::Frozen => Kind::Frozen,
         EventKind::Normal => Kind::Normal,
         EventKind::LeftNormal => Kind::LeftNormal,
@@ -116,6 +122,7 @@ impl Worker {
                 }
                 EventKind::ExecveRefused => self.execve_refused += 1,
                 EventKind::NovelExec => self.novel_execs += 1,
+                EventKind::NovelEndpoint => self.novel_endpoints += 1,
                 _ => {}
             }
             let event = Event {
@@ -160,6 +167,13 @@ impl Worker {
             if let protocol::EventKind::NovelExec { executable } = &event.kind {
                 tracing::warn!(
                     "novel exec: pid {} {} ran {executable}, which it never ran before",
+                    event.pid,
+                    event.path,
+                );
+            }
+            if let protocol::EventKind::NovelEndpoint { endpoint } = &event.kind {
+                tracing::warn!(
+                    "novel endpoint: pid {} {} used {endpoint}, which it never used before",
                     event.pid,
                     event.path,
                 );

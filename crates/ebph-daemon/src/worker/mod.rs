@@ -64,6 +64,7 @@ struct Worker {
     delays: u64,
     execve_refused: u64,
     novel_execs: u64,
+    novel_endpoints: u64,
     saves: u64,
     last_save_seconds: f64,
 }
@@ -245,6 +246,7 @@ impl Worker {
             delays: 0,
             execve_refused: 0,
             novel_execs: 0,
+            novel_endpoints: 0,
             saves: 0,
             last_save_seconds: 0.0,
         })

@@ -62,6 +62,7 @@ impl Worker {
             delays: self.delays,
             execve_refused: self.execve_refused,
             novel_execs: self.novel_execs,
+            novel_endpoints: self.novel_endpoints,
             held: self.held.len() as u64,
             events_lost: s.events_lost,
             holds_dropped: s.holds_dropped,
@@ -219,6 +220,7 @@ impl Worker {
         let pairs = p
             .train
             .entries()
+            .filter(|(curr, _, _)| !curr.is_pseudo())
             .map(|(curr, prev, flags)| Pair {
                 call: Arch::X86_64.display_name(curr),
                 prev: Arch::X86_64.display_name(prev),
@@ -227,7 +229,7 @@ impl Worker {
             .collect();
         let ngrams = (0..ebph_core::MAX_SYSCALLS as u16)
             .filter_map(Syscall::new)
-            .filter(|&curr| curr != Syscall::EXEC)
+            .filter(|curr| !curr.is_pseudo())
             .filter_map(|curr| {
                 let bits: Vec<u16> = ebph_core::ngram::bits_of(p.train.ngram_row(curr)?).collect();
                 (!bits.is_empty()).then(|| NgramBits {
@@ -242,6 +244,7 @@ impl Worker {
             pairs,
             ngrams,
             execs: self.execs_of(&p)?,
+            endpoints: endpoints_of(&p),
         })
     }
 
@@ -323,5 +326,28 @@ pub(super) fn kernel_support(engine: &Engine) -> protocol::KernelSupport {
         bpf_lsm_unavailable: lsm.reason().map(str::to_owned),
         execve_suspension: engine.execve_suspension().to_owned(),
         delays: "sigstop".to_owned(),
+    }
+}
+
+/// The endpoints profile `p` used, as its tables list them: what is normal, then what only
+/// the train table has.
+fn endpoints_of(p: &Profile) -> protocol::Endpoints {
+    let bits = p.train.endpoint_bits_set();
+    let mut listed = p.test.endpoints();
+    for e in p.train.endpoints() {
+        if !listed.contains(&e) {
+            listed.push(e);
+        }
+    }
+    protocol::Endpoints {
+        bits,
+        false_hit_rate: ebph_core::ngram::false_hit_rate(bits as usize),
+        listed: listed
+            .iter()
+            .map(|e| protocol::UsedEndpoint {
+                endpoint: e.to_string(),
+                normal: p.test.knows_endpoint(e),
+            })
+            .collect(),
     }
 }

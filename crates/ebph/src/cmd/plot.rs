@@ -416,6 +416,7 @@ mod tests {
                 false_hit_rate: 0.000001,
             }],
             execs: Default::default(),
+            endpoints: Default::default(),
         }
     }
 

@@ -369,6 +369,26 @@ fn show(client: &Client, args: ShowArgs) -> Result<()> {
         }
         writeln!(out)?;
     }
+    if p.endpoints.bits > 0 || !p.endpoints.listed.is_empty() {
+        writeln!(
+            out,
+            "Endpoints it used ({} bits, false-hit rate {:.2} %; * = normal for it):",
+            p.endpoints.bits,
+            100.0 * p.endpoints.false_hit_rate
+        )?;
+        for e in &p.endpoints.listed {
+            let mark = if e.normal { "*" } else { " " };
+            writeln!(out, "  {mark} {}", e.endpoint)?;
+        }
+        if p.endpoints.listed.len() == ebph_core::ENDPOINTS_LISTED {
+            writeln!(
+                out,
+                "    (the first {}; more were learned)",
+                ebph_core::ENDPOINTS_LISTED
+            )?;
+        }
+        writeln!(out)?;
+    }
     writeln!(
         out,
         "Each call, and the calls seen before it at distances 1-8 (--json: every pair):"

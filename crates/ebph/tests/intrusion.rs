@@ -1,0 +1,174 @@
+//! An intrusion as ebph sees it: a small service on loopback learns its normal requests; then
+//! requests through its two holes make it spawn a shell and connect to a port it never used.
+//! Under `response enforce` the shell is refused.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use common::{compile, events, free_port, s, wait_until, Daemon};
+use ebph_test_support::as_root;
+use serde_json::Value;
+
+/// The service, killed when the test ends.
+struct Service(Child);
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One request to the service on `port`; its reply.
+fn request(port: u16, line: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(format!("{line}\n").as_bytes()).unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    reply.trim_end().to_owned()
+}
+
+/// A listener on loopback that answers every connection with `answer`; its port.
+fn answering(answer: &'static str) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    port
+}
+
+fn start(service: &Path, port: u16, backend: u16) -> Service {
+    let child = Command::new(service)
+        .args([port.to_string(), backend.to_string()])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(10, "the service to listen", || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    Service(child)
+}
+
+fn of_type<'a>(all: &'a [Value], kind: &str, path: &Path) -> Vec<&'a Value> {
+    all.iter()
+        .filter(|e| e["type"] == kind && e["path"] == s(path))
+        .collect()
+}
+
+#[test]
+fn a_service_made_to_run_a_shell_and_call_out_is_caught_and_refused() {
+    let Some(_one) = as_root() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path());
+    let service = compile(dir.path(), "service");
+    let backend = answering("42\n");
+    let elsewhere = answering("secrets\n");
+    let port = free_port();
+
+    // Its normal life: greetings and lookups on its backend.
+    let running = start(&service, port, backend);
+    for i in 0..20 {
+        assert_eq!(request(port, &format!("HELLO {i}")), format!("hello {i}"));
+        assert_eq!(request(port, "LOOKUP"), "lookup 42");
+    }
+    daemon.ok(&["normalize", "--profile", s(&service)]);
+    assert_eq!(request(port, "LOOKUP"), "lookup 42");
+
+    // The attack: a shell through the debug hole, then a call to another port.
+    assert_eq!(request(port, "DEBUG /bin/true"), "debug 0");
+    assert_eq!(
+        request(port, &format!("LOOKUP {elsewhere}")),
+        "lookup secrets"
+    );
+    let caught = |all: &[Value]| {
+        !of_type(all, "novel_exec", &service).is_empty()
+            && !of_type(all, "novel_endpoint", &service).is_empty()
+    };
+    wait_until(20, "the novel exec and endpoint to be reported", || {
+        caught(&events(&daemon))
+    });
+    let all = events(&daemon);
+    let novel_exec = of_type(&all, "novel_exec", &service);
+    assert_eq!(novel_exec.len(), 1, "{novel_exec:?}");
+    assert_eq!(novel_exec[0]["executable"], "/bin/sh");
+    let novel_endpoint = of_type(&all, "novel_endpoint", &service);
+    assert_eq!(novel_endpoint.len(), 1, "{novel_endpoint:?}");
+    assert_eq!(
+        novel_endpoint[0]["endpoint"],
+        format!("connect inet loopback:{elsewhere}")
+    );
+    assert!(novel_endpoint[0]["lfc"].as_u64().unwrap() >= 1);
+    // What is normal for it. (The attack took the service's LFC past the tolerize limit, so
+    // its train table forgot what it was learning then: the new port may not be listed.)
+    let shown = daemon.json(&["profile", "show", s(&service), "--json"]);
+    let endpoints: Vec<(String, bool)> = shown["endpoints"]["listed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["endpoint"].as_str().unwrap().to_owned(),
+                e["normal"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        endpoints[..2],
+        [
+            (format!("bind inet loopback:{port}"), true),
+            (format!("connect inet loopback:{backend}"), true),
+        ]
+    );
+    assert!(endpoints[2..]
+        .iter()
+        .all(|e| e == &(format!("connect inet loopback:{elsewhere}"), false)));
+    let text = daemon.ok(&["profile", "show", s(&service)]);
+    assert!(
+        text.contains(&format!("* connect inet loopback:{backend}")),
+        "{text}"
+    );
+    let log = daemon.ok(&["logs", "--type", "novel_exec,novel_endpoint,execve_refused"]);
+
+    // In enforce mode the shell is refused: its exec fails (BPF-LSM), or the shell is killed
+    // before it runs; the service goes on. (The attack left the service's LFC high, above
+    // suspend-execve: that alone would refuse its execs. It is off here, so that what is
+    // refused is the novel exec.)
+    daemon.ok(&[
+        "set",
+        "max-delay",
+        "1us",
+        "delay-factor",
+        "1us",
+        "suspend-execve",
+        "0",
+    ]);
+    daemon.ok(&["set", "response", "enforce"]);
+    let status = request(port, "DEBUG /bin/true");
+    assert!(
+        status == "debug 32512" || status == "debug 9",
+        "the shell ran: {status}"
+    );
+    assert_eq!(request(port, "HELLO again"), "hello again");
+    wait_until(20, "the refusal to be reported", || {
+        events(&daemon)
+            .iter()
+            .any(|e| e["type"] == "execve_refused" && e["executable"] == "/bin/sh")
+    });
+    daemon.ok(&["set", "response", "monitor"]);
+    let log_after = daemon.ok(&["logs", "--type", "novel_exec,novel_endpoint,execve_refused"]);
+    assert!(log_after.contains("execve_refused"), "{log_after}");
+    // (The latest events: with the exec of every `ebph logs` above, the first ones may be gone.)
+    eprintln!("{log}{log_after}");
+    assert_eq!(request(port, "QUIT"), "bye");
+    drop(running);
+    daemon.stop();
+}
