@@ -136,6 +136,17 @@ fn a_service_made_to_run_a_shell_and_call_out_is_caught_and_refused() {
         text.contains(&format!("* connect inet loopback:{backend}")),
         "{text}"
     );
+    let csv = daemon.ok(&["profile", "csv", s(&service), "--endpoints"]);
+    assert!(csv.starts_with("key,path,endpoint,normal\n"), "{csv}");
+    assert!(
+        csv.contains(&format!(",connect inet loopback:{backend},true")),
+        "{csv}"
+    );
+    let csv = daemon.ok(&["profile", "csv", s(&service), "--execs"]);
+    assert!(
+        csv.starts_with("key,path,program,program_key,normal\n"),
+        "{csv}"
+    );
     let log = daemon.ok(&["logs", "--type", "novel_exec,novel_endpoint,execve_refused"]);
 
     // In enforce mode the shell is refused: its exec fails (BPF-LSM), or the shell is killed

@@ -49,6 +49,12 @@ pub struct CsvArgs {
     /// The anomaly history instead (the last 100,000).
     #[arg(long, conflicts_with = "target")]
     anomalies: bool,
+    /// With a profile: the programs it executed, one row each (path, key, normal).
+    #[arg(long, requires = "target", conflicts_with = "endpoints")]
+    execs: bool,
+    /// With a profile: the endpoints it used, one row each (endpoint, normal).
+    #[arg(long, requires = "target")]
+    endpoints: bool,
 }
 
 /// `ebph profile export [PATH|KEY] [-o FILE] [--sign KEY]`.
@@ -474,6 +480,34 @@ fn csv_out(client: &Client, args: CsvArgs) -> Result<()> {
         }
     } else if let Some(target) = &args.target {
         let p: ProfileDetail = client.profile(&Target::named(target))?;
+        let normal = |n: bool| if n { "true" } else { "false" };
+        if args.execs {
+            w.write_record(["key", "path", "program", "program_key", "normal"])?;
+            for e in &p.execs.programs {
+                w.write_record([
+                    p.summary.key.as_str(),
+                    p.summary.path.as_str(),
+                    e.path.as_str(),
+                    e.key.as_str(),
+                    normal(e.normal),
+                ])?;
+            }
+            w.flush()?;
+            return Ok(());
+        }
+        if args.endpoints {
+            w.write_record(["key", "path", "endpoint", "normal"])?;
+            for e in &p.endpoints.listed {
+                w.write_record([
+                    p.summary.key.as_str(),
+                    p.summary.path.as_str(),
+                    e.endpoint.as_str(),
+                    normal(e.normal),
+                ])?;
+            }
+            w.flush()?;
+            return Ok(());
+        }
         w.write_record(["key", "path", "call", "prev", "distance"])?;
         for pair in &p.pairs {
             for d in &pair.distances {
