@@ -5,7 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{apply_record, assert_same_profile, engine, model_of, serial, Lab, Recorder};
+use common::{
+    apply_record, assert_same_profile, engine, events_during, model_of, serial, Lab, Recorder,
+};
 use ebph_bpf::{AdminOp, Engine};
 use ebph_core::{Detector, ProfileStatus, Settings};
 
@@ -284,28 +286,22 @@ fn novel_execs_are_flagged_as_the_model_says() {
 
     // The same pipeline again, then one that runs a program sh never ran.
     let recorder = Recorder::new(&engine);
-    let events = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-    let sink = events.clone();
-    let sub = engine
-        .subscribe(move |e| sink.borrow_mut().push(e))
-        .unwrap();
-    lab.run(&sh, &["-c", &pipeline("tr a-z A-Z")]);
-    recorder.drain();
-    let before = engine.profile_counters(slot).unwrap().anomalies;
-    lab.run(&sh, &["-c", &pipeline("wc -c")]);
+    let mut before = 0;
+    let events = events_during(&engine, || {
+        lab.run(&sh, &["-c", &pipeline("tr a-z A-Z")]);
+        recorder.drain();
+        before = engine.profile_counters(slot).unwrap().anomalies;
+        lab.run(&sh, &["-c", &pipeline("wc -c")]);
+    });
     for r in recorder.finish() {
         apply_record(&mut model, &r);
     }
-    sub.poll(Duration::from_millis(50)).unwrap();
-    sub.consume().unwrap();
-    drop(sub);
     let p = assert_same_profile(&engine, &model, &key, "sh");
     assert_eq!(before, 0, "nothing new in the trained pipeline: {p:?}");
     assert!(p.anomalies > 0, "the novel exec is an anomaly");
     assert!(p.test.knows_exec(&lab.key("tr")) && !p.test.knows_exec(&lab.key("wc")));
     assert!(p.train.knows_exec(&lab.key("wc")), "learned all the same");
     let novel: Vec<_> = events
-        .take()
         .into_iter()
         .filter(|e| e.kind == ebph_bpf::EventKind::NovelExec)
         .collect();
@@ -355,19 +351,13 @@ fn endpoints_are_classed_and_flagged_as_the_model_says() {
         .chain(new.iter().map(|(arg, _)| *arg))
         .collect();
     let recorder = Recorder::new(&engine);
-    let events = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-    let sink = events.clone();
-    let sub = engine
-        .subscribe(move |e| sink.borrow_mut().push(e))
-        .unwrap();
-    lab.run(&net, &args);
+    let events = events_during(&engine, || {
+        lab.run(&net, &args);
+    });
     let records = recorder.finish();
     for r in &records {
         apply_record(&mut model, r);
     }
-    sub.poll(Duration::from_millis(50)).unwrap();
-    sub.consume().unwrap();
-    drop(sub);
     let p = assert_same_profile(&engine, &model, &key, "net");
 
     // The engine classed every address as ebph_core does.
@@ -391,7 +381,6 @@ fn endpoints_are_classed_and_flagged_as_the_model_says() {
     assert_eq!(named, expected);
     // Each new class is a novel endpoint, reported with its endpoint; the usual ones are not.
     let novel: Vec<String> = events
-        .take()
         .into_iter()
         .filter(|e| e.kind == ebph_bpf::EventKind::NovelEndpoint)
         .map(|e| {

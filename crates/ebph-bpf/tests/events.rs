@@ -3,28 +3,12 @@
 
 mod common;
 
-use std::cell::RefCell;
 use std::process::Command;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use common::{engine, serial, Lab};
+use common::{engine, events_during, serial, Lab};
 use ebph_bpf::{AdminOp, Capacity, Engine, Event, EventKind};
 use ebph_core::{Arch, ProfileStatus, Settings};
-
-/// Collects events while `f` runs, then a little longer.
-fn events_during(engine: &Engine, f: impl FnOnce()) -> Vec<Event> {
-    let events = Rc::new(RefCell::new(Vec::new()));
-    let sink = events.clone();
-    let sub = engine
-        .subscribe(move |e| sink.borrow_mut().push(e))
-        .unwrap();
-    f();
-    sub.poll(Duration::from_millis(50)).unwrap();
-    sub.consume().unwrap();
-    drop(sub);
-    events.take()
-}
 
 #[test]
 fn the_thesis_anomaly_is_detected_end_to_end() {

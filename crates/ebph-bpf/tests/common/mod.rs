@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use std::rc::Rc;
 use std::time::Duration;
 
-use ebph_bpf::{Capacity, Engine, EngineError, Record, RecordKind};
+use ebph_bpf::{Capacity, Engine, EngineError, Event, Record, RecordKind};
 use ebph_core::{Arch, Model, ModelEvent, Profile, ProfileKey, Settings, Syscall};
 
 pub use ebph_test_support::{one_at_a_time as serial, skip_or_fail};
@@ -313,4 +313,18 @@ pub fn assert_same_profile(
     );
     assert_eq!(&kernel, expected);
     kernel
+}
+
+/// Collects events while `f` runs, then a little longer.
+pub fn events_during(engine: &Engine, f: impl FnOnce()) -> Vec<Event> {
+    let events = Rc::new(RefCell::new(Vec::new()));
+    let sink = events.clone();
+    let sub = engine
+        .subscribe(move |e| sink.borrow_mut().push(e))
+        .unwrap();
+    f();
+    sub.poll(Duration::from_millis(50)).unwrap();
+    sub.consume().unwrap();
+    drop(sub);
+    events.take()
 }

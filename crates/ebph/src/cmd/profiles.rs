@@ -359,42 +359,43 @@ fn show(client: &Client, args: ShowArgs) -> Result<()> {
     )?;
     writeln!(out, "kernel memory   {}", super::bytes(s.memory_bytes))?;
     writeln!(out)?;
-    if p.execs.bits > 0 || !p.execs.programs.is_empty() {
-        writeln!(
-            out,
-            "Programs it executed ({} bits, false-hit rate {:.2} %; * = normal for it):",
-            p.execs.bits,
-            100.0 * p.execs.false_hit_rate
-        )?;
-        for program in &p.execs.programs {
-            let mark = if program.normal { "*" } else { " " };
-            writeln!(out, "  {mark} {}", program.path)?;
-        }
-        if p.execs.programs.is_empty() {
-            writeln!(out, "    (none the daemon knows of now)")?;
-        }
-        writeln!(out)?;
-    }
-    if p.endpoints.bits > 0 || !p.endpoints.listed.is_empty() {
-        writeln!(
-            out,
-            "Endpoints it used ({} bits, false-hit rate {:.2} %; * = normal for it):",
-            p.endpoints.bits,
-            100.0 * p.endpoints.false_hit_rate
-        )?;
-        for e in &p.endpoints.listed {
-            let mark = if e.normal { "*" } else { " " };
-            writeln!(out, "  {mark} {}", e.endpoint)?;
-        }
-        if p.endpoints.listed.len() == ebph_core::ENDPOINTS_LISTED {
-            writeln!(
-                out,
-                "    (the first {}; more were learned)",
-                ebph_core::ENDPOINTS_LISTED
-            )?;
-        }
-        writeln!(out)?;
-    }
+    let programs: Vec<(bool, &str)> = p
+        .execs
+        .programs
+        .iter()
+        .map(|e| (e.normal, e.path.as_str()))
+        .collect();
+    let more = programs
+        .is_empty()
+        .then_some("(none the daemon knows of now)".to_owned());
+    listing(
+        &mut out,
+        "Programs it executed",
+        p.execs.bits,
+        p.execs.false_hit_rate,
+        &programs,
+        more,
+    )?;
+    let endpoints: Vec<(bool, &str)> = p
+        .endpoints
+        .listed
+        .iter()
+        .map(|e| (e.normal, e.endpoint.as_str()))
+        .collect();
+    let more = (endpoints.len() >= ebph_core::ENDPOINTS_LISTED).then(|| {
+        format!(
+            "(the first {} of a table; more were learned)",
+            ebph_core::ENDPOINTS_LISTED
+        )
+    });
+    listing(
+        &mut out,
+        "Endpoints it used",
+        p.endpoints.bits,
+        p.endpoints.false_hit_rate,
+        &endpoints,
+        more,
+    )?;
     writeln!(
         out,
         "Each call, and the calls seen before it at distances 1-8 (--json: every pair):"
@@ -403,6 +404,34 @@ fn show(client: &Client, args: ShowArgs) -> Result<()> {
         writeln!(out, "{line}")?;
     }
     Ok(())
+}
+
+/// A section of `profile show` for what a profile keeps as bits beside its calls (programs
+/// executed, endpoints): a heading with the bits and their false-hit rate, each item marked
+/// `*` when normal, and a last remark; nothing when there is nothing to show.
+fn listing(
+    out: &mut impl Write,
+    heading: &str,
+    bits: u64,
+    false_hit_rate: f64,
+    items: &[(bool, &str)],
+    remark: Option<String>,
+) -> std::io::Result<()> {
+    if bits == 0 && items.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{heading} ({bits} bits, false-hit rate {:.2} %; * = normal for it):",
+        100.0 * false_hit_rate
+    )?;
+    for (normal, item) in items {
+        writeln!(out, "  {} {item}", if *normal { "*" } else { " " })?;
+    }
+    if let Some(remark) = remark {
+        writeln!(out, "    {remark}")?;
+    }
+    writeln!(out)
 }
 
 /// The pairs grouped by their later call, one call a paragraph: the call, then each earlier
