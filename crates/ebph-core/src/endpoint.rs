@@ -8,7 +8,7 @@
 //! [`ENDPOINTS_LISTED`] endpoints exactly, to show them.
 
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use crate::ngram::{mix, NGRAM_BITS};
@@ -149,23 +149,32 @@ impl Endpoint {
     pub fn from_sockaddr(direction: Direction, sa: &[u8]) -> Option<Endpoint> {
         let family = u16::from_ne_bytes([*sa.first()?, *sa.get(1)?]);
         let port = u16::from_be_bytes([*sa.get(2)?, *sa.get(3)?]);
-        let (family, class) = match family {
+        let address = match family {
             AF_INET if sa.len() >= 8 => {
                 let a: [u8; 4] = sa[4..8].try_into().ok()?;
-                (Family::Inet, AddressClass::of_v4(Ipv4Addr::from(a)))
+                IpAddr::from(a)
             }
             AF_INET6 if sa.len() >= 24 => {
                 let a: [u8; 16] = sa[8..24].try_into().ok()?;
-                (Family::Inet6, AddressClass::of_v6(Ipv6Addr::from(a)))
+                IpAddr::from(a)
             }
             _ => return None,
         };
-        Some(Endpoint {
+        Some(Endpoint::of_address(direction, address, port))
+    }
+
+    /// The endpoint of `address` and `port` (as [`Endpoint::from_sockaddr`] classes them).
+    pub fn of_address(direction: Direction, address: IpAddr, port: u16) -> Endpoint {
+        let (family, class) = match address {
+            IpAddr::V4(a) => (Family::Inet, AddressClass::of_v4(a)),
+            IpAddr::V6(a) => (Family::Inet6, AddressClass::of_v6(a)),
+        };
+        Endpoint {
             direction,
             family,
             class,
             port,
-        })
+        }
     }
 
     /// The endpoint as one number, as the kernel engine computes it: the port in bits 0-15,

@@ -57,6 +57,17 @@ impl ProfileKey {
         }
     }
 
+    /// A stand-in key for an executable known only by its path, as in a recorded trace
+    /// (`ebph replay`): device 0, which no mounted file system has, and the path's hash as
+    /// the inode. The same path always gets the same key.
+    pub fn of_path(path: &str) -> ProfileKey {
+        ProfileKey {
+            dev: 0,
+            ino: ProfileKey::fnv1a(path.as_bytes()),
+            script: 0,
+        }
+    }
+
     /// 64-bit FNV-1a, never 0 (what the kernel engine computes for a script's key).
     fn fnv1a(bytes: &[u8]) -> u64 {
         let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {

@@ -384,6 +384,24 @@ impl Profile {
         found
     }
 
+    /// Whether executing `child` would be a novel exec ([`Profile::on_exec`]), without
+    /// changing the profile: the detector's raw view, used by `ebph replay`.
+    pub fn is_novel_exec(&self, child: &ProfileKey, settings: &Settings) -> bool {
+        settings.watch_execs && self.status == ProfileStatus::Normal && !self.test.knows_exec(child)
+    }
+
+    /// Whether endpoint `e` would be novel ([`Profile::on_endpoint`]), without changing the
+    /// profile; a novel one is entered in the task's locality frame, as `on_endpoint` does.
+    pub fn detect_endpoint(&self, task: &mut TaskState, e: &Endpoint, settings: &Settings) -> bool {
+        let novel = settings.watch_endpoints
+            && self.status == ProfileStatus::Normal
+            && !self.test.knows_endpoint(e);
+        if novel {
+            task.locality.record(true, settings.locality_frame);
+        }
+        novel
+    }
+
     /// Whether the train table has been stable for long enough to freeze:
     /// `train_count * normal_factor_den > normal_count * normal_factor`, with
     /// `normal_count = train_count - last_mod_count > 0`.

@@ -13,7 +13,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use ebph_core::{Arch, Settings, Syscall};
-use ebph_replay::{parse, Format, Replay};
+use ebph_replay::{parse, Format, ProcessTrace, Replay};
 
 /// A small xorshift generator, so the workload is the same on every machine.
 struct Rng(u64);
@@ -101,9 +101,17 @@ fn calls(traces: &[Vec<Syscall>]) -> u64 {
     traces.iter().map(|t| t.len() as u64).sum()
 }
 
+fn processes(traces: &[Vec<Syscall>]) -> Vec<ProcessTrace> {
+    traces
+        .iter()
+        .map(|t| ProcessTrace::of_calls(t.clone()))
+        .collect()
+}
+
 fn bench(c: &mut Criterion) {
     let train = workload(1, 100, 10_000);
     let test = workload(2, 100, 10_000);
+    let (train_processes, test_processes) = (processes(&train), processes(&test));
     let text = as_unm(&train);
     let settings = Settings::default();
 
@@ -118,7 +126,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("train", |b| {
         b.iter(|| {
             let mut replay = Replay::new(settings.clone(), Arch::X86_64);
-            for t in &train {
+            for t in &train_processes {
                 replay.train(black_box(t));
             }
             replay
@@ -134,13 +142,14 @@ fn bench(c: &mut Criterion) {
 
     let detector = {
         let mut replay = Replay::new(settings.clone(), Arch::X86_64);
-        train.iter().for_each(|t| replay.train(t));
+        train_processes.iter().for_each(|t| replay.train(t));
         replay.normalize()
     };
     group.throughput(Throughput::Elements(calls(&test)));
     group.bench_function("test", |b| {
         b.iter(|| {
-            test.iter()
+            test_processes
+                .iter()
                 .map(|t| detector.test(black_box(t)).anomalous_calls)
                 .sum::<u64>()
         })
@@ -155,13 +164,13 @@ fn bench(c: &mut Criterion) {
             || Replay::new(settings.clone(), Arch::I386),
             |mut replay| {
                 for p in parse(Format::Unm, &text, Arch::I386).unwrap() {
-                    replay.train(&p.calls);
+                    replay.train(&p);
                 }
                 let detector = replay.normalize();
                 parse(Format::Unm, &test_text, Arch::I386)
                     .unwrap()
                     .iter()
-                    .map(|p| detector.test(&p.calls).anomalous_calls)
+                    .map(|p| detector.test(p).anomalous_calls)
                     .sum::<u64>()
             },
             BatchSize::SmallInput,

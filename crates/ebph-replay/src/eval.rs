@@ -246,6 +246,7 @@ mod tests {
             calls,
             anomalous_calls,
             max_lfc,
+            novel: vec![],
         };
         let root = Path::new("x");
         let mut by_dir = Units::new(Grouping::Dir);

@@ -17,5 +17,5 @@ mod replay;
 pub use error::{ParseError, ReplayError};
 pub use format::Format;
 pub use inputs::{inputs, read_trace_file, TraceFile};
-pub use parse::{parse, ProcessTrace};
+pub use parse::{parse, Observation, Observed, ProcessTrace};
 pub use replay::{Replay, Summary, TestResult, Tester};

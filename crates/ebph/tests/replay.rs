@@ -80,7 +80,10 @@ fn json_reports_each_test_process_then_a_summary() {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(keys, ["anomalous_calls", "calls", "max_lfc", "trace"]);
+    assert_eq!(
+        keys,
+        ["anomalous_calls", "calls", "max_lfc", "novel", "trace"]
+    );
     assert_eq!(lines[0]["trace"], format!("{}:7", test.display()));
     assert_eq!(
         (
@@ -197,6 +200,7 @@ fn training_traces_test_clean_in_every_format() {
         ),
         (Some(5), Some(0))
     );
+    assert_eq!(lines[0]["novel"], serde_json::json!([]));
 }
 
 #[test]
@@ -635,4 +639,95 @@ fn eval_measures_each_detector_from_one_training() {
     ]);
     assert!(!err.status.success());
     assert!(String::from_utf8_lossy(&err.stderr).contains("pairs, ngrams or both"));
+}
+
+/// What a process executes and the addresses it uses, in strace traces, are learned and tested
+/// as the daemon does, and novel ones are listed and scored.
+#[test]
+fn strace_execs_and_endpoints_are_learned_and_novel_ones_listed() {
+    let service = |program: &str, address: &str, port: u16| {
+        format!(
+            "1 execve(\"/srv/service\", [\"service\"], 0x1 /* 1 var */) = 0\n\
+             1 connect(3, {{sa_family=AF_INET, sin_port=htons({port}), sin_addr=inet_addr(\"{address}\")}}, 16) = 0\n\
+             1 clone(child_stack=NULL, flags=SIGCHLD) = 2\n\
+             2 execve(\"{program}\", [\"x\"], 0x1 /* 1 var */) = 0\n\
+             2 brk(NULL) = 0x1\n\
+             1 wait4(-1, NULL, 0, NULL) = 2\n"
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let good = write(
+        d,
+        "good.strace",
+        &service("/usr/bin/cat", "127.0.0.1", 5432),
+    );
+    let odd = write(d, "odd.strace", &service("/bin/sh", "8.8.8.8", 4444));
+    let replay = |extra: &[&str]| {
+        let mut args = vec!["replay", "-f", "strace", "--train", s(&good), "--test"];
+        args.extend([s(&good), s(&odd)]);
+        args.extend(extra);
+        stdout(&ebph(&args))
+    };
+    let lines: Vec<serde_json::Value> = replay(&["--json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let novel: Vec<_> = lines[..4].iter().map(|l| l["novel"].clone()).collect();
+    assert_eq!(
+        novel,
+        [
+            serde_json::json!([]),
+            serde_json::json!([]),
+            serde_json::json!(["connect inet public:4444"]),
+            serde_json::json!(["exec /bin/sh"]),
+        ]
+    );
+    assert_eq!(lines[4]["summary"]["novel"], 2);
+    assert_eq!(lines[4]["summary"]["anomalous_processes"], 2);
+    let text = replay(&[]);
+    assert!(text.contains("NOVEL"), "{text}");
+    assert!(text.contains("odd.strace:2 "), "{text}");
+    assert!(text.contains("exec /bin/sh"), "{text}");
+    assert!(text.contains("2 novel execs or endpoints"), "{text}");
+    // pH does not watch them.
+    let text = replay(&[
+        "--set",
+        "watch-execs=false",
+        "--set",
+        "watch-endpoints=false",
+    ]);
+    assert!(!text.contains("NOVEL"), "{text}");
+
+    // ebph eval scores them: the novel endpoint and exec each put a process's LFC at 1.
+    let eval = |extra: &[&str]| {
+        let mut args = vec!["eval", "-f", "strace", "--train", s(&good), "--normal"];
+        args.extend([
+            s(&good),
+            "--attack",
+            s(&odd),
+            "--json",
+            "--detector",
+            "pairs",
+        ]);
+        args.extend(extra);
+        let lines = json_lines(&ebph(&args));
+        let lfc = lines.iter().find(|l| l["score"] == "max_lfc").unwrap();
+        (
+            lfc["normal"].clone(),
+            lfc["attack"].clone(),
+            lfc["auc"].as_f64(),
+        )
+    };
+    assert_eq!(eval(&[]), (1.into(), 1.into(), Some(1.0)));
+    assert_eq!(
+        eval(&[
+            "--set",
+            "watch-execs=false",
+            "--set",
+            "watch-endpoints=false"
+        ])
+        .2,
+        Some(0.5)
+    );
 }

@@ -13,7 +13,7 @@ pub(super) fn parse(text: &[u8]) -> Result<Vec<ProcessTrace>, ParseError> {
             calls.push(syscall_number(token, i + 1)?);
         }
     }
-    Ok(vec![ProcessTrace { pid: None, calls }])
+    Ok(vec![ProcessTrace::of_calls(calls)])
 }
 
 #[cfg(test)]

@@ -5,18 +5,70 @@ mod strace;
 mod unm;
 
 use std::collections::HashMap;
+use std::fmt;
 
-use ebph_core::{Arch, Syscall};
+use ebph_core::{Arch, Endpoint, Syscall};
 
 use crate::{Format, ParseError};
 
-/// The calls one process made, in order.
+/// The calls one process made, in order, and what else it was seen to do.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProcessTrace {
     /// The process id the trace gave, if the format names processes.
     pub pid: Option<u32>,
     /// The calls, oldest first.
     pub calls: Vec<Syscall>,
+    /// What the process did beyond its calls, in order (only `strace` traces show it).
+    pub observations: Vec<Observation>,
+}
+
+impl ProcessTrace {
+    /// A process known only by its calls.
+    pub fn of_calls(calls: Vec<Syscall>) -> ProcessTrace {
+        ProcessTrace {
+            pid: None,
+            calls,
+            observations: Vec::new(),
+        }
+    }
+}
+
+/// Something a process did, seen at one of its calls, that a profile learns beside the order
+/// of calls (the `watch-execs` and `watch-endpoints` settings).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Observation {
+    /// The index in [`ProcessTrace::calls`] of the call that did it (`execve`, `connect`,
+    /// ...).
+    pub call: usize,
+    /// What it did.
+    pub what: Observed,
+}
+
+/// What an [`Observation`] saw.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Observed {
+    /// The process executed the program at this path: an exec that succeeded. Its later calls
+    /// belong to that program's profile, so a parsed trace ends the process here.
+    Exec(String),
+    /// The process bound or connected to this endpoint.
+    Endpoint(Endpoint),
+}
+
+impl serde::Serialize for Observed {
+    /// As it is shown: `"exec /bin/sh"`.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl fmt::Display for Observed {
+    /// `exec /bin/sh`, `connect inet public:4444`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Observed::Exec(path) => write!(f, "exec {path}"),
+            Observed::Endpoint(e) => write!(f, "{e}"),
+        }
+    }
 }
 
 /// Parses the text of one trace file into its processes, in order of first appearance.
@@ -43,22 +95,41 @@ struct Processes {
 impl Processes {
     #[inline]
     fn push(&mut self, pid: Option<u32>, call: Syscall) {
-        let i = match self.last {
+        let i = self.index_of(pid);
+        self.traces[i].calls.push(call);
+    }
+
+    /// Notes what process `pid`'s latest call did.
+    fn observe(&mut self, pid: Option<u32>, what: Observed) {
+        let i = self.index_of(pid);
+        let trace = &mut self.traces[i];
+        let call = trace.calls.len().saturating_sub(1);
+        trace.observations.push(Observation { call, what });
+    }
+
+    /// Whether process `pid` has made exactly one call and was the first process seen: the
+    /// trace's first call.
+    fn at_first_call(&self, pid: Option<u32>) -> bool {
+        self.traces.len() == 1 && self.traces[0].pid == pid && self.traces[0].calls.len() == 1
+    }
+
+    #[inline]
+    fn index_of(&mut self, pid: Option<u32>) -> usize {
+        match self.last {
             Some((last, i)) if last == pid => i,
             _ => {
                 let traces = &mut self.traces;
                 let i = *self.index.entry(pid).or_insert_with(|| {
                     traces.push(ProcessTrace {
                         pid,
-                        calls: Vec::new(),
+                        ..ProcessTrace::default()
                     });
                     traces.len() - 1
                 });
                 self.last = Some((pid, i));
                 i
             }
-        };
-        self.traces[i].calls.push(call);
+        }
     }
 
     fn finish(self) -> Vec<ProcessTrace> {

@@ -6,33 +6,163 @@
 //! counts once, where it started. Signal lines (`--- SIGCHLD ... ---`), exit lines
 //! (`+++ exited with 0 +++`), strace's own messages and `-k` stack frames are skipped: strace
 //! cannot tell whether a signal ran a handler, so no signal frame is pushed.
+//!
+//! Beside the calls, the text shows what a profile learns with `watch-execs` and
+//! `watch-endpoints` ([`Observed`]):
+//! - an `execve` or `execveat` that returned 0 executed the program at its path. The first
+//!   call of the trace, when it is one, is not counted: it started the traced program (strace
+//!   ran it), it is not something the program did. The process's later calls are the new
+//!   program's, and so are the processes forked by it after that, and theirs: they are left
+//!   out (they belong to other programs' profiles). A trace of a shell script thus holds the
+//!   shell's own calls, and the programs it runs are its execs;
+//! - the address of a `connect` or `bind`, printed as strace decodes it
+//!   (`{sa_family=AF_INET, sin_port=htons(5432), sin_addr=inet_addr("127.0.0.1")}`), is an
+//!   endpoint, whatever the call returned (the engine sees the call as it starts). Other
+//!   families, and addresses strace did not decode, are not endpoints.
 
-use ebph_core::Arch;
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 
-use super::{shown, ProcessTrace, Processes};
+use ebph_core::{Arch, Direction, Endpoint};
+
+use super::{shown, Observed, ProcessTrace, Processes};
 use crate::ParseError;
 
 pub(super) fn parse(text: &[u8], arch: Arch) -> Result<Vec<ProcessTrace>, ParseError> {
     let mut processes = Processes::default();
+    let mut lineage = Lineage::default();
+    // Execs printed as unfinished, by process: the path, until the result shows.
+    let mut execs: HashMap<Option<u32>, String> = HashMap::new();
     for (i, raw) in text.split(|&b| b == b'\n').enumerate() {
         let line_no = i + 1;
         let line = String::from_utf8_lossy(raw);
-        let Some((pid, name)) = call_of(&line).map_err(|m| ParseError::new(line_no, m))? else {
-            continue;
-        };
-        let call = arch.number(name).ok_or_else(|| {
-            ParseError::new(
-                line_no,
-                format!("unknown system call {name:?} for {arch} (is --arch right?)"),
-            )
-        })?;
-        processes.push(pid, call);
+        match line_of(&line).map_err(|m| ParseError::new(line_no, m))? {
+            Line::Skip => {}
+            Line::Resumed { pid, name, rest } => {
+                if is_fork(name) {
+                    lineage.forked(pid, result(rest));
+                } else if is_exec(name) {
+                    if let Some(path) = execs.remove(&pid) {
+                        if result(rest) == Some("0") {
+                            processes.observe(pid, Observed::Exec(path));
+                            lineage.execed.insert(pid);
+                        }
+                    }
+                }
+            }
+            Line::Call { pid, name, args } => {
+                let call = arch.number(name).ok_or_else(|| {
+                    ParseError::new(
+                        line_no,
+                        format!("unknown system call {name:?} for {arch} (is --arch right?)"),
+                    )
+                })?;
+                if is_fork(name) {
+                    lineage.forking(pid);
+                    if !unfinished(args) {
+                        lineage.forked(pid, result(args));
+                    }
+                }
+                if lineage.execed.contains(&pid) {
+                    // Another program's call.
+                    continue;
+                }
+                processes.push(pid, call);
+                if is_exec(name) {
+                    let Some(path) = exec_path(name, args) else {
+                        continue;
+                    };
+                    if processes.at_first_call(pid) {
+                        continue;
+                    }
+                    if unfinished(args) {
+                        execs.insert(pid, path);
+                    } else if result(args) == Some("0") {
+                        processes.observe(pid, Observed::Exec(path));
+                        lineage.execed.insert(pid);
+                    }
+                } else if let Some(direction) = endpoint_direction(name) {
+                    if let Some(e) = endpoint_of(direction, args) {
+                        processes.observe(pid, Observed::Endpoint(e));
+                    }
+                }
+            }
+        }
     }
-    Ok(processes.finish())
+    let mut traces = processes.finish();
+    traces.retain(|t| !lineage.runs_another_program(t.pid));
+    Ok(traces)
 }
 
-/// The process id and call name of a line that starts a call; `None` for lines to skip.
-fn call_of(line: &str) -> Result<Option<(Option<u32>, &str)>, String> {
+/// Which processes run the traced program. A process that executes another program runs it
+/// from then on; a process forked by one that had done so, or by such a process, never ran
+/// the traced program. (A child's lines may come before its parent's fork returns, so this
+/// is settled at the end.)
+#[derive(Default)]
+struct Lineage {
+    /// Processes that executed another program.
+    execed: HashSet<Option<u32>>,
+    /// Forks not yet returned, by process: whether it had executed another program.
+    forking: HashMap<Option<u32>, bool>,
+    /// Each child's parent, and whether the parent had executed another program by then.
+    parents: HashMap<u32, (Option<u32>, bool)>,
+}
+
+impl Lineage {
+    /// `pid` starts a fork (`clone`, `fork`, ...).
+    fn forking(&mut self, pid: Option<u32>) {
+        let execed = self.execed.contains(&pid);
+        self.forking.insert(pid, execed);
+    }
+
+    /// `pid`'s fork returned `result`: a child's id, or an error.
+    fn forked(&mut self, pid: Option<u32>, result: Option<&str>) {
+        let Some(execed) = self.forking.remove(&pid) else {
+            return;
+        };
+        if let Some(child) = result
+            .and_then(|r| r.parse::<u32>().ok())
+            .filter(|&c| c > 0)
+        {
+            self.parents.insert(child, (pid, execed));
+        }
+    }
+
+    fn runs_another_program(&self, pid: Option<u32>) -> bool {
+        let mut pid = pid;
+        // Bounded: a trace that reuses process ids could make a loop.
+        for _ in 0..=self.parents.len() {
+            match pid.and_then(|p| self.parents.get(&p)) {
+                Some(&(_, true)) => return true,
+                Some(&(parent, false)) => pid = parent,
+                None => return false,
+            }
+        }
+        false
+    }
+}
+
+/// What a line of strace's output is.
+#[derive(Debug, PartialEq, Eq)]
+enum Line<'a> {
+    /// A call starts: its process, its name and the rest of the line after `NAME(`.
+    Call {
+        pid: Option<u32>,
+        name: &'a str,
+        args: &'a str,
+    },
+    /// An unfinished call of `pid` resumes: the rest of the line after `resumed>`.
+    Resumed {
+        pid: Option<u32>,
+        name: &'a str,
+        rest: &'a str,
+    },
+    /// Anything else (signals, exits, strace's messages, stack frames, empty lines).
+    Skip,
+}
+
+/// Reads one line.
+fn line_of(line: &str) -> Result<Line<'_>, String> {
     let mut rest = line.trim();
     let mut pid = None;
     if let Some(after) = rest.strip_prefix("[pid") {
@@ -52,23 +182,137 @@ fn call_of(line: &str) -> Result<Option<(Option<u32>, &str)>, String> {
             rest = after;
         }
     }
+    if let Some(resumed) = rest.strip_prefix("<...") {
+        return Ok(match resumed.trim_start().split_once(" resumed>") {
+            Some((name, rest)) => Line::Resumed { pid, name, rest },
+            None => Line::Skip,
+        });
+    }
     if rest.is_empty()
-        || ["---", "+++", "<...", "strace:", ">"]
+        || ["---", "+++", "strace:", ">"]
             .iter()
             .any(|p| rest.starts_with(p))
     {
-        return Ok(None);
+        return Ok(Line::Skip);
     }
-    let name = match rest.split_once('(') {
-        Some((name, _)) if is_call_name(name) => name,
-        _ => {
-            return Err(format!(
-                "expected a system call like \"read(...) = 0\", found {}",
-                shown(rest.as_bytes())
-            ))
-        }
+    match rest.split_once('(') {
+        Some((name, args)) if is_call_name(name) => Ok(Line::Call { pid, name, args }),
+        _ => Err(format!(
+            "expected a system call like \"read(...) = 0\", found {}",
+            shown(rest.as_bytes())
+        )),
+    }
+}
+
+fn is_exec(name: &str) -> bool {
+    name == "execve" || name == "execveat"
+}
+
+fn is_fork(name: &str) -> bool {
+    matches!(name, "clone" | "clone3" | "fork" | "vfork")
+}
+
+/// Whether the call whose line ends with `tail` has not returned yet.
+fn unfinished(tail: &str) -> bool {
+    tail.trim_end().ends_with("<unfinished ...>")
+}
+
+/// What the call whose line ends with `tail` returned (`0`, `-1`, `1234`, `?`); `None` when
+/// it has not returned yet or the line shows no result.
+fn result(tail: &str) -> Option<&str> {
+    if unfinished(tail) {
+        return None;
+    }
+    let (_, result) = tail
+        .rsplit_once(") = ")
+        .or_else(|| tail.rsplit_once(" = "))?;
+    result.split_whitespace().next()
+}
+
+/// The path an `execve` (first argument) or `execveat` (second) names; `None` when strace
+/// did not print it as a string. An empty `execveat` path (`AT_EMPTY_PATH`) names its
+/// directory descriptor.
+fn exec_path(name: &str, args: &str) -> Option<String> {
+    let (fd, args) = if name == "execveat" {
+        let (fd, rest) = args.split_once(',')?;
+        (Some(fd.trim()), rest.trim_start())
+    } else {
+        (None, args)
     };
-    Ok(Some((pid, name)))
+    let path = quoted(args)?;
+    Some(match fd {
+        Some(fd) if path.is_empty() => format!("(descriptor {fd})"),
+        _ => path,
+    })
+}
+
+/// The C string strace printed at the start of `s` (`"..."`, with its escapes), undone.
+fn quoted(s: &str) -> Option<String> {
+    let mut bytes = Vec::new();
+    let mut it = s.strip_prefix('"')?.bytes().peekable();
+    loop {
+        match it.next()? {
+            b'"' => break,
+            b'\\' => {
+                let b = it.next()?;
+                let byte = match b {
+                    b'n' => b'\n',
+                    b't' => b'\t',
+                    b'r' => b'\r',
+                    b'v' => 0x0b,
+                    b'f' => 0x0c,
+                    b'x' => {
+                        let hex = [it.next()?, it.next()?];
+                        u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?
+                    }
+                    b'0'..=b'7' => {
+                        let mut n = u32::from(b - b'0');
+                        for _ in 0..2 {
+                            match it.peek() {
+                                Some(&d @ b'0'..=b'7') => {
+                                    n = n * 8 + u32::from(d - b'0');
+                                    it.next();
+                                }
+                                _ => break,
+                            }
+                        }
+                        u8::try_from(n).ok()?
+                    }
+                    other => other,
+                };
+                bytes.push(byte);
+            }
+            b => bytes.push(b),
+        }
+    }
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn endpoint_direction(name: &str) -> Option<Direction> {
+    match name {
+        "connect" => Some(Direction::Connect),
+        "bind" => Some(Direction::Bind),
+        _ => None,
+    }
+}
+
+/// The endpoint in the address strace decoded for a `connect` or `bind`.
+fn endpoint_of(direction: Direction, args: &str) -> Option<Endpoint> {
+    let family = field(args, "sa_family=", [',', '}'])?;
+    let address: IpAddr = match family {
+        "AF_INET" => field(args, "inet_addr(\"", ['"'])?.parse().ok()?,
+        "AF_INET6" => field(args, "inet_pton(AF_INET6, \"", ['"'])?.parse().ok()?,
+        _ => return None,
+    };
+    let port = field(args, "_port=htons(", [')'])?.parse().ok()?;
+    Some(Endpoint::of_address(direction, address, port))
+}
+
+/// The text after the first `start` in `s`, up to the first of `ends`.
+fn field<'a, const N: usize>(s: &'a str, start: &str, ends: [char; N]) -> Option<&'a str> {
+    let (_, after) = s.split_once(start)?;
+    let end = after.find(ends)?;
+    Some(&after[..end])
 }
 
 /// Splits off a leading run of characters matching `keep` that is followed by white space.
@@ -93,6 +337,24 @@ mod tests {
     use super::*;
 
     type Named = Vec<(Option<u32>, Vec<String>)>;
+
+    /// Each process and its observations, as (call index, text).
+    type Seen = Vec<(Option<u32>, Vec<(usize, String)>)>;
+
+    fn observed(text: &str) -> Seen {
+        parse(text.as_bytes(), Arch::X86_64)
+            .unwrap()
+            .into_iter()
+            .map(|t| {
+                let seen = t
+                    .observations
+                    .iter()
+                    .map(|o| (o.call, o.what.to_string()))
+                    .collect();
+                (t.pid, seen)
+            })
+            .collect()
+    }
 
     fn calls(text: &str) -> Result<Named, ParseError> {
         Ok(parse(text.as_bytes(), Arch::X86_64)?
@@ -190,5 +452,67 @@ mod tests {
     fn names_follow_the_chosen_architecture() {
         let traces = parse(b"openat(AT_FDCWD, \"x\", O_RDONLY) = 3\n", Arch::I386).unwrap();
         assert_eq!(traces[0].calls[0].nr(), 295);
+    }
+
+    #[test]
+    fn execs_that_succeed_are_observed_but_not_the_traced_program_s_own() {
+        let text = "100   execve(\"/srv/service\", [\"service\"], 0x7ffd /* 9 vars */) = 0\n\
+                    100   clone(child_stack=NULL, flags=SIGCHLD) = 101\n\
+                    101   execve(\"/bin/sh\", [\"sh\", \"-c\", \"id\"], 0x7ffd /* 9 vars */ <unfinished ...>\n\
+                    100   execve(\"/nope\", [\"nope\"], 0x7ffd /* 9 vars */) = -1 ENOENT (No such file or directory)\n\
+                    101   <... execve resumed>)      = 0\n\
+                    101   brk(NULL) = 0x55d1\n\
+                    101   clone(child_stack=NULL, flags=SIGCHLD) = 103\n\
+                    103   getpid() = 103\n\
+                    100   vfork( <unfinished ...>\n\
+                    102   execve(\"/tmp/we\\\"ird\\303\\251 \\x41\", [], NULL) = 0 <0.000123>\n\
+                    102   brk(NULL) = 0x55d1\n\
+                    100   <... vfork resumed>) = 102\n\
+                    100   execveat(3, \"\", [\"x\"], 0x7ffd /* 9 vars */, AT_EMPTY_PATH) = 0\n\
+                    100   getpid() = 100\n";
+        assert_eq!(
+            observed(text),
+            [
+                (Some(100), vec![(4, "exec (descriptor 3)".into())]),
+                (Some(101), vec![(0, "exec /bin/sh".into())]),
+                (Some(102), vec![(0, "exec /tmp/we\"irdé A".into())]),
+            ]
+        );
+        // After its exec a process's calls are the new program's, and 103 is sh's child.
+        let got = calls(text).unwrap();
+        let lengths: Vec<_> = got.iter().map(|(pid, c)| (*pid, c.len())).collect();
+        assert_eq!(lengths, [(Some(100), 5), (Some(101), 1), (Some(102), 1)]);
+    }
+
+    #[test]
+    fn a_failed_exec_resumed_later_is_not_observed() {
+        let text = "7 execve(\"/bin/sh\", [\"sh\"], 0x1 <unfinished ...>\n\
+                    8 getpid() = 8\n\
+                    7 <... execve resumed>) = -1 EACCES (Permission denied)\n";
+        assert_eq!(observed(text), [(Some(7), vec![]), (Some(8), vec![])]);
+    }
+
+    #[test]
+    fn connect_and_bind_addresses_are_endpoints() {
+        let text = "socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n\
+                    connect(3, {sa_family=AF_INET, sin_port=htons(5432), sin_addr=inet_addr(\"127.0.0.1\")}, 16) = 0\n\
+                    connect(3, {sa_family=AF_INET, sin_port=htons(4444), sin_addr=inet_addr(\"93.184.216.34\")}, 16 <unfinished ...>\n\
+                    bind(4, {sa_family=AF_INET6, sin6_port=htons(8080), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, \"::\", &sin6_addr), sin6_scope_id=0}, 28) = 0\n\
+                    connect(5, {sa_family=AF_INET6, sin6_port=htons(53), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, \"::ffff:10.0.0.1\", &sin6_addr), sin6_scope_id=0}, 28) = -1 ECONNREFUSED (Connection refused)\n\
+                    connect(6, {sa_family=AF_UNIX, sun_path=\"/run/nscd/socket\"}, 110) = -1 ENOENT\n\
+                    connect(7, 0x7ffd1234, 16) = 0\n\
+                    bind(8, {sa_family=AF_INET, sin_port=htons(99999), sin_addr=inet_addr(\"1.2.3.4\")}, 16) = 0\n";
+        assert_eq!(
+            observed(text),
+            [(
+                None,
+                vec![
+                    (1, "connect inet loopback:5432".into()),
+                    (2, "connect inet public:4444".into()),
+                    (3, "bind inet6 any:8080".into()),
+                    (4, "connect inet6 private:53".into()),
+                ]
+            )]
+        );
     }
 }

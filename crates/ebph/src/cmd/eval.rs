@@ -98,7 +98,7 @@ fn units(tester: &Tester, paths: &[PathBuf], group: Grouping, args: &Args) -> Re
         for path in inputs(std::slice::from_ref(root))? {
             let file = read_trace_file(&path, args.training.format, args.training.arch)?;
             for process in &file.processes {
-                let result = tester.test(&process.calls);
+                let result = tester.test(process);
                 units.add(root, &file.path, &file.name_of(process), &result);
             }
         }

@@ -15,6 +15,11 @@ use crate::table::{Align, Table};
 /// Every training process runs through one profile, each from an empty window. The profile
 /// is then made normal, and each test process is tested against that same snapshot: results
 /// do not depend on the order of the tests, and are not cut short by the anomaly limit.
+///
+/// strace traces also show what processes executed and which addresses they connected to or
+/// bound: these are learned and tested as the engine does (watch-execs, watch-endpoints), and
+/// the novel ones are listed. A process is followed up to an exec of another program: what
+/// it does after that belongs to the other program's profile.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Examples:
@@ -66,7 +71,7 @@ impl Training {
         for path in inputs(&self.train)? {
             let file = read_trace_file(&path, self.format, self.arch)?;
             for process in &file.processes {
-                replay.train(&process.calls);
+                replay.train(process);
             }
         }
         Ok(replay.normalize())
@@ -96,6 +101,7 @@ struct TraceLine<'a> {
     calls: u64,
     anomalous_calls: u64,
     max_lfc: u32,
+    novel: &'a [ebph_replay::Observed],
 }
 
 /// The last line of `--json` output.
@@ -109,7 +115,10 @@ struct Summary {
     #[serde(flatten)]
     training: ebph_replay::Summary,
     test_processes: u64,
+    /// Processes with an anomalous call or a novel exec or endpoint.
     anomalous_processes: u64,
+    /// Novel execs and endpoints in every test process.
+    novel: usize,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -118,38 +127,31 @@ pub fn run(args: Args) -> Result<()> {
 
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    let mut table = Table::new(&[
-        ("TRACE", Align::Left),
-        ("CALLS", Align::Right),
-        ("ANOMALOUS", Align::Right),
-        ("MAX_LFC", Align::Right),
-    ]);
+    let mut rows = Vec::new();
     let (mut tested, mut anomalous, mut total) = (0u64, 0u64, TestResult::default());
+    let mut novel = 0;
     for path in inputs(&args.test)? {
         let file = read_trace_file(&path, t.format, t.arch)?;
         for process in &file.processes {
-            let result = detector.test(&process.calls);
+            let result = detector.test(process);
             let name = file.name_of(process);
             tested += 1;
-            anomalous += u64::from(result.anomalous_calls > 0);
+            anomalous += u64::from(result.anomalous_calls > 0 || !result.novel.is_empty());
             total.calls += result.calls;
             total.anomalous_calls += result.anomalous_calls;
+            novel += result.novel.len();
             if args.json {
                 let line = TraceLine {
                     trace: &name,
                     calls: result.calls,
                     anomalous_calls: result.anomalous_calls,
                     max_lfc: result.max_lfc,
+                    novel: &result.novel,
                 };
                 serde_json::to_writer(&mut out, &line)?;
                 writeln!(out)?;
             } else {
-                table.row(vec![
-                    name,
-                    result.calls.to_string(),
-                    result.anomalous_calls.to_string(),
-                    result.max_lfc.to_string(),
-                ]);
+                rows.push((name, result));
             }
         }
     }
@@ -161,13 +163,14 @@ pub fn run(args: Args) -> Result<()> {
                 training: summary,
                 test_processes: tested,
                 anomalous_processes: anomalous,
+                novel,
             },
         };
         serde_json::to_writer(&mut out, &line)?;
         writeln!(out)?;
     } else {
         if tested > 0 {
-            table.write(&mut out)?;
+            table(&rows, novel > 0).write(&mut out)?;
             writeln!(out)?;
         }
         writeln!(
@@ -179,12 +182,48 @@ pub fn run(args: Args) -> Result<()> {
             summary.lookahead_pairs
         )?;
         if tested > 0 {
+            let novel = match novel {
+                0 => String::new(),
+                n => format!(", {n} novel execs or endpoints"),
+            };
             writeln!(
                 out,
-                "Tested {tested} processes: {anomalous} with anomalous calls ({} of {} calls anomalous).",
+                "Tested {tested} processes: {anomalous} with anomalies ({} of {} calls anomalous{novel}).",
                 total.anomalous_calls, total.calls
             )?;
         }
     }
     out.flush().context("writing the results")
+}
+
+/// The table of test results; the NOVEL column only when something was novel.
+fn table(rows: &[(String, TestResult)], novel: bool) -> Table {
+    let mut columns = vec![
+        ("TRACE", Align::Left),
+        ("CALLS", Align::Right),
+        ("ANOMALOUS", Align::Right),
+        ("MAX_LFC", Align::Right),
+    ];
+    if novel {
+        columns.push(("NOVEL", Align::Left));
+    }
+    let mut table = Table::new(&columns);
+    for (name, result) in rows {
+        let mut cells = vec![
+            name.clone(),
+            result.calls.to_string(),
+            result.anomalous_calls.to_string(),
+            result.max_lfc.to_string(),
+        ];
+        if novel {
+            let seen: Vec<String> = result.novel.iter().map(ToString::to_string).collect();
+            cells.push(if seen.is_empty() {
+                "-".into()
+            } else {
+                seen.join(", ")
+            });
+        }
+        table.row(cells);
+    }
+    table
 }
