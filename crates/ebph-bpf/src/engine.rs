@@ -70,7 +70,8 @@ pub struct TaskInfo {
     pub lfc: u32,
     /// Signal handlers running (frames pushed).
     pub signal_depth: u32,
-    /// Held (stopped for a delay) until then, on the engine's clock; 0 = not held.
+    /// Held (stopped for a delay) until then, on the engine's clock (to 1024 ns); 0 = never
+    /// held.
     pub held_until: u64,
 }
 
@@ -647,7 +648,8 @@ impl Engine {
                 profile: b.u32(task::PROFILE),
                 lfc: u32::from(value[task::LF_COUNT]),
                 signal_depth: u32::from(value[task::DEPTH]) + u32::from(b.u16(task::OVERFLOW)),
-                held_until: b.u64(task::HELD_UNTIL),
+                // The low 10 bits name the call held (see ebph.h).
+                held_until: b.u64(task::HELD_UNTIL) & !0x3ff,
             });
         }
         tasks.sort_by_key(|t| (t.pid, t.tid));

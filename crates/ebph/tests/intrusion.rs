@@ -23,13 +23,36 @@ impl Drop for Service {
     }
 }
 
-/// One request to the service on `port`; its reply.
-fn request(port: u16, line: &str) -> String {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.write_all(format!("{line}\n").as_bytes()).unwrap();
+/// One request to the service on `port`; its reply, or what went wrong: nothing in a minute
+/// is an error too (a service held for good would otherwise hang the test).
+fn try_request(port: u16, line: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(60)))?;
+    stream.write_all(format!("{line}\n").as_bytes())?;
     let mut reply = String::new();
-    stream.read_to_string(&mut reply).unwrap();
-    reply.trim_end().to_owned()
+    stream.read_to_string(&mut reply)?;
+    Ok(reply.trim_end().to_owned())
+}
+
+/// The state of things, for a failure: the processes, what ebph sees, its log and events.
+fn diagnosis(daemon: &Daemon) -> String {
+    let ps = Command::new("ps")
+        .args(["-eo", "pid,ppid,stat,wchan:24,comm"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let seen = daemon.cli(&["ps"]);
+    let events = std::fs::read_to_string(daemon.dir.join("state/events.jsonl")).unwrap_or_default();
+    let tail = |text: &str, n: usize| {
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    };
+    format!(
+        "processes:\n{ps}\nebph ps:\n{}\ndaemon log (end):\n{}\nevents (end):\n{}",
+        String::from_utf8_lossy(&seen.stdout),
+        tail(&daemon.log(), 30),
+        tail(&events, 30)
+    )
 }
 
 /// A listener on loopback that answers every connection with `answer`; its port.
@@ -66,6 +89,14 @@ fn logged(dir: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// Notes how far the test got (shown when it fails, or with `--nocapture`).
+fn step(started: std::time::Instant, what: &str) {
+    eprintln!(
+        "intrusion: {:>6.1}s {what}",
+        started.elapsed().as_secs_f64()
+    );
+}
+
 fn of_type<'a>(all: &'a [Value], kind: &str, path: &Path) -> Vec<&'a Value> {
     all.iter()
         .filter(|e| e["type"] == kind && e["path"] == s(path))
@@ -77,21 +108,31 @@ fn a_service_made_to_run_a_shell_and_call_out_is_caught_and_refused() {
     let Some(_one) = as_root() else {
         return;
     };
+    let t = std::time::Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let daemon = Daemon::start(dir.path());
+    step(t, "daemon started");
     let service = compile(dir.path(), "service");
+    step(t, "service compiled");
     let backend = answering("42\n");
     let elsewhere = answering("secrets\n");
     let port = free_port();
 
     // Its normal life: greetings and lookups on its backend.
     let running = start(&service, port, backend);
+    step(t, "service started");
+    let request = |port: u16, line: &str| {
+        try_request(port, line)
+            .unwrap_or_else(|e| panic!("request {line:?}: {e}\n{}", diagnosis(&daemon)))
+    };
     for i in 0..20 {
         assert_eq!(request(port, &format!("HELLO {i}")), format!("hello {i}"));
         assert_eq!(request(port, "LOOKUP"), "lookup 42");
     }
+    step(t, "trained");
     daemon.ok(&["normalize", "--profile", s(&service)]);
     assert_eq!(request(port, "LOOKUP"), "lookup 42");
+    step(t, "normal");
 
     // The attack: a shell through the debug hole, then a call to another port.
     assert_eq!(request(port, "DEBUG /bin/true"), "debug 0");
@@ -99,6 +140,7 @@ fn a_service_made_to_run_a_shell_and_call_out_is_caught_and_refused() {
         request(port, &format!("LOOKUP {elsewhere}")),
         "lookup secrets"
     );
+    step(t, "attacked");
     let caught = |all: &[Value]| {
         !of_type(all, "novel_exec", &service).is_empty()
             && !of_type(all, "novel_endpoint", &service).is_empty()
@@ -158,6 +200,7 @@ fn a_service_made_to_run_a_shell_and_call_out_is_caught_and_refused() {
         "{csv}"
     );
     let log = daemon.ok(&["logs", "--type", "novel_exec,novel_endpoint,execve_refused"]);
+    step(t, "reported and shown");
 
     // In enforce mode the shell is refused: its exec fails (BPF-LSM), or the shell is killed
     // before it runs; the service goes on. (The attack left the service's LFC high, above
@@ -173,12 +216,15 @@ fn a_service_made_to_run_a_shell_and_call_out_is_caught_and_refused() {
         "0",
     ]);
     daemon.ok(&["set", "response", "enforce"]);
+    step(t, "enforcing");
     let status = request(port, "DEBUG /bin/true");
+    step(t, "refused");
     assert!(
         status == "debug 32512" || status == "debug 9",
         "the shell ran: {status}"
     );
     assert_eq!(request(port, "HELLO again"), "hello again");
+    step(t, "goes on");
     wait_until(20, "the refusal to be reported", || {
         logged(dir.path())
             .iter()

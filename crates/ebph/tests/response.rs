@@ -647,6 +647,37 @@ fn a_process_continued_early_by_someone_else_is_stopped_again() {
     daemon.stop();
 }
 
+/// A stop makes a call that was about to sleep, and every fork, start again from its
+/// beginning: the engine sees it enter again. Held again each time, it would never run.
+#[test]
+fn a_held_call_that_restarts_runs_once_its_hold_is_over() {
+    let Some(_one) = as_root() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (daemon, spree) = trained(dir.path(), false);
+    daemon.ok(&[
+        "set",
+        "max-delay",
+        "1ms",
+        "delay-factor",
+        "1ms",
+        "response",
+        "delay",
+    ]);
+    let child = spawn(&spree, "forks");
+    let pid = child.0.id();
+    finishes_within(child, 60, "ten forks while held");
+    wait_until(10, "the holds to be reported", || {
+        !of_pid(&events(&daemon), "delay", pid).is_empty()
+    });
+    // Every call it made with its LFC above 0 was held, and a restarted one at most once
+    // more: 30 or so calls, not thousands of holds.
+    let delays = of_pid(&events(&daemon), "delay", pid).len();
+    assert!((10..200).contains(&delays), "{delays} holds");
+    daemon.stop();
+}
+
 /// The capabilities the systemd unit leaves the daemon (`CapabilityBoundingSet=`), as
 /// `setpriv` names them (`bpf`, `kill`, ...), with their numbers.
 fn unit_capabilities() -> Vec<(String, u32)> {

@@ -136,8 +136,12 @@ struct ebph_task {
 	/* Per frame: the 8 previous calls, 16 bits each, most recent in the low bits of [0]. */
 	__u64 seq[EBPH_SIGNAL_FRAMES][2];
 	__u64 lf[2];
-	__u64 held_until; /* boot clock: stopped for a delay until then */
+	/* Boot clock, to 1024 ns: stopped for a delay until then. Its low 10 bits are the call
+	 * last held, plus 1 (0: none; EBPH_HELD_CALL, see respond()). */
+	__u64 held_until;
 };
+
+#define EBPH_HELD_CALL 0x3ffULL
 
 /* struct ebph_task's `run`. */
 #define EBPH_RUN_CHANGED_TRAIN 1 /* taught the train table something, or emptied it */

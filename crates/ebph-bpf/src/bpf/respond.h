@@ -64,7 +64,15 @@ static __always_inline void respond(struct ebph_task *t, long id)
 	}
 	if (now < t->held_until) {
 		/* Continued before its time: hold it again, to the same end. */
-		hold(t->held_until);
+		hold(t->held_until & ~EBPH_HELD_CALL);
+		return;
+	}
+	/* The call held last, entered again once its time is up: most likely the same call
+	 * restarted. A stop makes a call that was about to sleep (accept, read, wait4, ...) and
+	 * every fork start again from sys_enter; holding it again each time would hold it for
+	 * ever (with fold-loops the repeat does not even move the LFC). It runs, once. */
+	if ((t->held_until & EBPH_HELD_CALL) == (__u64)id + 1) {
+		t->held_until &= ~EBPH_HELD_CALL;
 		return;
 	}
 	exp = lfc > 31 ? 31 : lfc;
@@ -72,7 +80,7 @@ static __always_inline void respond(struct ebph_task *t, long id)
 									   : settings.delay_factor_ns << exp;
 	if (!delay || !hold(now + delay))
 		return;
-	t->held_until = now + delay;
+	t->held_until = ((now + delay) & ~EBPH_HELD_CALL) | ((__u64)id + 1);
 	ev = new_event(EBPH_EV_DELAY, slot, p);
 	if (ev) {
 		ev->syscall = id;

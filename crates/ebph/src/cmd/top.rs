@@ -241,21 +241,52 @@ mod tests {
                 process(10, "bash", 0, None),
                 process(4242, "anomaly", 5, Some(64)),
             ],
-            events: vec![Event {
-                kind: EventKind::Anomaly {
-                    syscall: "write".into(),
-                    misses: 3,
-                    novel_ngram: false,
-                    sequence: vec!["brk".into(), "write".into(), "write".into()],
-                },
-                time: "2026-11-24T02:05:22.490Z".into(),
-                pid: 4242,
-                tid: 4242,
-                key: "254:0:1".into(),
-                path: "/usr/bin/anomaly".into(),
-                lfc: 4,
-                anomalies: 4,
-            }],
+            events: vec![
+                event(
+                    EventKind::Anomaly {
+                        syscall: "write".into(),
+                        misses: 3,
+                        novel_ngram: false,
+                        sequence: vec!["brk".into(), "write".into(), "write".into()],
+                    },
+                    "2026-11-24T02:05:22.490Z",
+                    4,
+                ),
+                event(
+                    EventKind::NovelEndpoint {
+                        endpoint: "connect inet public:4444".into(),
+                    },
+                    "2026-11-24T02:05:23.000Z",
+                    5,
+                ),
+                event(
+                    EventKind::NovelExec {
+                        executable: "/bin/sh".into(),
+                    },
+                    "2026-11-24T02:05:24.000Z",
+                    1,
+                ),
+                event(
+                    EventKind::ExecveRefused {
+                        executable: Some("/bin/sh".into()),
+                    },
+                    "2026-11-24T02:05:25.000Z",
+                    1,
+                ),
+            ],
+        }
+    }
+
+    fn event(kind: EventKind, time: &str, lfc: u32) -> Event {
+        Event {
+            kind,
+            time: time.into(),
+            pid: 4242,
+            tid: 4242,
+            key: "254:0:1".into(),
+            path: "/usr/bin/anomaly".into(),
+            lfc,
+            anomalies: 4,
         }
     }
 
@@ -298,6 +329,36 @@ mod tests {
             "{text}"
         );
         assert!(lines.last().unwrap().contains("q: quit"), "{text}");
+    }
+
+    #[test]
+    fn the_feed_shows_novel_execs_and_endpoints_newest_first() {
+        let lines = screen(130, 30);
+        let text = lines.join("\n");
+        let at = |needle: &str| {
+            lines
+                .iter()
+                .position(|l| l.contains(needle))
+                .unwrap_or_else(|| panic!("no {needle:?} in\n{text}"))
+        };
+        let refused = at("02:05:25 execve_refused");
+        let exec = at("02:05:24 novel_exec");
+        let endpoint = at("02:05:23 novel_endpoint");
+        assert!(refused < exec && exec < endpoint, "{text}");
+        assert!(
+            lines[refused].contains("its exec of /bin/sh was refused: a novel exec"),
+            "{text}"
+        );
+        assert!(
+            lines[exec]
+                .contains("ran /bin/sh, which it never ran before (LFC 1 in the new program)"),
+            "{text}"
+        );
+        assert!(
+            lines[endpoint]
+                .contains("used connect inet public:4444, which it never used before (LFC 5)"),
+            "{text}"
+        );
     }
 
     #[test]
