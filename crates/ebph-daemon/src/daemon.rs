@@ -1,6 +1,5 @@
 //! `ebph daemon`: start-up checks, the engine's thread, the API, and an orderly shutdown.
 
-use std::collections::VecDeque;
 use std::fs;
 use std::future::IntoFuture;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -88,7 +87,7 @@ pub fn run(config: Config) -> Result<()> {
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let outputs = Outputs {
         events,
-        recent: Arc::new(Mutex::new(VecDeque::new())),
+        recent: Arc::new(Mutex::new(crate::recent::RecentEvents::default())),
         stopping,
     };
     let handle = Handle {

@@ -13,6 +13,7 @@ pub mod event_log;
 pub mod keeper;
 mod mailbox;
 pub mod metrics;
+pub mod recent;
 pub mod store;
 mod worker;
 

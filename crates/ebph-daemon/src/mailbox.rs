@@ -3,7 +3,6 @@
 //! ([`Handle`]) and the way out for events ([`Outputs`]). Both sides depend on this module;
 //! it depends on neither.
 
-use std::collections::VecDeque;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
@@ -107,7 +106,7 @@ pub struct Outputs {
     /// Every event, as it happens.
     pub events: broadcast::Sender<Event>,
     /// The latest events.
-    pub recent: Arc<Mutex<VecDeque<Event>>>,
+    pub recent: Arc<Mutex<crate::recent::RecentEvents>>,
     /// Becomes true when the daemon stops: streams to clients end then.
     pub stopping: tokio::sync::watch::Receiver<bool>,
 }

@@ -5,7 +5,7 @@ use ebph_api::protocol::{self, Event};
 use ebph_bpf::EventKind;
 use ebph_core::{Arch, Syscall};
 
-use super::{rfc3339, Worker, RECENT_EVENTS};
+use super::{rfc3339, Worker};
 use crate::store::StoredAnomaly;
 
 /// A path as it was given to execve, made absolute with the process's working directory.
@@ -209,10 +209,7 @@ impl Worker {
                 .recent
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            if recent.len() == RECENT_EVENTS {
-                recent.pop_front();
-            }
-            recent.push_back(event.clone());
+            recent.push(event.clone());
         }
         let _ = self.outputs.events.send(event);
     }

@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::event_log::{self, EventLog};
 use crate::keeper::Keeper;
 use crate::mailbox::{Command, Inbox, Outputs};
+use crate::recent::RecentEvents;
 use crate::store::Store;
 
 mod allowlist;
@@ -29,9 +30,6 @@ mod saves;
 mod settings;
 mod upkeep;
 mod views;
-
-/// Events kept in memory for `ebph logs` without `-f`.
-const RECENT_EVENTS: usize = 1000;
 
 struct Worker {
     engine: Engine,
@@ -213,12 +211,13 @@ impl Worker {
             associated
         );
         // `ebph logs` shows the latest events across restarts: the tail of the event log
-        // (read from its end, however large it is).
+        // (read from its end, however large it is), long enough that a flood of delays at
+        // its end leaves the events before it.
         {
             let mut recent = outputs.recent.lock().unwrap_or_else(|e| e.into_inner());
-            for line in event_log::tail(&config.event_log(), RECENT_EVENTS) {
+            for line in event_log::tail(&config.event_log(), 10 * RecentEvents::EACH) {
                 if let Ok(event) = serde_json::from_str::<Event>(&line) {
-                    recent.push_back(event);
+                    recent.push(event);
                 }
             }
         }
