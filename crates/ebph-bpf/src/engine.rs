@@ -363,6 +363,7 @@ impl Engine {
         s.fold_loops = settings.fold_loops;
         s.accept_after = settings.accept_after;
         s.skip_brk = settings.skip_brk.into();
+        s.skip_heap_mmap = settings.skip_heap_mmap.into();
         s.watch_execs = settings.watch_execs.into();
         s.watch_endpoints = settings.watch_endpoints.into();
     }

@@ -9,7 +9,7 @@ use common::{
     apply_record, assert_same_profile, engine, events_during, model_of, serial, Lab, Recorder,
 };
 use ebph_bpf::{AdminOp, Engine};
-use ebph_core::{Detector, ProfileStatus, Settings};
+use ebph_core::{Detector, ProfileStatus, Settings, Syscall};
 
 #[test]
 fn ls_and_shell_pipelines_match_the_model() {
@@ -309,6 +309,61 @@ fn novel_execs_are_flagged_as_the_model_says() {
     assert_eq!(novel[0].key, key, "reported as sh's");
     assert!(novel[0].path.ends_with("wc"), "{:?}", novel[0].path);
     assert_eq!(novel[0].lfc, 1, "wc starts with it in its locality frame");
+}
+
+/// The engine tells an mmap that grows the heap from the others as `ebph_core::is_heap_mmap`
+/// does, and the model, fed what it recorded, agrees on every table with `skip-heap-mmap` and
+/// without.
+#[test]
+fn heap_mmaps_are_told_apart_as_the_model_says() {
+    let _one = serial();
+    let arch = ebph_core::Arch::X86_64;
+    let (mmap, getppid) = (arch.mmap(), arch.number("getppid").unwrap());
+    for skip in [true, false] {
+        let settings = Settings {
+            skip_heap_mmap: skip,
+            fold_loops: 0,
+            ..Settings::default()
+        };
+        let lab = Lab::new();
+        let Some(engine) = engine(&settings, true) else {
+            return;
+        };
+        let heap = lab.path("heap");
+        let recorder = Recorder::new(&engine);
+        for _ in 0..3 {
+            assert!(lab.run(&heap, &[]).status.success());
+        }
+        let records = recorder.finish();
+        let model = model_of(&records, &settings);
+        let p = assert_same_profile(&engine, &model, &lab.key("heap"), "heap");
+        // Between the markers: heap, code, fixed, file, heap.
+        let calls: Vec<Syscall> = records
+            .iter()
+            .filter(|r| r.kind == ebph_bpf::RecordKind::Call)
+            .map(|r| Syscall::new(r.arg as u16).unwrap())
+            .collect();
+        let start = calls.iter().position(|&c| c == getppid).unwrap();
+        let end = start
+            + 1
+            + calls[start + 1..]
+                .iter()
+                .position(|&c| c == getppid)
+                .unwrap();
+        assert_eq!(
+            calls[start + 1..end],
+            [Syscall::HEAP_MMAP, mmap, mmap, mmap, Syscall::HEAP_MMAP],
+            "skip-heap-mmap {skip}"
+        );
+        // The mmaps the profile saw after the first marker, at distances 1, 2, ...: three,
+        // or all five without the setting.
+        let seen = p.train.get(mmap, getppid);
+        assert_eq!(
+            seen,
+            if skip { 0b111 } else { 0b11111 },
+            "skip-heap-mmap {skip}"
+        );
+    }
 }
 
 #[test]

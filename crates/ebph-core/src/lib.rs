@@ -35,6 +35,7 @@
 
 mod endpoint;
 mod exec;
+mod heap;
 mod key;
 mod locality;
 mod lookahead;
@@ -51,6 +52,7 @@ pub use endpoint::{
     AddressClass, Direction, Endpoint, EndpointError, Family, ENDPOINTS_LISTED, ENDPOINT_ROW,
 };
 pub use exec::{exec_bits, EXEC_ROW};
+pub use heap::{is_heap_mmap, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, PROT_EXEC};
 pub use key::{ProfileKey, ProfileKeyError};
 pub use locality::{LocalityFrame, LOCALITY_FRAME_MAX};
 pub use lookahead::{LookaheadTable, Row, ROW_BYTES};

@@ -135,12 +135,12 @@ impl Model {
             }
             ModelEvent::Syscall { tid, call, now } => {
                 let task = self.tasks.get_mut(&tid)?;
-                if self.settings.skips(self.arch, call) {
+                let Some(call) = self.settings.seen_as(self.arch, call) else {
                     return Some(CallOutcome {
                         lfc: task.state.lfc(),
                         ..CallOutcome::default()
                     });
-                }
+                };
                 let profile = self
                     .profiles
                     .get_mut(&task.profile)
@@ -469,21 +469,24 @@ mod tests {
         assert_eq!(sh.train_count, 2);
     }
 
+    /// sh's profile after one task of it made `calls`.
+    fn profile_after(settings: Settings, calls: &[Syscall]) -> Profile {
+        let mut m = Model::new(settings, Arch::X86_64);
+        m.apply(ModelEvent::Exec { tid: 1, key: SH });
+        for &call in calls {
+            m.apply(ModelEvent::Syscall {
+                tid: 1,
+                call,
+                now: 0,
+            });
+        }
+        m.profile(&SH).unwrap().clone()
+    }
+
     #[test]
     fn brk_is_not_seen_with_skip_brk() {
         let brk = Arch::X86_64.number("brk").unwrap();
-        let run = |settings: Settings| {
-            let mut m = Model::new(settings, Arch::X86_64);
-            m.apply(ModelEvent::Exec { tid: 1, key: SH });
-            for c in [s(1), brk, s(2), brk, brk, s(3)] {
-                m.apply(ModelEvent::Syscall {
-                    tid: 1,
-                    call: c,
-                    now: 0,
-                });
-            }
-            m.profile(&SH).unwrap().clone()
-        };
+        let run = |settings| profile_after(settings, &[s(1), brk, s(2), brk, brk, s(3)]);
         let skipped = run(Settings::default());
         assert!(skipped.train.row(brk).is_none(), "brk learned nothing");
         assert_eq!(skipped.train.get(s(2), s(1)), 1, "2 right after 1");
@@ -492,6 +495,22 @@ mod tests {
         let seen = run(Settings::ph());
         assert_eq!(seen.train.get(s(2), brk), 1, "pH sees every call");
         assert_eq!(seen.train_count, 6);
+    }
+
+    #[test]
+    fn a_heap_mmap_is_not_seen_with_skip_heap_mmap_and_is_mmap_without() {
+        let mmap = Arch::X86_64.number("mmap").unwrap();
+        let run = |settings| profile_after(settings, &[s(1), Syscall::HEAP_MMAP, s(2), mmap, s(3)]);
+        let skipped = run(Settings::default());
+        assert!(skipped.train.row(Syscall::HEAP_MMAP).is_none());
+        assert_eq!(skipped.train.get(s(2), s(1)), 1, "2 right after 1");
+        assert_eq!(skipped.train.get(mmap, s(2)), 1, "any other mmap is seen");
+        assert_eq!(skipped.train_count, 4);
+        let seen = run(Settings::ph());
+        assert!(seen.train.row(Syscall::HEAP_MMAP).is_none(), "never a row");
+        assert_eq!(seen.train.get(mmap, s(1)), 0b101, "pH sees it as mmap");
+        assert_eq!(seen.train.get(s(2), mmap), 1);
+        assert_eq!(seen.train_count, 5);
     }
 
     #[test]

@@ -76,9 +76,12 @@ pub struct Settings {
     #[serde(deserialize_with = "fold_loops_from_number_or_bool")]
     pub fold_loops: u8,
     /// Whether `brk` is not seen: like a folded call, it is not learned, not tested, not in
-    /// the window nor the locality frame ([`Settings::skips`]). The heap grows wherever the
+    /// the window nor the locality frame ([`Settings::seen_as`]). The heap grows wherever the
     /// allocator runs out of room, so where `brk` falls tells nothing of what a program does.
     pub skip_brk: bool,
+    /// Whether an `mmap` that grows the heap ([`crate::is_heap_mmap`]: anonymous memory, not
+    /// executable, at no fixed address) is not seen, as `brk` with `skip-brk`.
+    pub skip_heap_mmap: bool,
     /// Whether each profile learns which executables its tasks exec, and a normal profile
     /// flags one it never ran ([`crate::Profile::on_exec`]). false: pH.
     pub watch_execs: bool,
@@ -129,6 +132,7 @@ impl Default for Settings {
             ngram_length: DEFAULT_NGRAM_LENGTH,
             fold_loops: FOLD_LOOPS_ON,
             skip_brk: true,
+            skip_heap_mmap: true,
             watch_execs: true,
             watch_endpoints: true,
             locality_frame: LOCALITY_FRAME_MAX as u8,
@@ -193,6 +197,10 @@ pub const SETTINGS: &[SettingInfo] = &[
     SettingInfo {
         name: "skip-brk",
         description: "true: brk (heap growth, wherever the allocator runs out of room) is not seen, as a folded call; false: pH",
+    },
+    SettingInfo {
+        name: "skip-heap-mmap",
+        description: "true: an mmap that grows the heap (anonymous memory, not executable, at no fixed address: large blocks, new arenas) is not seen, as brk with skip-brk; false: pH",
     },
     SettingInfo {
         name: "watch-execs",
@@ -483,7 +491,8 @@ impl Settings {
 
     /// pH exactly, as Somayaji described it: lookahead pairs alone, every call seen, execs not
     /// watched and new behaviour accepted only through `anomaly-limit` (`detector = pairs`,
-    /// `fold-loops = 0`, `skip-brk = false`, `watch-execs = false`, `watch-endpoints = false`,
+    /// `fold-loops = 0`, `skip-brk = false`, `skip-heap-mmap = false`, `watch-execs = false`,
+    /// `watch-endpoints = false`,
     /// `accept-after = 0`),
     /// everything else as by default.
     pub fn ph() -> Settings {
@@ -491,6 +500,7 @@ impl Settings {
             detector: Detector::Pairs,
             fold_loops: 0,
             skip_brk: false,
+            skip_heap_mmap: false,
             watch_execs: false,
             watch_endpoints: false,
             accept_after: 0,
@@ -498,12 +508,19 @@ impl Settings {
         }
     }
 
-    /// Whether a call `call` (numbered as on `arch`) is not seen at all (`skip-brk`, and the
-    /// numbers of [`crate::Syscall::EXEC`] and [`crate::Syscall::ENDPOINT`], which are no calls): the model's callers drop such
-    /// calls before [`crate::Profile::on_call`] and [`crate::Profile::detect`], as the kernel
-    /// engine does.
-    pub fn skips(&self, arch: crate::Arch, call: crate::Syscall) -> bool {
-        call.is_pseudo() || (self.skip_brk && arch.is_brk(call))
+    /// The call the model sees for call `call` (numbered as on `arch`), or `None` when it is
+    /// not seen at all: `brk` with `skip-brk`, [`crate::Syscall::HEAP_MMAP`] with
+    /// `skip-heap-mmap` (without, it is the architecture's `mmap`), and the numbers of
+    /// [`crate::Syscall::EXEC`] and [`crate::Syscall::ENDPOINT`], which are no calls. The
+    /// model's callers pass the call through this before [`crate::Profile::on_call`] and
+    /// [`crate::Profile::detect`], as the kernel engine does.
+    #[inline]
+    pub fn seen_as(&self, arch: crate::Arch, call: crate::Syscall) -> Option<crate::Syscall> {
+        if call == crate::Syscall::HEAP_MMAP {
+            return (!self.skip_heap_mmap).then(|| arch.mmap());
+        }
+        let skipped = call.is_pseudo() || (self.skip_brk && arch.is_brk(call));
+        (!skipped).then_some(call)
     }
 
     /// The normal wait in nanoseconds, as the engine's clocks count.
@@ -519,6 +536,7 @@ impl Settings {
             "ngram-length" => self.ngram_length.to_string(),
             "fold-loops" => self.fold_loops.to_string(),
             "skip-brk" => self.skip_brk.to_string(),
+            "skip-heap-mmap" => self.skip_heap_mmap.to_string(),
             "watch-execs" => self.watch_execs.to_string(),
             "watch-endpoints" => self.watch_endpoints.to_string(),
             "locality-frame" => self.locality_frame.to_string(),
@@ -572,6 +590,7 @@ impl Settings {
             "ngram-length" => next.ngram_length = parse_value(name, value)?,
             "fold-loops" => next.fold_loops = parse_fold_loops(value)?,
             "skip-brk" => next.skip_brk = parse_value(name, value)?,
+            "skip-heap-mmap" => next.skip_heap_mmap = parse_value(name, value)?,
             "watch-execs" => next.watch_execs = parse_value(name, value)?,
             "watch-endpoints" => next.watch_endpoints = parse_value(name, value)?,
             "detector" => next.detector = parse_value(name, value)?,

@@ -4,7 +4,8 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Size of one dimension of a lookahead table: system-call numbers `0..MAX_SYSCALLS` are
-/// tracked, but for the last two, [`Syscall::ENDPOINT`] and [`Syscall::EXEC`]. This covers
+/// tracked, but for the last three, [`Syscall::HEAP_MMAP`], [`Syscall::ENDPOINT`] and
+/// [`Syscall::EXEC`]. This covers
 /// every x86_64 and i386 system call of Linux 6.x; numbers outside the range (x32 calls,
 /// invalid numbers) are not part of the model.
 pub const MAX_SYSCALLS: usize = 512;
@@ -18,13 +19,19 @@ pub struct Syscall(u16);
 impl Syscall {
     /// Not a system call: the row of a lookahead table that holds what the program executed
     /// (see [`crate::exec_bits`]). No x86_64 or i386 call has this number; a call numbered so
-    /// is not seen ([`crate::Settings::skips`]), as the kernel engine ignores it.
+    /// is not seen ([`crate::Settings::seen_as`]), as the kernel engine ignores it.
     pub const EXEC: Syscall = Syscall(MAX_SYSCALLS as u16 - 1);
 
     /// Not a system call: the row of a lookahead table that holds the network endpoints the
     /// program used (see [`crate::Endpoint`]); as for [`Syscall::EXEC`], a call numbered so
     /// is not seen.
     pub const ENDPOINT: Syscall = Syscall(MAX_SYSCALLS as u16 - 2);
+
+    /// Not a system call: an `mmap` that grows the heap ([`crate::is_heap_mmap`]), as the
+    /// kernel engine reports it, and a recorded trace where it shows. Never a row of a table:
+    /// [`crate::Settings::seen_as`] drops it with `skip-heap-mmap`, and sees it as the
+    /// architecture's `mmap` without.
+    pub const HEAP_MMAP: Syscall = Syscall(MAX_SYSCALLS as u16 - 3);
 
     /// Whether this number is a row of its own ([`Syscall::EXEC`], [`Syscall::ENDPOINT`])
     /// rather than a call.
@@ -140,6 +147,15 @@ impl Arch {
             Arch::X86_64 => call.nr() == syscalls::x86_64::Sysno::brk.id() as u16,
             Arch::I386 => call.nr() == syscalls::x86::Sysno::brk.id() as u16,
         }
+    }
+
+    /// The call that maps memory: `mmap` (x86_64), `mmap2` (i386).
+    pub fn mmap(self) -> Syscall {
+        let nr = match self {
+            Arch::X86_64 => syscalls::x86_64::Sysno::mmap.id(),
+            Arch::I386 => syscalls::x86::Sysno::mmap2.id(),
+        };
+        Syscall(nr as u16)
     }
 
     /// Whether `call` returns from a signal handler (and so pops a signal frame).

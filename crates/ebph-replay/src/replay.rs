@@ -93,9 +93,9 @@ impl Replay {
     #[inline]
     fn train_calls(&mut self, task: &mut TaskState, calls: &[Syscall]) {
         for &call in calls {
-            if self.settings.skips(self.arch, call) {
+            let Some(call) = self.settings.seen_as(self.arch, call) else {
                 continue;
-            }
+            };
             self.profile.on_call(task, call, 0, &self.settings);
             if self.arch.is_sigreturn(call) {
                 task.signal_returned();
@@ -182,9 +182,9 @@ impl Tester {
     #[inline]
     fn test_calls(&self, task: &mut TaskState, calls: &[Syscall], result: &mut TestResult) {
         for &call in calls {
-            if self.settings.skips(self.arch, call) {
+            let Some(call) = self.settings.seen_as(self.arch, call) else {
                 continue;
-            }
+            };
             if self
                 .profile
                 .detect(task, call, &self.settings)

@@ -68,8 +68,9 @@ int BPF_PROG(ebph_sys_enter, struct pt_regs *regs, long id)
 	struct ebph_cpu_cache *c;
 	struct ebph_task *t;
 	__u64 now = 0;
+	long seen = id;
 
-	if ((unsigned long)id >= EBPH_ENDPOINT_ROW)
+	if ((unsigned long)id >= EBPH_HEAP_MMAP)
 		return 0;
 	c = this_cpu();
 	if (!c)
@@ -78,11 +79,16 @@ int BPF_PROG(ebph_sys_enter, struct pt_regs *regs, long id)
 	if (!t)
 		return 0;
 	c->calls++;
+	/* ebph_core::is_heap_mmap: anonymous memory, no PROT_EXEC, no MAP_FIXED(_NOREPLACE).
+	 * Reported as a pseudo-call, which on_call drops or sees as mmap (skip_heap_mmap). */
+	if (id == X86_64_MMAP && (regs->r10 & (EBPH_MAP_ANONYMOUS | EBPH_MAP_FIXED_ANY)) ==
+					 EBPH_MAP_ANONYMOUS && !(regs->dx & EBPH_PROT_EXEC))
+		seen = EBPH_HEAP_MMAP;
 	if (settings.record) {
 		now = bpf_ktime_get_boot_ns();
-		record(EBPH_REC_CALL, (__u32)bpf_get_current_pid_tgid(), id, now, NULL);
+		record(EBPH_REC_CALL, (__u32)bpf_get_current_pid_tgid(), seen, now, NULL);
 	}
-	on_call(t, id, now);
+	on_call(t, seen, now);
 	if ((id == X86_64_CONNECT || id == X86_64_BIND) && settings.watch_endpoints) {
 		__u64 ep = endpoint_of(regs, id == X86_64_CONNECT ? 1 : 2);
 

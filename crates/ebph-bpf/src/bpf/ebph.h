@@ -10,6 +10,8 @@
 #define EBPH_MAX_SYSCALLS 512 /* table dimension: calls 0..509, the endpoint and exec rows */
 #define EBPH_EXEC_ROW (EBPH_MAX_SYSCALLS - 1) /* ebph_core::Syscall::EXEC: what a program executed */
 #define EBPH_ENDPOINT_ROW (EBPH_MAX_SYSCALLS - 2) /* ebph_core::Syscall::ENDPOINT: its endpoints */
+/* ebph_core::Syscall::HEAP_MMAP: an mmap that grows the heap (heap_mmap()), never a row */
+#define EBPH_HEAP_MMAP (EBPH_MAX_SYSCALLS - 3)
 #define EBPH_ENDPOINTS_LISTED (EBPH_MAX_SYSCALLS / 8) /* ebph_core::ENDPOINTS_LISTED */
 #define EBPH_LOOKAHEAD 8      /* distances 1..8 */
 #define EBPH_SIGNAL_FRAMES 4  /* base window + 3 nested handlers */
@@ -49,7 +51,7 @@ struct ebph_settings {
 	__u8 skip_brk;        /* brk is not seen (ebph_core::Settings::skips) */
 	__u8 watch_execs;     /* profiles learn what they execute; normal ones flag novel execs */
 	__u8 watch_endpoints; /* the same for the endpoints they bind and connect to */
-	__u8 _pad;
+	__u8 skip_heap_mmap;  /* an mmap that grows the heap is not seen (Settings::seen_as) */
 };
 
 /* ebph_core::Detector::bits */

@@ -80,7 +80,9 @@ impl Lab {
             std::fs::copy(&from, lab.path(name)).unwrap();
         }
         let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs");
-        for name in ["threads", "chain", "signals", "anomaly", "storm", "net"] {
+        for name in [
+            "threads", "chain", "signals", "anomaly", "storm", "net", "heap",
+        ] {
             let out = Command::new("cc")
                 .args(["-O1", "-pthread", "-o"])
                 .arg(lab.path(name))

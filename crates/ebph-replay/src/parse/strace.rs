@@ -23,7 +23,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
-use ebph_core::{Arch, Direction, Endpoint};
+use ebph_core::{Arch, Direction, Endpoint, Syscall};
 
 use super::{shown, Observed, ProcessTrace, Processes};
 use crate::ParseError;
@@ -51,12 +51,15 @@ pub(super) fn parse(text: &[u8], arch: Arch) -> Result<Vec<ProcessTrace>, ParseE
                 }
             }
             Line::Call { pid, name, args } => {
-                let call = arch.number(name).ok_or_else(|| {
+                let mut call = arch.number(name).ok_or_else(|| {
                     ParseError::new(
                         line_no,
                         format!("unknown system call {name:?} for {arch} (is --arch right?)"),
                     )
                 })?;
+                if call == arch.mmap() && grows_the_heap(args) {
+                    call = Syscall::HEAP_MMAP;
+                }
                 if is_fork(name) {
                     lineage.forking(pid);
                     if !unfinished(args) {
@@ -288,6 +291,30 @@ fn quoted(s: &str) -> Option<String> {
     Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// Whether an `mmap` with arguments `args` (`NULL, 135168, PROT_READ|PROT_WRITE,
+/// MAP_PRIVATE|MAP_ANONYMOUS, -1, 0`) grows the heap ([`ebph_core::is_heap_mmap`]).
+fn grows_the_heap(args: &str) -> bool {
+    let mut fields = args.split(", ");
+    let (Some(prot), Some(flags)) = (fields.nth(2), fields.next()) else {
+        return false;
+    };
+    let bits = |text: &str| {
+        text.split('|')
+            .map(|name| match name.trim() {
+                "PROT_EXEC" => ebph_core::PROT_EXEC,
+                "MAP_FIXED" => ebph_core::MAP_FIXED,
+                "MAP_ANONYMOUS" | "MAP_ANON" => ebph_core::MAP_ANONYMOUS,
+                "MAP_FIXED_NOREPLACE" => ebph_core::MAP_FIXED_NOREPLACE,
+                other => other
+                    .strip_prefix("0x")
+                    .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+                    .unwrap_or(0),
+            })
+            .fold(0, |all, bit| all | bit)
+    };
+    ebph_core::is_heap_mmap(bits(prot), bits(flags))
+}
+
 fn endpoint_direction(name: &str) -> Option<Direction> {
     match name {
         "connect" => Some(Direction::Connect),
@@ -514,5 +541,26 @@ mod tests {
                 ]
             )]
         );
+    }
+
+    #[test]
+    fn an_mmap_that_grows_the_heap_is_told_apart() {
+        let text = "mmap(NULL, 135168, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f00\n\
+                    mmap(NULL, 8192, PROT_NONE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE, -1, 0) = 0x7f00\n\
+                    mmap(NULL, 4096, PROT_READ|PROT_WRITE|PROT_EXEC, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f00\n\
+                    mmap(0x7f10, 4096, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_FIXED|MAP_ANONYMOUS, -1, 0) = 0x7f10\n\
+                    mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, 3, 0) = 0x7f00\n\
+                    mmap(NULL, 4096, PROT_READ|PROT_WRITE, 0x22, -1, 0) = 0x7f00\n";
+        let traces = parse(text.as_bytes(), Arch::X86_64).unwrap();
+        let heap: Vec<bool> = traces[0]
+            .calls
+            .iter()
+            .map(|&c| c == Syscall::HEAP_MMAP)
+            .collect();
+        assert_eq!(heap, [true, true, false, false, false, true]);
+        assert!(traces[0]
+            .calls
+            .iter()
+            .all(|&c| c == Syscall::HEAP_MMAP || c == Arch::X86_64.mmap()));
     }
 }
