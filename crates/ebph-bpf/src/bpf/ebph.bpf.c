@@ -67,8 +67,8 @@ int BPF_PROG(ebph_sys_enter, struct pt_regs *regs, long id)
 {
 	struct ebph_cpu_cache *c;
 	struct ebph_task *t;
-	__u64 now = 0;
-	long seen = id;
+	__u64 now = 0, not_mmap;
+	bool heap = false;
 
 	if ((unsigned long)id >= EBPH_HEAP_MMAP)
 		return 0;
@@ -79,16 +79,24 @@ int BPF_PROG(ebph_sys_enter, struct pt_regs *regs, long id)
 	if (!t)
 		return 0;
 	c->calls++;
-	/* ebph_core::is_heap_mmap: anonymous memory, no PROT_EXEC, no MAP_FIXED(_NOREPLACE).
-	 * Reported as a pseudo-call, which on_call drops or sees as mmap (skip_heap_mmap). */
-	if (id == X86_64_MMAP && (regs->r10 & (EBPH_MAP_ANONYMOUS | EBPH_MAP_FIXED_ANY)) ==
-					 EBPH_MAP_ANONYMOUS && !(regs->dx & EBPH_PROT_EXEC))
-		seen = EBPH_HEAP_MMAP;
+	/* An mmap that grows the heap (ebph_core::is_heap_mmap: anonymous memory, no PROT_EXEC,
+	 * no MAP_FIXED(_NOREPLACE)) is recorded as the pseudo-call EBPH_HEAP_MMAP, and with
+	 * skip_heap_mmap not seen (ebph_core::Settings::seen_as); without, it is the mmap it is.
+	 * It is told from `id ^ mmap`, which the compiler may not turn back into `id == mmap`: a
+	 * test of `id` itself would make the verifier walk on_call() once more with `id` known
+	 * to be mmap, which takes Linux 6.12's past its limit. */
+	not_mmap = (__u64)id ^ X86_64_MMAP;
+	barrier_var(not_mmap);
+	if (!not_mmap && (regs->r10 & (EBPH_MAP_ANONYMOUS | EBPH_MAP_FIXED_ANY)) == EBPH_MAP_ANONYMOUS &&
+	    !(regs->dx & EBPH_PROT_EXEC))
+		heap = true;
 	if (settings.record) {
 		now = bpf_ktime_get_boot_ns();
-		record(EBPH_REC_CALL, (__u32)bpf_get_current_pid_tgid(), seen, now, NULL);
+		record(EBPH_REC_CALL, (__u32)bpf_get_current_pid_tgid(), heap ? EBPH_HEAP_MMAP : id,
+		       now, NULL);
 	}
-	on_call(t, seen, now);
+	if (!heap || !settings.skip_heap_mmap)
+		on_call(t, id, now);
 	if ((id == X86_64_CONNECT || id == X86_64_BIND) && settings.watch_endpoints) {
 		__u64 ep = endpoint_of(regs, id == X86_64_CONNECT ? 1 : 2);
 

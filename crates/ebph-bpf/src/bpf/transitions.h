@@ -319,18 +319,10 @@ static __always_inline void on_call(struct ebph_task *t, __u32 curr, __u64 now)
 	__u32 len = t->len[d], window = settings.window, depth, misses, lfc, lfc_before, k;
 	__u32 detector = settings.detector;
 
-	/* ebph_core::Settings::seen_as: brk with skip_brk and an mmap that grows the heap with
-	 * skip_heap_mmap are not seen; without, the latter is seen as mmap. */
-	if (curr == EBPH_HEAP_MMAP) {
-		if (settings.skip_heap_mmap)
-			return;
-		curr = X86_64_MMAP;
-	}
-	if (curr == X86_64_BRK && settings.skip_brk)
-		return;
 	/* A call among the last fold_loops calls seen (ebph_core::Sequence::folds): a small
-	 * loop turning again, not seen at all. The 4 most recent calls are all in `lo`. */
-	if (folds(lo, len, settings.fold_loops, curr))
+	 * loop turning again, not seen at all. The 4 most recent calls are all in `lo`. Nor is
+	 * brk with skip_brk (ebph_core::Settings::seen_as; sys_enter drops the heap's mmaps). */
+	if (folds(lo, len, settings.fold_loops, curr) || (curr == X86_64_BRK && settings.skip_brk))
 		return;
 	p = bpf_map_lookup_elem(&profiles, &slot);
 	if (!p)
