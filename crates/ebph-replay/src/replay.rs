@@ -286,8 +286,8 @@ mod tests {
         crate::parse(crate::Format::Strace, text.as_bytes(), Arch::X86_64).unwrap()
     }
 
-    /// A service that forks a child to run `child_program` and connects to `port` on `addr`,
-    /// then goes on with `after` (calls of the child after its exec).
+    /// A service that connects to `port` on `addr`, then forks a child that runs
+    /// `child_program` (whose calls after the exec are that program's).
     fn service(child_program: &str, addr: &str, port: u16) -> String {
         format!(
             "1 execve(\"/srv/service\", [\"service\"], 0x1 /* 1 var */) = 0\n\

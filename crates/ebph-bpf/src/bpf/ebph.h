@@ -48,7 +48,7 @@ struct ebph_settings {
 	__u8 ngram_length;    /* calls per n-gram, 2..EBPH_NGRAM_MAX */
 	__u8 fold_loops;      /* a call among the last fold_loops (0..4) calls seen is not seen */
 	__u32 accept_after;   /* a normal profile accepts what this many runs repeated (0: never) */
-	__u8 skip_brk;        /* brk is not seen (ebph_core::Settings::skips) */
+	__u8 skip_brk;        /* brk is not seen (ebph_core::Settings::seen_as) */
 	__u8 watch_execs;     /* profiles learn what they execute; normal ones flag novel execs */
 	__u8 watch_endpoints; /* the same for the endpoints they bind and connect to */
 	__u8 skip_heap_mmap;  /* an mmap that grows the heap is not seen (Settings::seen_as) */
