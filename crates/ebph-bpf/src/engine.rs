@@ -357,6 +357,7 @@ impl Engine {
         s.delay_factor_ns = u64::try_from(settings.delay_factor.as_nanos()).unwrap_or(u64::MAX);
         s.max_delay_ns = u64::try_from(settings.max_delay.as_nanos()).unwrap_or(u64::MAX);
         s.suspend_execve = settings.suspend_execve;
+        s.delay_threshold = settings.delay_threshold;
         s.user_profiles = settings.user_profiles;
         s.detector = settings.detector.bits();
         s.ngram_length = settings.ngram_length;

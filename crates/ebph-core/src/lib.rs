@@ -67,7 +67,7 @@ pub use response::{delay_for, execve_allowed};
 pub use sequence::{Sequence, LOOKAHEAD, WINDOW_MAX};
 pub use settings::{
     ResponseMode, SettingInfo, Settings, SettingsError, ACCEPT_AFTER_MAX, DEFAULT_ACCEPT_AFTER,
-    FOLD_LOOPS_ON, FOLD_MAX, SETTINGS,
+    DEFAULT_DELAY_THRESHOLD, FOLD_LOOPS_ON, FOLD_MAX, SETTINGS,
 };
 pub use syscall::{Arch, ArchParseError, Syscall, MAX_SYSCALLS};
 pub use task::{Run, TaskState, SIGNAL_FRAMES};

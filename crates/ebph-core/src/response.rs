@@ -8,10 +8,11 @@ use crate::Settings;
 /// capped by `max-delay` anyway.
 const MAX_EXPONENT: u32 = 31;
 
-/// The delay a task with locality frame count `lfc` is held before its next call:
-/// `delay_factor * 2^lfc`, at most `max_delay`, and nothing when `lfc` is 0.
+/// The delay a task with locality frame count `lfc` is held after a call:
+/// `delay_factor * 2^lfc`, at most `max_delay`, and nothing unless `lfc` exceeds
+/// `delay_threshold` (0, pH: any `lfc` above 0).
 pub fn delay_for(lfc: u32, settings: &Settings) -> Duration {
-    if lfc == 0 || settings.delay_factor.is_zero() {
+    if lfc == 0 || lfc <= settings.delay_threshold || settings.delay_factor.is_zero() {
         return Duration::ZERO;
     }
     settings
@@ -31,7 +32,10 @@ mod tests {
 
     #[test]
     fn delay_doubles_with_each_anomaly_up_to_the_cap() {
-        let s = Settings::default();
+        let s = Settings {
+            delay_threshold: 0,
+            ..Settings::default()
+        };
         assert_eq!(delay_for(0, &s), Duration::ZERO);
         assert_eq!(delay_for(1, &s), Duration::from_millis(2));
         assert_eq!(delay_for(2, &s), Duration::from_millis(4));
@@ -41,6 +45,34 @@ mod tests {
         for lfc in 1..128 {
             assert!(delay_for(lfc, &s) >= delay_for(lfc - 1, &s));
         }
+    }
+
+    #[test]
+    fn no_delay_up_to_the_threshold_then_the_same_delays_as_without() {
+        let ph = Settings {
+            delay_threshold: 0,
+            ..Settings::default()
+        };
+        for threshold in [1, 4, 12, 128] {
+            let s = Settings {
+                delay_threshold: threshold,
+                ..Settings::default()
+            };
+            for lfc in 0..=128 {
+                let expected = if lfc <= threshold {
+                    Duration::ZERO
+                } else {
+                    delay_for(lfc, &ph)
+                };
+                assert_eq!(
+                    delay_for(lfc, &s),
+                    expected,
+                    "LFC {lfc}, threshold {threshold}"
+                );
+            }
+        }
+        assert_eq!(Settings::ph().delay_threshold, 0);
+        assert!(delay_for(1, &Settings::ph()) > Duration::ZERO);
     }
 
     #[test]

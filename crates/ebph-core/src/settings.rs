@@ -107,7 +107,11 @@ pub struct Settings {
     /// without teaching it anything new (0: never; pH leaves it to `anomaly_limit`). See
     /// [`crate::Profile::end_run`].
     pub accept_after: u32,
-    /// Unit of the response delay: a task with LFC `n > 0` is held `delay_factor * 2^n`.
+    /// A task is held only while its LFC exceeds this (0..=128; 0: pH, every task with an
+    /// LFC above 0). See [`crate::delay_for`].
+    pub delay_threshold: u32,
+    /// Unit of the response delay: a task with LFC `n` above `delay-threshold` is held
+    /// `delay_factor * 2^n`.
     #[serde(with = "humantime_serde")]
     pub delay_factor: Duration,
     /// The longest a single delay may be.
@@ -142,6 +146,7 @@ impl Default for Settings {
             anomaly_limit: 30,
             tolerize_limit: 12,
             accept_after: DEFAULT_ACCEPT_AFTER,
+            delay_threshold: DEFAULT_DELAY_THRESHOLD,
             delay_factor: Duration::from_millis(1),
             max_delay: Duration::from_secs(10),
             suspend_execve: 10,
@@ -154,6 +159,9 @@ impl Default for Settings {
 
 /// The default `accept-after` (see `docs/detection.md` for how it was chosen).
 pub const DEFAULT_ACCEPT_AFTER: u32 = 2;
+
+/// The default `delay-threshold` (see `docs/detection.md` for how it was chosen).
+pub const DEFAULT_DELAY_THRESHOLD: u32 = 8;
 
 /// The largest `accept-after`.
 pub const ACCEPT_AFTER_MAX: u32 = 1000;
@@ -239,8 +247,12 @@ pub const SETTINGS: &[SettingInfo] = &[
         description: "a normal profile accepts new behaviour once this many runs in a row repeated it without an incident and without teaching it anything else (0: never, as pH; 0..1000)",
     },
     SettingInfo {
+        name: "delay-threshold",
+        description: "a task is held only while its LFC exceeds this (0: pH, any LFC above 0; 0..128)",
+    },
+    SettingInfo {
         name: "delay-factor",
-        description: "response delay unit: a task with LFC n > 0 is held delay-factor * 2^n",
+        description: "response delay unit: a task with LFC n above delay-threshold is held delay-factor * 2^n",
     },
     SettingInfo {
         name: "max-delay",
@@ -462,6 +474,15 @@ impl Settings {
                 ),
             ));
         }
+        if self.delay_threshold > LOCALITY_FRAME_MAX as u32 {
+            return Err(invalid(
+                "delay-threshold",
+                format!(
+                    "must be 0..={LOCALITY_FRAME_MAX}, not {}",
+                    self.delay_threshold
+                ),
+            ));
+        }
         if self.accept_after > ACCEPT_AFTER_MAX {
             return Err(invalid(
                 "accept-after",
@@ -492,9 +513,8 @@ impl Settings {
     /// pH exactly, as Somayaji described it: lookahead pairs alone, every call seen, execs not
     /// watched and new behaviour accepted only through `anomaly-limit` (`detector = pairs`,
     /// `fold-loops = 0`, `skip-brk = false`, `skip-heap-mmap = false`, `watch-execs = false`,
-    /// `watch-endpoints = false`,
-    /// `accept-after = 0`),
-    /// everything else as by default.
+    /// `watch-endpoints = false`, `accept-after = 0`, `delay-threshold = 0`), everything else
+    /// as by default.
     pub fn ph() -> Settings {
         Settings {
             detector: Detector::Pairs,
@@ -504,6 +524,7 @@ impl Settings {
             watch_execs: false,
             watch_endpoints: false,
             accept_after: 0,
+            delay_threshold: 0,
             ..Settings::default()
         }
     }
@@ -546,6 +567,7 @@ impl Settings {
             "anomaly-limit" => self.anomaly_limit.to_string(),
             "tolerize-limit" => self.tolerize_limit.to_string(),
             "accept-after" => self.accept_after.to_string(),
+            "delay-threshold" => self.delay_threshold.to_string(),
             "delay-factor" => format_duration(self.delay_factor),
             "max-delay" => format_duration(self.max_delay),
             "suspend-execve" => self.suspend_execve.to_string(),
@@ -601,6 +623,7 @@ impl Settings {
             "anomaly-limit" => next.anomaly_limit = parse_value(name, value)?,
             "tolerize-limit" => next.tolerize_limit = parse_value(name, value)?,
             "accept-after" => next.accept_after = parse_value(name, value)?,
+            "delay-threshold" => next.delay_threshold = parse_value(name, value)?,
             "delay-factor" => next.delay_factor = parse_duration(name, value)?,
             "max-delay" => next.max_delay = parse_duration(name, value)?,
             "suspend-execve" => next.suspend_execve = parse_value(name, value)?,

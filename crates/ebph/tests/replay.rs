@@ -494,6 +494,8 @@ fn eval_reports_the_auc_and_rates_worked_out_by_hand() {
             "--set".into(),
             "tolerize-limit=2".into(),
             "--set".into(),
+            "delay-threshold=0".into(),
+            "--set".into(),
             "detector=pairs".into(),
             "--set".into(),
             "fold-loops=0".into(),
@@ -529,12 +531,16 @@ fn eval_reports_the_auc_and_rates_worked_out_by_hand() {
     // tolerize-limit 2: LFC 3 and above: one attack of three, no normal unit.
     assert_eq!(lfc["dr_at_tolerize_limit"].as_f64(), Some(1.0 / 3.0));
     assert_eq!(lfc["far_at_tolerize_limit"].as_f64(), Some(0.0));
+    // delay-threshold 0 (pH): held at LFC 1 and above: every attack, the normal unit with 1.
+    assert_eq!(lfc["dr_at_delay_threshold"].as_f64(), Some(1.0));
+    assert_eq!(lfc["far_at_delay_threshold"].as_f64(), Some(0.5));
     let calls = lines
         .iter()
         .find(|l| l["score"] == "anomalous_calls")
         .unwrap();
     assert_eq!(calls["auc"].as_f64(), Some(5.0 / 6.0));
     assert!(calls.get("dr_at_tolerize_limit").is_none());
+    assert!(calls.get("dr_at_delay_threshold").is_none());
 
     // By directory: two intrusions, i1 (LFC 3) and i2 (LFC 1, its worst of two files).
     let lines = run("dir");

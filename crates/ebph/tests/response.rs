@@ -23,8 +23,10 @@ fn trained_with(dir: &Path, exec: bool, flags: &[&str]) -> (Daemon, std::path::P
     (daemon, spree)
 }
 
-/// Runs `spree` until trained, then makes its profile normal.
+/// Runs `spree` until trained, then makes its profile normal. The tests hold from LFC 1 on,
+/// as pH does (`delay-threshold 0`), unless they say otherwise.
 fn train(daemon: &Daemon, spree: &Path, exec: bool) {
+    daemon.ok(&["set", "delay-threshold", "0"]);
     for _ in 0..8 {
         let mut cmd = Command::new(spree);
         if exec {
@@ -183,6 +185,91 @@ fn spree_exec_of(spree: &Path, arg: Option<&str>, program: &str) -> (u32, std::p
 
 fn spree_exec(spree: &Path, arg: Option<&str>) -> (u32, std::process::Output) {
     spree_exec_of(spree, arg, "1")
+}
+
+#[test]
+fn delays_begin_only_when_the_lfc_exceeds_delay_threshold() {
+    let Some(_one) = as_root() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (daemon, spree) = trained(dir.path(), false);
+    daemon.ok(&[
+        "set",
+        "delay-threshold",
+        "3",
+        "delay-factor",
+        "1ms",
+        "max-delay",
+        "40ms",
+        "response",
+        "delay",
+    ]);
+    let odd = Command::new(&spree)
+        .arg("spree")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = odd.id();
+    assert!(odd.wait_with_output().unwrap().status.success());
+    wait_until(60, "the delays to be reported", || {
+        !of_pid(&events(&daemon), "delay", pid).is_empty()
+    });
+    let all = events(&daemon);
+    // Its LFC went from 1 past 3: the anomalies at 1, 2 and 3 were not held, every later one
+    // was, delay-factor * 2^LFC as without a threshold.
+    let anomalies: Vec<u64> = of_pid(&all, "anomaly", pid)
+        .iter()
+        .map(|e| e["lfc"].as_u64().unwrap())
+        .collect();
+    assert!(
+        anomalies.contains(&1) && anomalies.iter().any(|&l| l > 3),
+        "{anomalies:?}"
+    );
+    let delays: Vec<(u64, f64)> = of_pid(&all, "delay", pid)
+        .iter()
+        .map(|d| (d["lfc"].as_u64().unwrap(), d["delay_ms"].as_f64().unwrap()))
+        .collect();
+    assert!(delays.iter().all(|&(lfc, _)| lfc > 3), "{delays:?}");
+    for &(lfc, ms) in &delays {
+        let expected = 2f64.powi(lfc as i32).min(40.0);
+        assert!((ms - expected).abs() < 0.01, "LFC {lfc}: held {ms} ms");
+    }
+    // (An exiting task is never held.)
+    let held_calls = of_pid(&all, "anomaly", pid)
+        .iter()
+        .filter(|e| !e["syscall"].as_str().unwrap().starts_with("exit"))
+        .map(|e| e["lfc"].as_u64().unwrap())
+        .collect::<Vec<_>>();
+    for lfc in held_calls.iter().filter(|&&l| l > 3) {
+        assert!(
+            delays.iter().any(|&(l, _)| l == *lfc),
+            "the anomaly at LFC {lfc} was not held: {delays:?}"
+        );
+    }
+
+    // A process whose LFC stays at or below the threshold is never held: `spree once` reaches
+    // 3 (its unusual call, the `write` after it, its exit).
+    let once = Command::new(&spree)
+        .arg("once")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let once_pid = once.id();
+    assert!(once.wait_with_output().unwrap().status.success());
+    wait_until(20, "its anomalies to be reported", || {
+        of_pid(&events(&daemon), "anomaly", once_pid).len() >= 2
+    });
+    let all = events(&daemon);
+    assert!(
+        of_pid(&all, "anomaly", once_pid)
+            .iter()
+            .all(|e| e["lfc"].as_u64() <= Some(3)),
+        "{:?}",
+        of_pid(&all, "anomaly", once_pid)
+    );
+    assert!(of_pid(&all, "delay", once_pid).is_empty(), "it was held");
+    daemon.stop();
 }
 
 #[test]

@@ -39,7 +39,7 @@ struct ebph_settings {
 	__u32 record;      /* test-only: send every task event to the records ring */
 	__u32 max_tasks;
 	__u32 response;       /* enum ebph_response */
-	__u64 delay_factor_ns; /* a task with LFC n > 0 is held delay_factor_ns << n */
+	__u64 delay_factor_ns; /* a task with LFC n > delay_threshold is held this << n */
 	__u64 max_delay_ns;
 	__u32 suspend_execve; /* enforce: a task with LFC above this may not exec (0 = off) */
 	__u32 lsm_execve;     /* the BPF-LSM program refuses execs, so sys_enter need not kill */
@@ -52,6 +52,7 @@ struct ebph_settings {
 	__u8 watch_execs;     /* profiles learn what they execute; normal ones flag novel execs */
 	__u8 watch_endpoints; /* the same for the endpoints they bind and connect to */
 	__u8 skip_heap_mmap;  /* an mmap that grows the heap is not seen (Settings::seen_as) */
+	__u32 delay_threshold; /* a task is held only while its LFC exceeds this (0: pH) */
 };
 
 /* ebph_core::Detector::bits */
@@ -281,7 +282,7 @@ enum ebph_admin_op {
 };
 
 /* The sizes the loader relies on: a change here must change crates/ebph-bpf/src too. */
-_Static_assert(sizeof(struct ebph_settings) == 88, "struct ebph_settings");
+_Static_assert(sizeof(struct ebph_settings) == 96, "struct ebph_settings");
 _Static_assert(sizeof(struct ebph_key) == 24, "struct ebph_key");
 _Static_assert(sizeof(struct ebph_profile) == 128, "struct ebph_profile");
 _Static_assert(sizeof(struct ebph_index) == 4 * EBPH_MAX_SYSCALLS, "struct ebph_index");

@@ -78,7 +78,12 @@ struct ScoreLine {
     auc: Option<f64>,
     far_at_dr90: Option<f64>,
     far_at_dr100: Option<f64>,
-    /// With max_lfc only: flagged when the LFC passes tolerize-limit / suspend-execve.
+    /// With max_lfc only: flagged when the LFC passes delay-threshold (held under `response
+    /// delay`) / tolerize-limit / suspend-execve.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dr_at_delay_threshold: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    far_at_delay_threshold: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     dr_at_tolerize_limit: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -121,6 +126,7 @@ fn evaluate(
             // The daemon acts when the LFC goes above a limit.
             let at = |limit: u32| rates_at(&n, &a, f64::from(limit) + 1.0);
             let lfc = score == "max_lfc";
+            let delay = lfc.then(|| at(settings.delay_threshold));
             let tolerize = lfc.then(|| at(settings.tolerize_limit));
             let suspend = (lfc && settings.suspend_execve > 0).then(|| at(settings.suspend_execve));
             ScoreLine {
@@ -130,6 +136,8 @@ fn evaluate(
                 auc: auc(&n, &a),
                 far_at_dr90: far_at_detection(&n, &a, 0.9),
                 far_at_dr100: far_at_detection(&n, &a, 1.0),
+                dr_at_delay_threshold: delay.map(|r| r.0),
+                far_at_delay_threshold: delay.map(|r| r.1),
                 dr_at_tolerize_limit: tolerize.map(|r| r.0),
                 far_at_tolerize_limit: tolerize.map(|r| r.1),
                 dr_at_suspend_execve: suspend.map(|r| r.0),
@@ -208,6 +216,8 @@ pub fn run(args: Args) -> Result<()> {
         ("AUC", Align::Right),
         ("FAR@DR90", Align::Right),
         ("FAR@DR100", Align::Right),
+        ("DR@DELAY", Align::Right),
+        ("FAR@DELAY", Align::Right),
         ("DR@TOLERIZE", Align::Right),
         ("FAR@TOLERIZE", Align::Right),
         ("DR@SUSPEND", Align::Right),
@@ -225,6 +235,8 @@ pub fn run(args: Args) -> Result<()> {
             rate(l.auc),
             rate(l.far_at_dr90),
             rate(l.far_at_dr100),
+            rate(l.dr_at_delay_threshold),
+            rate(l.far_at_delay_threshold),
             rate(l.dr_at_tolerize_limit),
             rate(l.far_at_tolerize_limit),
             rate(l.dr_at_suspend_execve),
