@@ -161,7 +161,7 @@ impl Default for Settings {
 pub const DEFAULT_ACCEPT_AFTER: u32 = 2;
 
 /// The default `delay-threshold` (see `docs/detection.md` for how it was chosen).
-pub const DEFAULT_DELAY_THRESHOLD: u32 = 8;
+pub const DEFAULT_DELAY_THRESHOLD: u32 = 7;
 
 /// The largest `accept-after`.
 pub const ACCEPT_AFTER_MAX: u32 = 1000;

@@ -191,7 +191,10 @@ impl Worker {
     /// What setting `name` does on this kernel, where kernels differ.
     pub(super) fn note_on(&self, name: &str) -> Option<String> {
         use ebph_core::ResponseMode;
-        let delays = "delays stop a task with SIGSTOP right after its anomalous call, and the keeper continues it with SIGCONT";
+        let delays = match self.settings.delay_threshold {
+            0 => "delays stop a task with SIGSTOP right after each anomalous call, and the keeper continues it with SIGCONT".to_owned(),
+            n => format!("delays stop a task with SIGSTOP right after a call that leaves its LFC above {n} (delay-threshold), and the keeper continues it with SIGCONT"),
+        };
         let execve = || {
             match self.engine.bpf_lsm().reason() {
             None => "an exec of a task over suspend-execve fails with EPERM (BPF-LSM)".to_owned(),
@@ -201,7 +204,7 @@ impl Worker {
         }
         };
         match (name, self.settings.response) {
-            ("response", ResponseMode::Delay) => Some(delays.to_owned()),
+            ("response", ResponseMode::Delay) => Some(delays),
             ("response", ResponseMode::Enforce) if self.settings.suspend_execve > 0 => {
                 Some(format!("{delays}; {}", execve()))
             }
