@@ -456,32 +456,18 @@ impl Settings {
         if self.normal_wait > Duration::from_secs(100 * 365 * 24 * 60 * 60) {
             return Err(invalid("normal-wait", "must be at most 100 years"));
         }
-        if self.tolerize_limit > LOCALITY_FRAME_MAX as u32 {
-            return Err(invalid(
-                "tolerize-limit",
-                format!(
-                    "must be 0..={LOCALITY_FRAME_MAX}, not {}",
-                    self.tolerize_limit
-                ),
-            ));
-        }
-        if self.suspend_execve > LOCALITY_FRAME_MAX as u32 {
-            return Err(invalid(
-                "suspend-execve",
-                format!(
-                    "must be 0..={LOCALITY_FRAME_MAX}, not {}",
-                    self.suspend_execve
-                ),
-            ));
-        }
-        if self.delay_threshold > LOCALITY_FRAME_MAX as u32 {
-            return Err(invalid(
-                "delay-threshold",
-                format!(
-                    "must be 0..={LOCALITY_FRAME_MAX}, not {}",
-                    self.delay_threshold
-                ),
-            ));
+        // LFC thresholds: an LFC never exceeds the locality frame.
+        for (name, value) in [
+            ("tolerize-limit", self.tolerize_limit),
+            ("suspend-execve", self.suspend_execve),
+            ("delay-threshold", self.delay_threshold),
+        ] {
+            if value > LOCALITY_FRAME_MAX as u32 {
+                return Err(invalid(
+                    name,
+                    format!("must be 0..={LOCALITY_FRAME_MAX}, not {value}"),
+                ));
+            }
         }
         if self.accept_after > ACCEPT_AFTER_MAX {
             return Err(invalid(
@@ -739,6 +725,9 @@ mod tests {
             ("normal-wait", "soon"),
             ("tolerize-limit", "129"),
             ("suspend-execve", "-1"),
+            ("suspend-execve", "129"),
+            ("delay-threshold", "129"),
+            ("delay-threshold", "-1"),
             ("delay-factor", "20s"),
             ("max-delay", "2h"),
             ("anomaly-limit", "4294967296"),
@@ -763,6 +752,9 @@ mod tests {
                 "{name}={value} changed the settings"
             );
         }
+        s.set("delay-threshold", "128").unwrap();
+        assert_eq!(s.get("delay-threshold").unwrap(), "128");
+        s = Settings::default();
         assert!(matches!(
             s.set("speed", "1"),
             Err(SettingsError::Unknown(_))
