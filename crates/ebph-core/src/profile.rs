@@ -300,7 +300,7 @@ impl Profile {
             out.learned = true;
             out.thawed = self.lesson(run);
         }
-        if self.status == ProfileStatus::Normal && !known {
+        if self.is_novel(true, known) {
             out.novel = true;
             run.anomalous = true;
             self.anomalies += 1;
@@ -310,6 +310,13 @@ impl Profile {
             }
         }
         out
+    }
+
+    /// Whether something a task did beyond its calls (an exec, an endpoint), `watched` by the
+    /// settings and `known` to the test table or not, is novel: the profile is normal and
+    /// lacks it. The one rule of [`Profile::observed`] and of the read-only views.
+    fn is_novel(&self, watched: bool, known: bool) -> bool {
+        watched && self.status == ProfileStatus::Normal && !known
     }
 
     /// The train table learned something new in `run`: the counts towards freezing and
@@ -387,15 +394,13 @@ impl Profile {
     /// Whether executing `child` would be a novel exec ([`Profile::on_exec`]), without
     /// changing the profile: the detector's raw view, used by `ebph replay`.
     pub fn is_novel_exec(&self, child: &ProfileKey, settings: &Settings) -> bool {
-        settings.watch_execs && self.status == ProfileStatus::Normal && !self.test.knows_exec(child)
+        self.is_novel(settings.watch_execs, self.test.knows_exec(child))
     }
 
     /// Whether endpoint `e` would be novel ([`Profile::on_endpoint`]), without changing the
     /// profile; a novel one is entered in the task's locality frame, as `on_endpoint` does.
     pub fn detect_endpoint(&self, task: &mut TaskState, e: &Endpoint, settings: &Settings) -> bool {
-        let novel = settings.watch_endpoints
-            && self.status == ProfileStatus::Normal
-            && !self.test.knows_endpoint(e);
+        let novel = self.is_novel(settings.watch_endpoints, self.test.knows_endpoint(e));
         if novel {
             task.locality.record(true, settings.locality_frame);
         }
