@@ -12,7 +12,7 @@ const MAX_EXPONENT: u32 = 31;
 /// `delay_factor * 2^lfc`, at most `max_delay`, and nothing unless `lfc` exceeds
 /// `delay_threshold` (0, pH: any `lfc` above 0).
 pub fn delay_for(lfc: u32, settings: &Settings) -> Duration {
-    if lfc == 0 || lfc <= settings.delay_threshold || settings.delay_factor.is_zero() {
+    if lfc <= settings.delay_threshold || settings.delay_factor.is_zero() {
         return Duration::ZERO;
     }
     settings

@@ -64,6 +64,38 @@ fn of_pid(events: &[Value], kind: &str, pid: u32) -> Vec<Value> {
         .collect()
 }
 
+/// The holds of `pid` in `events`: (LFC, milliseconds held).
+fn holds_of(events: &[Value], pid: u32) -> Vec<(u64, f64)> {
+    of_pid(events, "delay", pid)
+        .iter()
+        .map(|d| (d["lfc"].as_u64().unwrap(), d["delay_ms"].as_f64().unwrap()))
+        .collect()
+}
+
+/// Asserts that every hold lasted `delay-factor * 2^LFC` (a `delay-factor` of 1 ms), capped
+/// at `max_ms` (`max-delay`).
+fn assert_held_two_to_the_lfc(holds: &[(u64, f64)], max_ms: f64) {
+    for &(lfc, ms) in holds {
+        let expected = 2f64.powi(lfc as i32).min(max_ms);
+        assert!(
+            (ms - expected).abs() < 0.01,
+            "LFC {lfc}: held {ms} ms, expected {expected}"
+        );
+    }
+}
+
+/// Runs `spree ARG` to its end (it must succeed); returns its pid.
+fn run_spree(spree: &Path, arg: &str) -> u32 {
+    let child = Command::new(spree)
+        .arg(arg)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    assert!(child.wait_with_output().unwrap().status.success());
+    pid
+}
+
 #[test]
 fn anomalous_processes_are_held_longer_as_their_lfc_grows_and_normal_ones_never() {
     let Some(_one) = as_root() else {
@@ -115,12 +147,8 @@ fn anomalous_processes_are_held_longer_as_their_lfc_grows_and_normal_ones_never(
         of_pid(&all, "delay", normal_pid).is_empty(),
         "a normal run was held"
     );
-    let delays = of_pid(&all, "delay", odd_pid);
-    assert!(delays.len() >= 5, "too few delays: {delays:?}");
-    let mut by_lfc: Vec<(u64, f64)> = delays
-        .iter()
-        .map(|d| (d["lfc"].as_u64().unwrap(), d["delay_ms"].as_f64().unwrap()))
-        .collect();
+    let mut by_lfc = holds_of(&all, odd_pid);
+    assert!(by_lfc.len() >= 5, "too few delays: {by_lfc:?}");
     by_lfc.sort_by(|a, b| a.partial_cmp(b).unwrap());
     for pair in by_lfc.windows(2) {
         assert!(
@@ -128,14 +156,7 @@ fn anomalous_processes_are_held_longer_as_their_lfc_grows_and_normal_ones_never(
             "the delay did not grow with the LFC: {by_lfc:?}"
         );
     }
-    // delay-factor * 2^LFC, capped at max-delay.
-    for (lfc, ms) in &by_lfc {
-        let expected = (2f64.powi(*lfc as i32)).min(40.0);
-        assert!(
-            (ms - expected).abs() < 0.01,
-            "LFC {lfc}: held {ms} ms, expected {expected}"
-        );
-    }
+    assert_held_two_to_the_lfc(&by_lfc, 40.0);
     assert!(by_lfc.last().unwrap().1 > by_lfc[0].1);
     let held: f64 = by_lfc.iter().map(|(_, ms)| ms).sum();
     assert!(
@@ -205,13 +226,7 @@ fn delays_begin_only_when_the_lfc_exceeds_delay_threshold() {
         "response",
         "delay",
     ]);
-    let odd = Command::new(&spree)
-        .arg("spree")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = odd.id();
-    assert!(odd.wait_with_output().unwrap().status.success());
+    let pid = run_spree(&spree, "spree");
     wait_until(60, "the delays to be reported", || {
         !of_pid(&events(&daemon), "delay", pid).is_empty()
     });
@@ -226,15 +241,9 @@ fn delays_begin_only_when_the_lfc_exceeds_delay_threshold() {
         anomalies.contains(&1) && anomalies.iter().any(|&l| l > 3),
         "{anomalies:?}"
     );
-    let delays: Vec<(u64, f64)> = of_pid(&all, "delay", pid)
-        .iter()
-        .map(|d| (d["lfc"].as_u64().unwrap(), d["delay_ms"].as_f64().unwrap()))
-        .collect();
+    let delays = holds_of(&all, pid);
     assert!(delays.iter().all(|&(lfc, _)| lfc > 3), "{delays:?}");
-    for &(lfc, ms) in &delays {
-        let expected = 2f64.powi(lfc as i32).min(40.0);
-        assert!((ms - expected).abs() < 0.01, "LFC {lfc}: held {ms} ms");
-    }
+    assert_held_two_to_the_lfc(&delays, 40.0);
     // (An exiting task is never held.)
     let held_calls = of_pid(&all, "anomaly", pid)
         .iter()
@@ -250,13 +259,7 @@ fn delays_begin_only_when_the_lfc_exceeds_delay_threshold() {
 
     // A process whose LFC stays at or below the threshold is never held: `spree once` reaches
     // 3 (its unusual call, the `write` after it, its exit).
-    let once = Command::new(&spree)
-        .arg("once")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let once_pid = once.id();
-    assert!(once.wait_with_output().unwrap().status.success());
+    let once_pid = run_spree(&spree, "once");
     wait_until(20, "its anomalies to be reported", || {
         of_pid(&events(&daemon), "anomaly", once_pid).len() >= 2
     });

@@ -35,10 +35,10 @@ static __always_inline bool hold(__u64 until)
 
 /* pH's response, at the sys_enter of a call that leaves the task's LFC above 0 (the call
  * itself counted: the anomalous call is the one held; ebph_core::delay_for and
- * execve_allowed): if the LFC exceeds delay_threshold, hold it delay_factor * 2^LFC with SIGSTOP (the keeper sends SIGCONT when
- * the time is up, and a task continued early is stopped again), and in enforce mode kill a
- * task that tries to exec above suspend-execve (no BPF-LSM here to refuse it cleanly). A task
- * that is exiting is never held. */
+ * execve_allowed): if the LFC exceeds delay_threshold, hold it delay_factor * 2^LFC with
+ * SIGSTOP (the keeper sends SIGCONT when the time is up, and a task continued early is
+ * stopped again), and in enforce mode kill a task that tries to exec above suspend-execve (no
+ * BPF-LSM here to refuse it cleanly). A task that is exiting is never held. */
 static __always_inline void respond(struct ebph_task *t, long id)
 {
 	struct ebph_profile *p;
