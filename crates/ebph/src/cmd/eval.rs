@@ -20,7 +20,8 @@ use crate::table::{Align, Table};
 /// units (a trace file by default), each scored by its worst process, and for each score the
 /// report gives, for each detector (lookahead pairs, n-grams, both: one training serves them
 /// all), the ROC area, the false-alarm rate at 90 % and 100 % detection, detection and
-/// false alarms at the daemon's tolerize-limit and suspend-execve, and the counts.
+/// false alarms at the daemon's delay-threshold, tolerize-limit and suspend-execve, and the
+/// counts.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Scores: max_lfc (the highest locality frame count: what the daemon acts on), anomaly_rate
