@@ -84,15 +84,18 @@ fn assert_held_two_to_the_lfc(holds: &[(u64, f64)], max_ms: f64) {
     }
 }
 
-/// Runs `spree ARG` to its end (it must succeed); returns its pid.
-fn run_spree(spree: &Path, arg: &str) -> u32 {
+/// Runs `spree ARGS` to its end (it must succeed, held or not); returns its pid.
+fn run_spree(spree: &Path, args: &[&str]) -> u32 {
     let child = Command::new(spree)
-        .arg(arg)
+        .args(args)
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
     let pid = child.id();
-    assert!(child.wait_with_output().unwrap().status.success());
+    assert!(
+        child.wait_with_output().unwrap().status.success(),
+        "spree {args:?} did not complete (a held process still completes)"
+    );
     pid
 }
 
@@ -107,21 +110,10 @@ fn anomalous_processes_are_held_longer_as_their_lfc_grows_and_normal_ones_never(
     daemon.ok(&["set", "max-delay", "40ms"]);
     daemon.ok(&["set", "response", "delay"]);
 
-    let normal = Command::new(&spree).stdout(Stdio::null()).spawn().unwrap();
-    let normal_pid = normal.id();
-    assert!(normal.wait_with_output().unwrap().status.success());
+    let normal_pid = run_spree(&spree, &[]);
 
     let start = Instant::now();
-    let odd = Command::new(&spree)
-        .arg("spree")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let odd_pid = odd.id();
-    assert!(
-        odd.wait_with_output().unwrap().status.success(),
-        "a held process still completes"
-    );
+    let odd_pid = run_spree(&spree, &["spree"]);
     let took = start.elapsed();
 
     // Every delay was reported before its hold began; wait until the daemon has read them
@@ -226,7 +218,7 @@ fn delays_begin_only_when_the_lfc_exceeds_delay_threshold() {
         "response",
         "delay",
     ]);
-    let pid = run_spree(&spree, "spree");
+    let pid = run_spree(&spree, &["spree"]);
     wait_until(60, "the delays to be reported", || {
         !of_pid(&events(&daemon), "delay", pid).is_empty()
     });
@@ -259,7 +251,7 @@ fn delays_begin_only_when_the_lfc_exceeds_delay_threshold() {
 
     // A process whose LFC stays at or below the threshold is never held: `spree once` reaches
     // 3 (its unusual call, the `write` after it, its exit).
-    let once_pid = run_spree(&spree, "once");
+    let once_pid = run_spree(&spree, &["once"]);
     wait_until(20, "its anomalies to be reported", || {
         of_pid(&events(&daemon), "anomaly", once_pid).len() >= 2
     });
