@@ -15,6 +15,7 @@ use crate::protocol::{
     AdminRequest, Anomaly, Deleted, ErrorReply, ImportRequest, Imported, NameValue, Process,
     ProfileDetail, ProfileSummary, Release, Saved, SetSetting, SettingValue, Status, Target,
 };
+use crate::routes;
 
 /// Why a request failed, in terms a person can act on.
 #[derive(Debug, thiserror::Error)]
@@ -185,32 +186,32 @@ impl Client {
 
     // ---- one method per endpoint ----------------------------------------------------------
 
-    /// `GET /v1/status`.
+    /// `GET` [`routes::STATUS`].
     pub fn status(&self) -> Result<Status, ClientError> {
-        self.get("/v1/status")
+        self.get(routes::STATUS)
     }
 
-    /// `GET /v1/profiles`: every profile, without tables.
+    /// `GET` [`routes::PROFILES`]: every profile, without tables.
     pub fn profiles(&self) -> Result<Vec<ProfileSummary>, ClientError> {
-        self.get("/v1/profiles")
+        self.get(routes::PROFILES)
     }
 
-    /// `GET /v1/profile`: one profile with its pairs.
+    /// `GET` [`routes::PROFILE`]: one profile with its pairs.
     pub fn profile(&self, target: &Target) -> Result<ProfileDetail, ClientError> {
-        self.get(&format!("/v1/profile?{}", self.query(target)?))
+        self.get(&format!("{}?{}", routes::PROFILE, self.query(target)?))
     }
 
-    /// `GET /v1/processes`: tracked processes, or with `threads`, every tracked thread.
+    /// `GET` [`routes::PROCESSES`]: tracked processes, or with `threads`, every tracked thread.
     pub fn processes(&self, threads: bool) -> Result<Vec<Process>, ClientError> {
-        self.get(&format!("/v1/processes?threads={threads}"))
+        self.get(&format!("{}?threads={threads}", routes::PROCESSES))
     }
 
-    /// `GET /v1/settings`.
+    /// `GET` [`routes::SETTINGS`].
     pub fn settings(&self) -> Result<Vec<SettingValue>, ClientError> {
-        self.get("/v1/settings")
+        self.get(routes::SETTINGS)
     }
 
-    /// `PUT /v1/settings`: changes settings (name, value), checked together as one set;
+    /// `PUT` [`routes::SETTINGS`]: changes settings (name, value), checked together as one set;
     /// answers with all of them.
     pub fn set_settings(
         &self,
@@ -231,43 +232,43 @@ impl Client {
             more: pairs.collect(),
             force,
         };
-        self.send(Method::PUT, "/v1/settings", &body)
+        self.send(Method::PUT, routes::SETTINGS, &body)
     }
 
-    /// `POST /v1/admin`: `normalize`, `sensitize` or `tolerize` a profile.
+    /// `POST` [`routes::ADMIN`]: `normalize`, `sensitize` or `tolerize` a profile.
     pub fn admin(&self, op: &str, target: Target) -> Result<ProfileSummary, ClientError> {
         let request = AdminRequest {
             op: op.to_owned(),
             target,
         };
-        self.send(Method::POST, "/v1/admin", &request)
+        self.send(Method::POST, routes::ADMIN, &request)
     }
 
-    /// `POST /v1/delete`: deletes a profile no running process uses.
+    /// `POST` [`routes::DELETE`]: deletes a profile no running process uses.
     pub fn delete_profile(&self, target: Target) -> Result<Deleted, ClientError> {
-        self.send(Method::POST, "/v1/delete", &target)
+        self.send(Method::POST, routes::DELETE, &target)
     }
 
-    /// `POST /v1/save`.
+    /// `POST` [`routes::SAVE`].
     pub fn save(&self) -> Result<Saved, ClientError> {
-        self.send(Method::POST, "/v1/save", &())
+        self.send(Method::POST, routes::SAVE, &())
     }
 
-    /// `POST /v1/release`: continues a held process; answers how many tasks were released.
+    /// `POST` [`routes::RELEASE`]: continues a held process; answers how many tasks were released.
     pub fn release(&self, pid: u32) -> Result<u32, ClientError> {
-        self.send(Method::POST, "/v1/release", &Release { pid })
+        self.send(Method::POST, routes::RELEASE, &Release { pid })
     }
 
-    /// `GET /v1/anomalies`: the last `limit` anomalies recorded, oldest first.
+    /// `GET` [`routes::ANOMALIES`]: the last `limit` anomalies recorded, oldest first.
     pub fn anomalies(&self, limit: u32) -> Result<Vec<Anomaly>, ClientError> {
-        self.get(&format!("/v1/anomalies?limit={limit}"))
+        self.get(&format!("{}?limit={limit}", routes::ANOMALIES))
     }
 
-    /// `POST /v1/import`: adds a profile file's profiles to the running daemon.
+    /// `POST` [`routes::IMPORT`]: adds a profile file's profiles to the running daemon.
     pub fn import(&self, file: ProfileFile, allow_unsigned: bool) -> Result<Imported, ClientError> {
         self.send(
             Method::POST,
-            "/v1/import",
+            routes::IMPORT,
             &ImportRequest {
                 file,
                 allow_unsigned,
@@ -275,16 +276,16 @@ impl Client {
         )
     }
 
-    /// `GET /v1/export`: one profile, or every profile, as a profile file.
+    /// `GET` [`routes::EXPORT`]: one profile, or every profile, as a profile file.
     pub fn export(&self, target: Option<&Target>) -> Result<ProfileFile, ClientError> {
         let query = match target {
             Some(t) => self.query(t)?,
             None => String::new(),
         };
-        self.get(&format!("/v1/export?{query}"))
+        self.get(&format!("{}?{query}", routes::EXPORT))
     }
 
-    /// `GET /v1/events`: hands each event's JSON line to `line` (the latest ones, then with
+    /// `GET` [`routes::EVENTS`]: hands each event's JSON line to `line` (the latest ones, then with
     /// `follow` every new one) until the daemon ends or `line` returns false. `types`: only
     /// events of these types.
     pub fn events(
@@ -293,7 +294,7 @@ impl Client {
         types: Option<&[&str]>,
         line: impl FnMut(&str) -> bool,
     ) -> Result<(), ClientError> {
-        let mut path = format!("/v1/events?follow={follow}");
+        let mut path = format!("{}?follow={follow}", routes::EVENTS);
         if let Some(types) = types {
             path.push('&');
             path.push_str(&self.query(&[("types", types.join(","))])?);

@@ -3,6 +3,7 @@
 use ebph_core::ProfileKey;
 
 use crate::layout::{event, key, record, KEY_SIZE};
+use crate::layout_skel::types::ebph_record_kind;
 use crate::EngineError;
 
 /// Reads little-endian integers at fixed offsets of a kernel struct.
@@ -61,51 +62,44 @@ pub(crate) fn key_to_kernel(k: &ProfileKey) -> [u8; KEY_SIZE] {
     out
 }
 
-/// What an event reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum EventKind {
-    /// A program ran for the first time: a new profile.
-    ProfileCreated,
-    /// A task executed a program and is now tracked under its profile.
-    Exec,
-    /// A call of a normal profile's task did not match the profile.
-    Anomaly,
-    /// A profile froze (it will become normal at its normal time).
-    Frozen,
-    /// A profile became normal.
-    Normal,
-    /// A profile had more anomalies than the anomaly limit and went back to training.
-    LeftNormal,
-    /// A task's LFC rose above the tolerize limit: its profile forgets its training data.
-    TolerizeLimit,
-    /// A task with LFC above 0 is held (stopped) for `delay_ns`.
-    Delay,
-    /// A task above `suspend-execve` tried to exec and was killed.
-    ExecveRefused,
-    /// A profile had more anomalies in a second than are reported: `misses` is how many were
-    /// not.
-    AnomaliesSuppressed,
-    /// User `uid` used up its budget of new profiles for the minute (`user-profiles`, in
-    /// `misses`): its new programs run untracked until the minute is over. At most one a
-    /// minute per user.
-    ProfileBudgetSpent,
-    /// A normal profile accepted what `accept-after` runs in a row repeated: it is
-    /// normal anew with what its train table learned.
-    Accepted,
-    /// A task of a normal profile executed a program (`path`) the profile never ran
-    /// (`watch-execs`): an anomaly of that profile (`key`), which the new program starts with
-    /// in its locality frame.
-    NovelExec,
-    /// A task of a normal profile bound or connected to an endpoint (`endpoint`) the profile
-    /// never used (`watch-endpoints`): an anomaly, entered in its locality frame.
-    NovelEndpoint,
+/// What an event reports: one of `enum ebph_event_type` (`src/bpf/ebph.h`), whose
+/// constants, [`EventType::ALL`] and [`EventType::name`] are generated from the enum's BTF
+/// (`build.rs`). What each type means, and which fields it carries, is said once, by
+/// `ebph_api::event::EventKind`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EventType(u32);
+
+include!(concat!(env!("OUT_DIR"), "/event_types.rs"));
+
+impl EventType {
+    /// The type of this name (as [`EventType::name`] gives it), if there is one.
+    pub fn named(name: &str) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// The type numbered `number` in the C enum, if there is one.
+    fn of(number: u32) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|t| t.0 == number)
+    }
+}
+
+impl std::fmt::Debug for EventType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::fmt::Display for EventType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// An event of the engine (`struct ebph_event`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
     /// What happened.
-    pub kind: EventKind,
+    pub kind: EventType,
     /// The process (thread group) id.
     pub pid: u32,
     /// The thread id.
@@ -138,7 +132,7 @@ pub struct Event {
     pub path: String,
     /// Delay: how long the task is held, in nanoseconds.
     pub delay_ns: u64,
-    /// NovelEndpoint: the endpoint (`ebph_core::Endpoint::id`).
+    /// The endpoint the call named, when the event is about one (`ebph_core::Endpoint::id`).
     pub endpoint: u64,
 }
 
@@ -153,23 +147,9 @@ impl Event {
     pub(crate) fn parse(data: &[u8]) -> Result<Event, EngineError> {
         expect_len("an event", data, EVENT_SIZE)?;
         let b = Bytes(data);
-        let kind = match b.u32(event::TYPE) {
-            1 => EventKind::ProfileCreated,
-            2 => EventKind::Exec,
-            3 => EventKind::Anomaly,
-            4 => EventKind::Frozen,
-            5 => EventKind::Normal,
-            6 => EventKind::LeftNormal,
-            7 => EventKind::TolerizeLimit,
-            8 => EventKind::Delay,
-            9 => EventKind::ExecveRefused,
-            10 => EventKind::AnomaliesSuppressed,
-            11 => EventKind::ProfileBudgetSpent,
-            12 => EventKind::Accepted,
-            13 => EventKind::NovelExec,
-            14 => EventKind::NovelEndpoint,
-            other => return Err(EngineError::Layout(format!("unknown event type {other}"))),
-        };
+        let kind = EventType::of(b.u32(event::TYPE)).ok_or_else(|| {
+            EngineError::Layout(format!("unknown event type {}", b.u32(event::TYPE)))
+        })?;
         let seq_len = (b.u32(event::SEQ_LEN) as usize).min(event::SEQUENCE_LEN);
         // The kernel writes the newest call first.
         let sequence = (0..seq_len)
@@ -241,14 +221,19 @@ impl Record {
     pub(crate) fn parse(data: &[u8]) -> Result<Record, EngineError> {
         expect_len("a record", data, RECORD_SIZE)?;
         let b = Bytes(data);
-        let kind = match b.u32(record::KIND) {
-            1 => RecordKind::Exec,
-            2 => RecordKind::Fork,
-            3 => RecordKind::Signal,
-            4 => RecordKind::Call,
-            5 => RecordKind::Exit,
-            6 => RecordKind::Endpoint,
-            other => return Err(EngineError::Layout(format!("unknown record kind {other}"))),
+        let kind = match ebph_record_kind(b.u32(record::KIND)) {
+            ebph_record_kind::EBPH_REC_EXEC => RecordKind::Exec,
+            ebph_record_kind::EBPH_REC_FORK => RecordKind::Fork,
+            ebph_record_kind::EBPH_REC_SIGNAL => RecordKind::Signal,
+            ebph_record_kind::EBPH_REC_CALL => RecordKind::Call,
+            ebph_record_kind::EBPH_REC_EXIT => RecordKind::Exit,
+            ebph_record_kind::EBPH_REC_ENDPOINT => RecordKind::Endpoint,
+            other => {
+                return Err(EngineError::Layout(format!(
+                    "unknown record kind {}",
+                    other.0
+                )))
+            }
         };
         Ok(Record {
             seq: b.u64(record::SEQ),
@@ -331,7 +316,7 @@ mod tests {
         }
         put(&mut b, event::PATH, b"/bin/x\0junk");
         let e = Event::parse(&b).unwrap();
-        assert_eq!(e.kind, EventKind::Anomaly);
+        assert_eq!(e.kind, EventType::ANOMALY);
         assert_eq!(
             (e.pid, e.tid, e.syscall, e.misses, e.lfc),
             (100, 101, 1, 2, 3)
@@ -339,6 +324,21 @@ mod tests {
         assert_eq!(e.sequence, [257, 0, 1]);
         assert_eq!(e.key, ProfileKey::new(254, 1, 42));
         assert_eq!(e.path, "/bin/x");
+    }
+
+    #[test]
+    fn event_types_are_the_c_enum_by_name() {
+        assert_eq!(EventType::ANOMALY.name(), "anomaly");
+        assert_eq!(EventType::ANOMALY.0, 3, "EBPH_EV_ANOMALY = 3");
+        assert_eq!(
+            EventType::named("novel_endpoint"),
+            Some(EventType::NOVEL_ENDPOINT)
+        );
+        assert_eq!(EventType::named("reboot"), None);
+        for t in EventType::ALL {
+            assert_eq!(EventType::named(t.name()), Some(t));
+            assert_eq!(EventType::of(t.0), Some(t));
+        }
     }
 
     #[test]

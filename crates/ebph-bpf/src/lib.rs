@@ -20,7 +20,7 @@ mod lsm;
 mod requirements;
 mod running;
 
-pub use abi::{Event, EventKind, Record, RecordKind, Stats};
+pub use abi::{Event, EventType, Record, RecordKind, Stats};
 pub use clock::{boot_now_ns, boot_ns_of, unix_ns_of, wall_time};
 pub use engine::{AdminOp, Capacity, Engine, EventSource, ProfileUse, Subscription, TaskInfo};
 pub use error::EngineError;

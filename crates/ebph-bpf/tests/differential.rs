@@ -1,19 +1,19 @@
 //! The kernel engine and the model, fed the same calls of real workloads, must build the same
 //! profiles bit for bit.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{
-    apply_record, assert_same_profile, engine, events_during, model_of, serial, Lab, Recorder,
-};
 use ebph_bpf::{AdminOp, Engine};
 use ebph_core::{Detector, ProfileStatus, Settings, Syscall};
+use ebph_test_support::lab::{
+    apply_record, assert_same_profile, engine, events_during, model_of, train_until_normal, Lab,
+    Recorder,
+};
+use ebph_test_support::one_at_a_time;
 
 #[test]
 fn ls_and_shell_pipelines_match_the_model() {
-    let _one = serial();
+    let _one = one_at_a_time();
     let settings = Settings::default();
     let lab = Lab::new();
     let Some(engine) = engine(&settings, true) else {
@@ -68,7 +68,7 @@ fn ls_and_shell_pipelines_match_the_model() {
 
 #[test]
 fn scripts_get_profiles_of_their_own() {
-    let _one = serial();
+    let _one = one_at_a_time();
     let settings = Settings::default();
     // A kernel that runs tracepoint programs preemptibly may skip a run of one (counted as a
     // recursion miss, `runs_missed`): then the engine did not see all of the workload, and
@@ -116,7 +116,7 @@ fn check_scripts(engine: &Engine, lab: &Lab, model: &ebph_core::Model) {
 
 #[test]
 fn threads_fork_exec_chains_and_signal_handlers_match_the_model() {
-    let _one = serial();
+    let _one = one_at_a_time();
     let settings = Settings::default();
     let lab = Lab::new();
     let Some(engine) = engine(&settings, true) else {
@@ -165,7 +165,7 @@ fn folded_loops_match_the_model() {
 /// Trains a program until normal, then runs it with an extra line and ls with new arguments:
 /// anomalies, leaving normal and the tolerize limit, with detector `detector`.
 fn anomalies_match_the_model(detector: Detector, ngram_length: u8, fold_loops: u8) {
-    let _one = serial();
+    let _one = one_at_a_time();
     // Normal as soon as frozen; low limits, so every transition happens in a short run.
     let settings = Settings {
         normal_wait: Duration::ZERO,
@@ -211,7 +211,7 @@ fn anomalies_match_the_model(detector: Detector, ngram_length: u8, fold_loops: u
 
 #[test]
 fn repeated_new_behaviour_is_accepted_as_the_model_says() {
-    let _one = serial();
+    let _one = one_at_a_time();
     // Every call seen (the extra line is new) and no limit in the way: the runs alone decide.
     let settings = Settings {
         anomaly_limit: 1000,
@@ -224,14 +224,8 @@ fn repeated_new_behaviour_is_accepted_as_the_model_says() {
     };
     let anomaly = lab.path("anomaly");
     let key = lab.key("anomaly");
-    let recorder = Recorder::new(&engine);
-    for _ in 0..5 {
-        lab.run(&anomaly, &[]);
-    }
-    let mut model = model_of(&recorder.finish(), &settings);
+    let mut model = train_until_normal(&engine, &lab, "anomaly", &[], 5, &settings);
     let slot = engine.slot_of(&key).unwrap().unwrap();
-    engine.admin(AdminOp::Normalize, slot).unwrap();
-    model.profile_mut(&key).unwrap().normalize();
 
     // The first run with the extra line teaches it; the next two repeat it.
     let recorder = Recorder::new(&engine);
@@ -262,7 +256,7 @@ fn repeated_new_behaviour_is_accepted_as_the_model_says() {
 
 #[test]
 fn novel_execs_are_flagged_as_the_model_says() {
-    let _one = serial();
+    let _one = one_at_a_time();
     let settings = Settings {
         anomaly_limit: 1000,
         ..Settings::default()
@@ -273,16 +267,10 @@ fn novel_execs_are_flagged_as_the_model_says() {
     };
     let sh = lab.path("sh");
     let pipeline = |program: &str| format!("echo abc | {program} > /dev/null");
-    let recorder = Recorder::new(&engine);
-    for _ in 0..3 {
-        lab.run(&sh, &["-c", &pipeline("tr a-z A-Z")]);
-        recorder.drain();
-    }
-    let mut model = model_of(&recorder.finish(), &settings);
+    let trained = pipeline("tr a-z A-Z");
+    let mut model = train_until_normal(&engine, &lab, "sh", &["-c", &trained], 3, &settings);
     let key = lab.key("sh");
     let slot = engine.slot_of(&key).unwrap().unwrap();
-    engine.admin(AdminOp::Normalize, slot).unwrap();
-    model.profile_mut(&key).unwrap().normalize();
 
     // The same pipeline again, then one that runs a program sh never ran.
     let recorder = Recorder::new(&engine);
@@ -303,7 +291,7 @@ fn novel_execs_are_flagged_as_the_model_says() {
     assert!(p.train.knows_exec(&lab.key("wc")), "learned all the same");
     let novel: Vec<_> = events
         .into_iter()
-        .filter(|e| e.kind == ebph_bpf::EventKind::NovelExec)
+        .filter(|e| e.kind == ebph_bpf::EventType::NOVEL_EXEC)
         .collect();
     assert_eq!(novel.len(), 1, "{novel:?}");
     assert_eq!(novel[0].key, key, "reported as sh's");
@@ -316,7 +304,7 @@ fn novel_execs_are_flagged_as_the_model_says() {
 /// without.
 #[test]
 fn heap_mmaps_are_told_apart_as_the_model_says() {
-    let _one = serial();
+    let _one = one_at_a_time();
     let arch = ebph_core::Arch::X86_64;
     let (mmap, getppid) = (arch.mmap(), arch.number("getppid").unwrap());
     for skip in [true, false] {
@@ -368,7 +356,7 @@ fn heap_mmaps_are_told_apart_as_the_model_says() {
 
 #[test]
 fn endpoints_are_classed_and_flagged_as_the_model_says() {
-    let _one = serial();
+    let _one = one_at_a_time();
     let settings = Settings {
         anomaly_limit: 1000,
         ..Settings::default()
@@ -379,16 +367,8 @@ fn endpoints_are_classed_and_flagged_as_the_model_says() {
     };
     let net = lab.path("net");
     let usual = ["c:127.0.0.1:5432", "b:0.0.0.0:0", "c:[::1]:80"];
-    let recorder = Recorder::new(&engine);
-    for _ in 0..3 {
-        lab.run(&net, &usual);
-        recorder.drain();
-    }
-    let mut model = model_of(&recorder.finish(), &settings);
+    let mut model = train_until_normal(&engine, &lab, "net", &usual, 3, &settings);
     let key = lab.key("net");
-    let slot = engine.slot_of(&key).unwrap().unwrap();
-    engine.admin(AdminOp::Normalize, slot).unwrap();
-    model.profile_mut(&key).unwrap().normalize();
 
     // The usual ones again, then one of every other class.
     let new = [
@@ -437,7 +417,7 @@ fn endpoints_are_classed_and_flagged_as_the_model_says() {
     // Each new class is a novel endpoint, reported with its endpoint; the usual ones are not.
     let novel: Vec<String> = events
         .into_iter()
-        .filter(|e| e.kind == ebph_bpf::EventKind::NovelEndpoint)
+        .filter(|e| e.kind == ebph_bpf::EventType::NOVEL_ENDPOINT)
         .map(|e| {
             ebph_core::Endpoint::from_id(e.endpoint)
                 .unwrap()
@@ -453,7 +433,7 @@ fn endpoints_are_classed_and_flagged_as_the_model_says() {
 
 #[test]
 fn admin_operations_match_the_model() {
-    let _one = serial();
+    let _one = one_at_a_time();
     let settings = Settings::default();
     let lab = Lab::new();
     let Some(engine) = engine(&settings, true) else {

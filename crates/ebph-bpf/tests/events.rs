@@ -1,18 +1,17 @@
 //! What the engine reports, end to end: the thesis's anomaly, the daemon left alone, and full
 //! maps counted while everything else goes on.
 
-mod common;
-
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{engine, events_during, serial, Lab};
-use ebph_bpf::{AdminOp, Capacity, Engine, Event, EventKind};
+use ebph_bpf::{Capacity, Engine, Event, EventType};
 use ebph_core::{Arch, ProfileStatus, Settings};
+use ebph_test_support::lab::{engine, events_during, normalize, Lab};
+use ebph_test_support::one_at_a_time;
 
 #[test]
 fn the_thesis_anomaly_is_detected_end_to_end() {
-    let _one = serial();
+    let _one = one_at_a_time();
     // pH's windows: the thesis's anomaly is one more turn of a write loop, which folding
     // would hide by design.
     let settings = Settings {
@@ -45,15 +44,15 @@ fn the_thesis_anomaly_is_detected_end_to_end() {
     assert!(events
         .iter()
         .filter(mine)
-        .any(|e| e.kind == EventKind::ProfileCreated && e.path == anomaly.to_str().unwrap()));
+        .any(|e| e.kind == EventType::PROFILE_CREATED && e.path == anomaly.to_str().unwrap()));
     assert!(events
         .iter()
         .filter(mine)
-        .any(|e| e.kind == EventKind::Exec));
+        .any(|e| e.kind == EventType::EXEC));
     assert!(events
         .iter()
         .filter(mine)
-        .any(|e| e.kind == EventKind::Frozen));
+        .any(|e| e.kind == EventType::FROZEN));
 
     // Once normal_wait has passed, ordinary runs make it normal, with no anomaly.
     std::thread::sleep(Duration::from_millis(1100));
@@ -68,11 +67,11 @@ fn the_thesis_anomaly_is_detected_end_to_end() {
     assert!(events
         .iter()
         .filter(mine)
-        .any(|e| e.kind == EventKind::Normal));
+        .any(|e| e.kind == EventType::NORMAL));
     assert!(!events
         .iter()
         .filter(mine)
-        .any(|e| e.kind == EventKind::Anomaly));
+        .any(|e| e.kind == EventType::ANOMALY));
 
     // With an argument it prints one more line: an anomaly ending in writes.
     let events = events_during(&engine, || {
@@ -85,7 +84,7 @@ fn the_thesis_anomaly_is_detected_end_to_end() {
     let anomalies: Vec<&Event> = events
         .iter()
         .filter(mine)
-        .filter(|e| e.kind == EventKind::Anomaly)
+        .filter(|e| e.kind == EventType::ANOMALY)
         .collect();
     assert!(!anomalies.is_empty(), "no anomaly event: {events:?}");
     let write = Arch::X86_64.number("write").unwrap().nr();
@@ -126,7 +125,7 @@ fn the_thesis_anomaly_is_detected_end_to_end() {
     let accepted: Vec<&Event> = events
         .iter()
         .filter(mine)
-        .filter(|e| e.kind == EventKind::Accepted)
+        .filter(|e| e.kind == EventType::ACCEPTED)
         .collect();
     assert_eq!(accepted.len(), 1, "{events:?}");
     assert!(accepted[0].pid > 0);
@@ -137,14 +136,14 @@ fn the_thesis_anomaly_is_detected_end_to_end() {
         !events
             .iter()
             .filter(mine)
-            .any(|e| e.kind == EventKind::Anomaly),
+            .any(|e| e.kind == EventType::ANOMALY),
         "the accepted behaviour is normal: {events:?}"
     );
 }
 
 #[test]
 fn the_daemon_is_never_traced() {
-    let _one = serial();
+    let _one = one_at_a_time();
     let lab = Lab::new();
     let Some(mut engine) = engine(&Settings::default(), false) else {
         return;
@@ -175,7 +174,7 @@ fn the_daemon_is_never_traced() {
 
 #[test]
 fn full_maps_are_counted_and_the_rest_keeps_working() {
-    let _one = serial();
+    let _one = one_at_a_time();
     let lab = Lab::new();
     let capacity = Capacity {
         profiles: 3,
@@ -184,7 +183,7 @@ fn full_maps_are_counted_and_the_rest_keeps_working() {
         tasks: 4,
         record_bytes: 0,
     };
-    let Some(mut engine) = common::load(&capacity) else {
+    let Some(mut engine) = ebph_test_support::lab::load(&capacity) else {
         return;
     };
     engine.attach().unwrap();
@@ -223,7 +222,7 @@ fn full_maps_are_counted_and_the_rest_keeps_working() {
 
 #[test]
 fn an_anomaly_storm_is_reported_a_hundred_a_second_and_counted_in_full() {
-    let _one = serial();
+    let _one = one_at_a_time();
     // Nothing stops the storm: no anomaly limit, no tolerizing.
     let settings = Settings {
         anomaly_limit: u32::MAX,
@@ -239,11 +238,11 @@ fn an_anomaly_storm_is_reported_a_hundred_a_second_and_counted_in_full() {
     for _ in 0..3 {
         lab.run(&storm, &["train"]);
     }
+    normalize(&engine, &key);
     let slot = engine.slot_of(&key).unwrap().unwrap();
-    engine.admin(AdminOp::Normalize, slot).unwrap();
     let before = engine.stats().anomalies_suppressed;
 
-    let mine = |events: &[Event], kind: EventKind| {
+    let mine = |events: &[Event], kind: EventType| {
         events
             .iter()
             .filter(|e| e.key == key && e.kind == kind)
@@ -256,8 +255,8 @@ fn an_anomaly_storm_is_reported_a_hundred_a_second_and_counted_in_full() {
     });
     let anomalies = engine.profile(slot).unwrap().anomalies;
     assert!(anomalies > 1000, "not a storm: {anomalies} anomalies");
-    assert_eq!(mine(&events, EventKind::Anomaly).len(), 100);
-    assert!(mine(&events, EventKind::AnomaliesSuppressed).is_empty());
+    assert_eq!(mine(&events, EventType::ANOMALY).len(), 100);
+    assert!(mine(&events, EventType::ANOMALIES_SUPPRESSED).is_empty());
     let suppressed = engine.stats().anomalies_suppressed - before;
     assert_eq!(suppressed, anomalies - 100);
 
@@ -266,15 +265,15 @@ fn an_anomaly_storm_is_reported_a_hundred_a_second_and_counted_in_full() {
     let events = events_during(&engine, || {
         lab.run(&storm, &["storm", "50"]);
     });
-    let summary = mine(&events, EventKind::AnomaliesSuppressed);
+    let summary = mine(&events, EventType::ANOMALIES_SUPPRESSED);
     assert_eq!(summary.len(), 1, "{summary:?}");
     assert_eq!(u64::from(summary[0].misses), suppressed);
-    assert!(!mine(&events, EventKind::Anomaly).is_empty());
+    assert!(!mine(&events, EventType::ANOMALY).is_empty());
 }
 
 #[test]
 fn a_script_is_its_file_however_it_is_run() {
-    let _one = serial();
+    let _one = one_at_a_time();
     let lab = Lab::new();
     let script = lab.script("s.sh", "echo one > /dev/null\n");
     for link in ["a", "b"] {
@@ -302,7 +301,7 @@ fn a_script_is_its_file_however_it_is_run() {
     });
     let true_created = events
         .iter()
-        .find(|e| e.kind == EventKind::ProfileCreated && e.key == lab.key("true"))
+        .find(|e| e.kind == EventType::PROFILE_CREATED && e.key == lab.key("true"))
         .expect("a profile for true");
     assert_eq!(
         true_created.path,
@@ -314,7 +313,7 @@ fn a_script_is_its_file_however_it_is_run() {
     let key = lab.script_key("s.sh");
     let created: Vec<&Event> = events
         .iter()
-        .filter(|e| e.kind == EventKind::ProfileCreated && e.key.ino == key.ino)
+        .filter(|e| e.kind == EventType::PROFILE_CREATED && e.key.ino == key.ino)
         .collect();
     assert_eq!(created.len(), 1, "one profile for the script: {created:?}");
     assert_eq!(created[0].key, key);
@@ -322,13 +321,13 @@ fn a_script_is_its_file_however_it_is_run() {
     assert_eq!(created[0].path, real.to_str().unwrap(), "its absolute path");
     let execs = events
         .iter()
-        .filter(|e| e.kind == EventKind::Exec && e.key == key)
+        .filter(|e| e.kind == EventType::EXEC && e.key == key)
         .count();
     assert_eq!(execs, 3, "three runs under the script's profile");
     assert!(
         events
             .iter()
-            .any(|e| e.kind == EventKind::Exec && e.key == lab.key("sh")),
+            .any(|e| e.kind == EventType::EXEC && e.key == lab.key("sh")),
         "`sh s.sh` runs as sh"
     );
     assert_eq!(engine.stats().scripts_unseen, 0);
@@ -336,7 +335,7 @@ fn a_script_is_its_file_however_it_is_run() {
 
 #[test]
 fn a_script_running_before_the_engine_gets_its_own_profile() {
-    let _one = serial();
+    let _one = one_at_a_time();
     let lab = Lab::new();
     let script = lab.script("waiting.sh", "read x\n");
     let mut child = Command::new(&script)
@@ -369,7 +368,7 @@ fn a_script_running_before_the_engine_gets_its_own_profile() {
         .find(|t| t.pid == child.id())
         .expect("the script's process is tracked");
     assert_eq!(task.profile, slot, "under the script's profile");
-    assert!(events.iter().any(|e| e.kind == EventKind::ProfileCreated
+    assert!(events.iter().any(|e| e.kind == EventType::PROFILE_CREATED
         && e.key == key
         && e.path == std::fs::canonicalize(&script).unwrap().to_str().unwrap()));
     drop(child.stdin.take());
@@ -381,7 +380,7 @@ fn other_users_get_a_budget_and_never_the_reserve() {
     use std::os::unix::fs::{chown, PermissionsExt};
     use std::os::unix::process::CommandExt;
     const NOBODY: u32 = 65534;
-    let _one = serial();
+    let _one = one_at_a_time();
     let lab = Lab::new();
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -393,7 +392,7 @@ fn other_users_get_a_budget_and_never_the_reserve() {
         tasks: 1024,
         record_bytes: 0,
     };
-    let Some(mut engine) = common::load(&capacity) else {
+    let Some(mut engine) = ebph_test_support::lab::load(&capacity) else {
         return;
     };
     engine.set_settings(&Settings {
@@ -433,14 +432,14 @@ fn other_users_get_a_budget_and_never_the_reserve() {
     assert_eq!(stats.budget_denied, 3, "{stats:?}");
     let spent: Vec<_> = events
         .iter()
-        .filter(|e| e.kind == EventKind::ProfileBudgetSpent)
+        .filter(|e| e.kind == EventType::PROFILE_BUDGET_SPENT)
         .collect();
     assert_eq!(spent.len(), 1, "{events:?}");
     assert_eq!((spent[0].uid, spent[0].misses), (NOBODY, 5));
     let mine: Vec<_> = events
         .iter()
         .filter(|e| {
-            e.kind == EventKind::ProfileCreated && e.path.starts_with(dir.path().to_str().unwrap())
+            e.kind == EventType::PROFILE_CREATED && e.path.starts_with(dir.path().to_str().unwrap())
         })
         .collect();
     assert_eq!(mine.len(), 5, "{events:?}");

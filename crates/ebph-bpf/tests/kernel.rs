@@ -1,13 +1,12 @@
 //! What the engine finds out about the kernel by loading: its requirements and BPF-LSM.
 
-mod common;
-
-use common::{engine, serial};
 use ebph_core::Settings;
+use ebph_test_support::lab::engine;
+use ebph_test_support::one_at_a_time;
 
 #[test]
 fn where_the_engine_loads_nothing_is_reported_missing() {
-    let _one = serial();
+    let _one = one_at_a_time();
     let Some(_engine) = engine(&Settings::default(), false) else {
         return;
     };
@@ -17,7 +16,7 @@ fn where_the_engine_loads_nothing_is_reported_missing() {
 
 #[test]
 fn bpf_lsm_is_used_exactly_when_the_probe_says_so_and_a_fallback_says_why() {
-    let _one = serial();
+    let _one = one_at_a_time();
     let Some(engine) = engine(&Settings::default(), false) else {
         return;
     };

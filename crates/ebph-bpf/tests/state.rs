@@ -1,16 +1,15 @@
 //! Profiles loaded into a fresh engine, and the tasks an engine tracks.
 
-mod common;
-
 use std::process::{Command, Stdio};
 
-use common::{assert_same_profile, engine, serial, test_capacity, Lab, Recorder};
 use ebph_bpf::{AdminOp, Capacity, Engine, EngineError, ProfileUse};
 use ebph_core::{ProfileStatus, Settings};
+use ebph_test_support::lab::{assert_same_profile, engine, test_capacity, Lab, Recorder};
+use ebph_test_support::one_at_a_time;
 
 #[test]
 fn a_saved_profile_loads_back_bit_for_bit_and_keeps_learning_like_the_model() {
-    let _one = serial();
+    let _one = one_at_a_time();
     // Limits that let the profile stay normal through new behaviour.
     let settings = Settings {
         anomaly_limit: 1_000_000,
@@ -40,7 +39,7 @@ fn a_saved_profile_loads_back_bit_for_bit_and_keeps_learning_like_the_model() {
         record_bytes: 32 << 20,
         ..test_capacity()
     };
-    let Some(mut second) = common::load(&capacity) else {
+    let Some(mut second) = ebph_test_support::lab::load(&capacity) else {
         return;
     };
     let usage = ProfileUse {
@@ -80,14 +79,14 @@ fn a_saved_profile_loads_back_bit_for_bit_and_keeps_learning_like_the_model() {
     let mut model = ebph_core::Model::new(settings.clone(), ebph_core::Arch::X86_64);
     model.insert_profile(key, saved.clone());
     for r in &records {
-        common::apply_record(&mut model, r);
+        ebph_test_support::lab::apply_record(&mut model, r);
     }
     assert_same_profile(&second, &model, &key, "ls after loading");
 }
 
 #[test]
 fn tracked_tasks_are_listed_with_their_profile_and_lfc() {
-    let _one = serial();
+    let _one = one_at_a_time();
     let lab = Lab::new();
     let Some(engine) = engine(&Settings::default(), false) else {
         return;
@@ -108,7 +107,7 @@ fn tracked_tasks_are_listed_with_their_profile_and_lfc() {
 
 #[test]
 fn processes_running_before_the_engine_are_associated() {
-    let _one = serial();
+    let _one = one_at_a_time();
     let lab = Lab::new();
     // Started before the engine exists.
     let mut early = Command::new(lab.path("sh"))
@@ -146,7 +145,7 @@ fn processes_running_before_the_engine_are_associated() {
 
 #[test]
 fn a_profile_no_task_uses_is_deleted_and_its_room_returned() {
-    let _one = serial();
+    let _one = one_at_a_time();
     let lab = Lab::new();
     let Some(engine) = engine(&Settings::default(), false) else {
         return;

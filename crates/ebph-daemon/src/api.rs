@@ -20,9 +20,9 @@ use tokio::sync::oneshot;
 use tokio_stream::wrappers::BroadcastStream;
 
 use crate::mailbox::{ApiError, Command, Handle};
-use ebph_api::protocol::{
-    AdminRequest, ErrorReply, Event, EventKind, ImportRequest, Release, SetSetting, Target,
-};
+use ebph_api::event::{Event, EventKind};
+use ebph_api::protocol::{AdminRequest, ErrorReply, ImportRequest, Release, SetSetting, Target};
+use ebph_api::routes;
 
 /// Who is on the other end of a connection.
 #[derive(Clone, Debug)]
@@ -133,15 +133,15 @@ fn admin_op(name: &str) -> Result<AdminOp, ApiError> {
 pub fn router(handle: Handle) -> Router {
     Router::new()
         .route(
-            "/v1/status",
+            routes::STATUS,
             get(|State(h): State<Handle>| async move { ask(&h, Command::Status).await }),
         )
         .route(
-            "/v1/profiles",
+            routes::PROFILES,
             get(|State(h): State<Handle>| async move { ask(&h, Command::Profiles).await }),
         )
         .route(
-            "/v1/profile",
+            routes::PROFILE,
             get(
                 |State(h): State<Handle>, Query(t): Query<Target>| async move {
                     ask(&h, |tx| Command::Profile(t, tx)).await
@@ -149,7 +149,7 @@ pub fn router(handle: Handle) -> Router {
             ),
         )
         .route(
-            "/v1/processes",
+            routes::PROCESSES,
             get(
                 |State(h): State<Handle>, Query(q): Query<ThreadsQuery>| async move {
                     ask(&h, |tx| Command::Processes(q.threads, tx)).await
@@ -157,7 +157,7 @@ pub fn router(handle: Handle) -> Router {
             ),
         )
         .route(
-            "/v1/settings",
+            routes::SETTINGS,
             get(|State(h): State<Handle>| async move { ask(&h, Command::GetSettings).await }).put(
                 |State(h): State<Handle>, Json(s): Json<SetSetting>| async move {
                     {
@@ -169,7 +169,7 @@ pub fn router(handle: Handle) -> Router {
             ),
         )
         .route(
-            "/v1/admin",
+            routes::ADMIN,
             post(
                 |State(h): State<Handle>, Json(r): Json<AdminRequest>| async move {
                     let op = admin_op(&r.op)?;
@@ -178,7 +178,7 @@ pub fn router(handle: Handle) -> Router {
             ),
         )
         .route(
-            "/v1/delete",
+            routes::DELETE,
             post(
                 |State(h): State<Handle>, Json(t): Json<Target>| async move {
                     ask(&h, |tx| Command::Delete(t, tx)).await
@@ -186,11 +186,11 @@ pub fn router(handle: Handle) -> Router {
             ),
         )
         .route(
-            "/v1/save",
+            routes::SAVE,
             post(|State(h): State<Handle>| async move { ask(&h, Command::Save).await }),
         )
         .route(
-            "/v1/release",
+            routes::RELEASE,
             post(
                 |State(h): State<Handle>, Json(r): Json<Release>| async move {
                     ask(&h, |tx| Command::Release(r.pid, tx)).await
@@ -198,7 +198,7 @@ pub fn router(handle: Handle) -> Router {
             ),
         )
         .route(
-            "/v1/import",
+            routes::IMPORT,
             post(
                 |State(h): State<Handle>, Json(r): Json<ImportRequest>| async move {
                     ask(&h, |tx| Command::Import(Box::new(r), tx)).await
@@ -206,7 +206,7 @@ pub fn router(handle: Handle) -> Router {
             ),
         )
         .route(
-            "/v1/export",
+            routes::EXPORT,
             get(
                 |State(h): State<Handle>, Query(t): Query<Target>| async move {
                     ask(&h, |tx| Command::Export(t, tx)).await
@@ -214,14 +214,14 @@ pub fn router(handle: Handle) -> Router {
             ),
         )
         .route(
-            "/v1/anomalies",
+            routes::ANOMALIES,
             get(
                 |State(h): State<Handle>, Query(q): Query<LimitQuery>| async move {
                     ask(&h, |tx| Command::Anomalies(q.limit.unwrap_or(1000), tx)).await
                 },
             ),
         )
-        .route("/v1/events", get(events))
+        .route(routes::EVENTS, get(events))
         .layer(middleware::from_fn(root_only))
         .with_state(handle)
 }

@@ -9,8 +9,6 @@ use ebph_bpf::Capacity;
 use ebph_core::Settings;
 use serde::Deserialize;
 
-/// Where the configuration file is looked for by default.
-pub use ebph_api::paths::DEFAULT_CONFIG;
 /// Where the API listens by default.
 pub use ebph_api::paths::DEFAULT_SOCKET;
 /// Where profiles and logs live by default.

@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 use ebph_bpf::AdminOp;
 use tokio::sync::{broadcast, oneshot};
 
+use ebph_api::event::{Event, EventKind};
 use ebph_api::protocol::{
-    self, Event, ProfileDetail, ProfileSummary, Saved, SettingValue, Status, Target,
+    self, ProfileDetail, ProfileSummary, Saved, SettingValue, Status, Target,
 };
 
 /// An error the API reports with an HTTP status.
@@ -209,14 +210,8 @@ pub struct Snapshot {
     pub profiles: [u64; 3],
     /// Tasks tracked now.
     pub tasks: u64,
-    /// Delays imposed.
-    pub delays: u64,
-    /// Execs refused.
-    pub execve_refused: u64,
-    /// Novel execs reported (programs a normal profile never ran).
-    pub novel_execs: u64,
-    /// Novel endpoints reported (endpoints a normal profile never used).
-    pub novel_endpoints: u64,
+    /// Events counted by kind, in the order of `ebph_api::event::EventKind::COUNTERS`.
+    pub events: [u64; EventKind::COUNTERS.len()],
     /// Processes held now.
     pub held: u64,
     /// Events the engine dropped (ring buffer full).

@@ -10,6 +10,7 @@ use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
+use ebph_api::event::EventKind;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -68,18 +69,9 @@ pub fn render(s: &Snapshot) -> String {
         "Anomalies: anomalous system calls, novel execs and novel endpoints",
         s.anomalies,
     );
-    counter(
-        &mut r,
-        "novel_execs",
-        "Novel execs reported: programs a normal profile never ran (watch-execs)",
-        s.novel_execs,
-    );
-    counter(
-        &mut r,
-        "novel_endpoints",
-        "Novel endpoints reported: endpoints a normal profile never used (watch-endpoints)",
-        s.novel_endpoints,
-    );
+    for (c, n) in EventKind::COUNTERS.iter().zip(s.events) {
+        counter(&mut r, c.name, c.help, n);
+    }
     let profiles = Family::<StatusLabel, Gauge>::default();
     for (status, n) in ["training", "frozen", "normal"].into_iter().zip(s.profiles) {
         profiles
@@ -92,18 +84,6 @@ pub fn render(s: &Snapshot) -> String {
         "tasks_tracked",
         "Tasks (threads) tracked now",
         s.tasks as i64,
-    );
-    counter(
-        &mut r,
-        "delays",
-        "Delays imposed on anomalous tasks",
-        s.delays,
-    );
-    counter(
-        &mut r,
-        "execve_refused",
-        "Execs refused to tasks above suspend-execve",
-        s.execve_refused,
     );
     gauge(
         &mut r,
@@ -289,6 +269,30 @@ mod tests {
         assert_eq!(value("ebph_map_used", Some(("map", "rows"))), 40.0);
         assert_eq!(value("ebph_map_capacity", Some(("map", "tasks"))), 65536.0);
         assert_eq!(value("ebph_last_save_duration_seconds", None), 0.25);
+        // The counters of events, each of its kind.
+        let mut events = [0; EventKind::COUNTERS.len()];
+        for (i, n) in events.iter_mut().enumerate() {
+            *n = 10 + i as u64;
+        }
+        let text = render(&Snapshot {
+            events,
+            ..Snapshot::default()
+        });
+        let lines = text.lines().map(|l| Ok(l.to_owned()));
+        let scrape = prometheus_parse::Scrape::parse(lines).unwrap();
+        for (i, c) in EventKind::COUNTERS.iter().enumerate() {
+            let name = format!("ebph_{}_total", c.name);
+            assert_eq!(
+                ebph_test_support::sample(&scrape, &name, None),
+                Some(10.0 + i as f64),
+                "{name} in\n{text}"
+            );
+        }
+        assert_eq!(
+            ebph_test_support::sample(&scrape, "ebph_delays_total", None),
+            Some(12.0),
+            "delays keep their name"
+        );
     }
 
     #[test]

@@ -3,12 +3,13 @@
 //!
 //! An exec is an event for every program started, and a process held under `response delay`
 //! or `enforce` makes a `delay` event at each call: either can fill any single buffer in
-//! seconds, and with it go the anomalies an administrator came to look at. So execs and
-//! delays are kept apart from every other event, each side the latest [`RecentEvents::EACH`].
+//! seconds, and with it go the anomalies an administrator came to look at. So the frequent
+//! kinds (`EventKind::is_frequent`: execs and delays) are kept apart from every other event,
+//! each side the latest [`RecentEvents::EACH`].
 
 use std::collections::VecDeque;
 
-use ebph_api::protocol::{Event, EventKind};
+use ebph_api::event::Event;
 
 /// The latest events: up to [`RecentEvents::EACH`] execs and delays, and as many of every
 /// other kind.
@@ -27,7 +28,7 @@ impl RecentEvents {
 
     /// Keeps `event`, the newest, dropping the oldest of its side when that side is full.
     pub fn push(&mut self, event: Event) {
-        let side = if matches!(event.kind, EventKind::Exec | EventKind::Delay { .. }) {
+        let side = if event.kind.is_frequent() {
             &mut self.frequent
         } else {
             &mut self.others
@@ -55,11 +56,13 @@ impl RecentEvents {
     }
 
     /// How many events are kept.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.frequent.len() + self.others.len()
     }
 
     /// Whether none is.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -68,6 +71,7 @@ impl RecentEvents {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ebph_api::event::EventKind;
 
     fn event(kind: EventKind, pid: u32) -> Event {
         Event {

@@ -1,9 +1,21 @@
-//! What ebph's test suites share. Tests that load eBPF programs attach them system-wide, so
-//! they run one at a time ([`one_at_a_time`]); they need root, and may skip without it only
-//! outside CI, saying why ([`skip_or_fail`]): under `CI=true` a missing capability fails.
-//! Also: what the kernel matrix expects of a kernel, and reading a metrics scrape.
+//! ebph's one test harness, shared by every test suite.
+//!
+//! - Tests that load eBPF programs attach them system-wide, so they run one at a time
+//!   ([`one_at_a_time`]); they need root ([`as_root`]), and may skip without it only outside
+//!   CI, saying why ([`skip_or_fail`]): under `CI=true` a missing capability fails.
+//! - [`daemon`]: a real daemon on temporary paths, driven through the CLI; training a
+//!   program until normal, waiting for events, its metrics.
+//! - [`lab`]: the engine lab: an engine loaded for a test, programs of its own, the model fed
+//!   what the engine recorded, training until normal in both.
+//! - [`programs`]: the C programs of `programs/` the tests run, copies of system programs.
+//! - [`wait_until`], what the kernel matrix expects of a kernel, reading a metrics scrape.
 
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+pub mod daemon;
+pub mod lab;
+pub mod programs;
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -29,6 +41,15 @@ pub fn as_root() -> Option<MutexGuard<'static, ()>> {
     }
     skip_or_fail("this test needs root (it loads eBPF programs)");
     None
+}
+
+/// Waits until `f` holds, or fails (saying `what` it waited for) after `seconds`.
+pub fn wait_until(seconds: u64, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// The execve suspension this kernel must use, when the caller says (`scripts/kernel-matrix`

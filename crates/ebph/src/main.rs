@@ -4,7 +4,6 @@
 #![forbid(unsafe_code)]
 
 mod cmd;
-mod event_text;
 mod logging;
 mod table;
 

@@ -1,24 +1,15 @@
 //! Bounded under attack: what an anomaly storm and a huge event log cost the daemon.
 
-mod common;
-
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{compile_from, copy_program, events, s, wait_until, Daemon};
 use ebph_test_support::as_root;
+use ebph_test_support::daemon::Daemon;
+use ebph_test_support::programs::{compile, copy_program, run, s};
+use ebph_test_support::wait_until;
 
 /// The engine tests' storm program (`storm train`, `storm storm N`), compiled into `dir`.
-fn storm(dir: &Path) -> PathBuf {
-    compile_from(dir, "storm", "../ebph-bpf/tests/programs")
-}
-
-fn run(program: &Path, args: &[&str]) {
-    let status = Command::new(program).args(args).status().unwrap();
-    assert!(status.success(), "{} {args:?}", program.display());
-}
-
 /// Bytes in every file under `dir`.
 fn dir_size(dir: &Path) -> u64 {
     std::fs::read_dir(dir)
@@ -58,12 +49,9 @@ fn an_anomaly_storm_costs_little_disk_and_memory_and_is_counted() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let storm = storm(dir.path());
+    let storm = compile(dir.path(), "storm");
     let daemon = Daemon::start(dir.path());
-    for _ in 0..3 {
-        run(&storm, &["train"]);
-    }
-    daemon.ok(&["normalize", "--profile", s(&storm)]);
+    daemon.train(&storm, &["train"], 3);
     // Nothing stops the storm: no anomaly limit to speak of, no tolerizing.
     daemon.ok(&[
         "set",
@@ -101,7 +89,8 @@ fn an_anomaly_storm_costs_little_disk_and_memory_and_is_counted() {
         "the state directory grew by {grown} bytes"
     );
     assert!(peak < 64 * MIB, "the daemon's RSS peaked at {peak} bytes");
-    let summaries: Vec<_> = events(&daemon)
+    let summaries: Vec<_> = daemon
+        .events()
         .into_iter()
         .filter(|e| e["type"] == "anomalies_suppressed")
         .collect();
@@ -163,15 +152,6 @@ fn run_as_nobody(program: &Path) {
 const NOBODY: u32 = 65534;
 
 /// The status of the profile of `path`, if it has one.
-fn profile_status(daemon: &Daemon, path: &Path) -> Option<String> {
-    daemon
-        .json(&["profiles", "--json"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["path"] == s(path))
-        .map(|p| p["status"].as_str().unwrap().to_owned())
-}
 
 #[test]
 fn nobody_cannot_push_roots_programs_out_of_a_full_table() {
@@ -190,10 +170,7 @@ fn nobody_cannot_push_roots_programs_out_of_a_full_table() {
     let kept = copy_program(dir.path(), "kept", "/bin/true");
     let later = copy_program(dir.path(), "later", "/bin/true");
     let daemon = Daemon::start(dir.path());
-    for _ in 0..3 {
-        run(&kept, &[]);
-    }
-    daemon.ok(&["normalize", "--profile", s(&kept)]);
+    daemon.train(&kept, &[], 3);
 
     // Nobody's: 150 copies of a binary, 50 scripts, and 100 symlinks to one script, all in
     // a directory of its own.
@@ -229,9 +206,9 @@ fn nobody_cannot_push_roots_programs_out_of_a_full_table() {
     // and then it is eviction, once a second, that makes room.)
     wait_until(5, "a profile for root's new program", || {
         run(&later, &[]);
-        profile_status(&daemon, &later).is_some()
+        daemon.status_of(&later).is_some()
     });
-    assert_eq!(profile_status(&daemon, &kept).as_deref(), Some("normal"));
+    assert_eq!(daemon.status_of(&kept).as_deref(), Some("normal"));
     // The hundred symlinks are one script: one profile, by the script's own path.
     let profiles = daemon.json(&["profiles", "--json"]);
     let links = profiles
@@ -251,7 +228,8 @@ fn nobody_cannot_push_roots_programs_out_of_a_full_table() {
     let status = daemon.json(&["status", "--json"]);
     let engine = &status["engine"];
     assert!(engine["profiles_evicted"].as_u64().unwrap() > 0, "{status}");
-    let evicted: Vec<_> = events(&daemon)
+    let evicted: Vec<_> = daemon
+        .events()
         .into_iter()
         .filter(|e| e["type"] == "profile_evicted")
         .collect();
@@ -273,10 +251,8 @@ fn nobody_cannot_push_roots_programs_out_of_a_full_table() {
         std::os::unix::fs::chown(&p, Some(NOBODY), Some(NOBODY)).unwrap();
         run_as_nobody(&p);
     }
-    wait_until(5, "the budget reported", || {
-        events(&daemon)
-            .iter()
-            .any(|e| e["type"] == "profile_budget_spent" && e["uid"] == NOBODY && e["budget"] == 10)
+    daemon.wait_for_events(5, "the budget reported", |e| {
+        e["type"] == "profile_budget_spent" && e["uid"] == NOBODY && e["budget"] == 10
     });
     let denied = daemon.json(&["status", "--json"])["engine"]["budget_denied"]
         .as_u64()
@@ -297,12 +273,12 @@ fn profiles_unused_for_longer_than_profile_expiry_are_deleted() {
     run(&old, &[]);
     run(&recent, &[]);
     wait_until(5, "both profiles", || {
-        profile_status(&daemon, &old).is_some() && profile_status(&daemon, &recent).is_some()
+        daemon.status_of(&old).is_some() && daemon.status_of(&recent).is_some()
     });
     daemon.stop();
     // As if `old` had last run 200 days ago.
     let db = dir.path().join("state/ebph.db");
-    let mut store = ebph_daemon::store::Store::open(&db).unwrap();
+    let mut store = ebph_daemon::Store::open(&db).unwrap();
     let mut profiles = store.load_profiles().unwrap();
     let day = 24 * 3600 * 1_000_000_000u64;
     for p in &mut profiles {
@@ -317,13 +293,11 @@ fn profiles_unused_for_longer_than_profile_expiry_are_deleted() {
     std::fs::write(dir.path().join("ebph.toml"), "profile-expiry = \"90d\"\n").unwrap();
     let daemon = Daemon::start(dir.path());
     wait_until(5, "the old profile expired", || {
-        profile_status(&daemon, &old).is_none()
+        daemon.status_of(&old).is_none()
     });
-    assert!(
-        profile_status(&daemon, &recent).is_some(),
-        "used recently: kept"
-    );
-    let expired: Vec<_> = events(&daemon)
+    assert!(daemon.status_of(&recent).is_some(), "used recently: kept");
+    let expired: Vec<_> = daemon
+        .events()
         .into_iter()
         .filter(|e| e["type"] == "profile_evicted")
         .collect();
@@ -336,7 +310,7 @@ fn profiles_unused_for_longer_than_profile_expiry_are_deleted() {
     );
     // Gone from the database too: a restart does not bring it back.
     daemon.stop();
-    let left = ebph_daemon::store::Store::open(&db)
+    let left = ebph_daemon::Store::open(&db)
         .unwrap()
         .load_profiles()
         .unwrap();

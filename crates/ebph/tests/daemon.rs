@@ -1,13 +1,13 @@
 //! The daemon end to end: started for real on temporary paths, driven only through the CLI.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{compile_from, copy_program, events, pipe_without_reader, run, s, wait_until, Daemon};
 use ebph_test_support::as_root;
+use ebph_test_support::daemon::Daemon;
+use ebph_test_support::programs::{compile, copy_program, pipe_without_reader, run, s};
+use ebph_test_support::wait_until;
 use serde_json::Value;
 
 #[test]
@@ -85,31 +85,13 @@ fn the_thesis_anomaly_shows_in_the_logs() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let anomaly = compile_from(dir.path(), "anomaly", "../ebph-bpf/tests/programs");
+    let anomaly = compile(dir.path(), "anomaly");
     let daemon = Daemon::start(dir.path());
     daemon.ok(&["set", "normal-wait", "1s"]);
     // The thesis's anomaly is one more turn of a write loop: pH's windows see it, folded
     // loops by design do not.
     daemon.ok(&["set", "fold-loops", "0"]);
-    let status = || {
-        daemon.json(&["profile", "show", s(&anomaly), "--json"])["status"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    run(&anomaly, &[]);
-    while status() != "normal" {
-        assert!(
-            Instant::now() < deadline,
-            "anomaly never became normal: {}",
-            status()
-        );
-        if status() == "frozen" {
-            std::thread::sleep(Duration::from_millis(300));
-        }
-        run(&anomaly, &[]);
-    }
+    daemon.run_until_normal(&anomaly, &[], 60);
     run(&anomaly, &["x"]);
     std::thread::sleep(Duration::from_millis(200));
     let logs = daemon.ok(&["logs", "--json"]);
@@ -192,7 +174,7 @@ fn profiles_survive_a_restart_bit_for_bit() {
     let daemon = Daemon::start(dir.path());
     run(&ls, &["-la", "/etc"]);
     run(&cat, &["/etc/hostname"]);
-    daemon.ok(&["normalize", "--profile", s(&ls)]);
+    daemon.normalize(&ls);
     run(&ls, &["/usr"]);
     let before: Vec<Value> = [&ls, &cat]
         .iter()
@@ -251,19 +233,12 @@ fn a_novel_exec_is_reported_shown_and_kept_across_a_restart() {
         };
         format!("echo abc | {} {args} > /dev/null", s(program))
     };
-    for _ in 0..3 {
-        run(&sh, &["-c", &pipeline(&tr)]);
-    }
-    daemon.ok(&["normalize", "--profile", s(&sh)]);
+    daemon.train(&sh, &["-c", &pipeline(&tr)], 3);
     run(&sh, &["-c", &pipeline(&tr)]);
     run(&sh, &["-c", &pipeline(&wc)]);
-    wait_until(10, "the novel exec in the logs", || {
-        events(&daemon).iter().any(|e| e["type"] == "novel_exec")
+    let novel = daemon.wait_for_events(10, "the novel exec in the logs", |e| {
+        e["type"] == "novel_exec"
     });
-    let novel: Vec<Value> = events(&daemon)
-        .into_iter()
-        .filter(|e| e["type"] == "novel_exec")
-        .collect();
     assert_eq!(novel.len(), 1, "{novel:?}");
     assert_eq!(novel[0]["path"], s(&sh), "sh's anomaly");
     assert_eq!(novel[0]["executable"], s(&wc));
@@ -416,8 +391,7 @@ fn signed_profiles_import_bit_for_bit_and_others_are_refused() {
     let first = tempfile::tempdir().unwrap();
     let ls = copy_program(first.path(), "ls", "/bin/ls");
     let daemon = Daemon::start(first.path());
-    run(&ls, &["-la", "/etc"]);
-    daemon.ok(&["normalize", "--profile", s(&ls)]);
+    daemon.train(&ls, &["-la", "/etc"], 1);
     run(&ls, &["/usr"]);
     let learned = daemon.json(&["profile", "show", s(&ls), "--json"]);
     let key = first.path().join("fleet");

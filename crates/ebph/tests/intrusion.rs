@@ -2,15 +2,15 @@
 //! requests through its two holes make it spawn a shell and connect to a port it never used.
 //! Under `response enforce` the shell is refused.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use common::{compile, free_port, s, wait_until, Daemon};
 use ebph_test_support::as_root;
+use ebph_test_support::daemon::Daemon;
+use ebph_test_support::programs::{compile, free_port, s};
+use ebph_test_support::wait_until;
 use serde_json::Value;
 
 /// The service, killed when the test ends.
@@ -130,7 +130,7 @@ fn a_service_made_to_run_a_shell_and_call_out_is_caught_and_refused() {
         assert_eq!(request(port, "LOOKUP"), "lookup 42");
     }
     step(t, "trained");
-    daemon.ok(&["normalize", "--profile", s(&service)]);
+    daemon.normalize(&service);
     assert_eq!(request(port, "LOOKUP"), "lookup 42");
     step(t, "normal");
 

@@ -1,9 +1,8 @@
 //! The Prometheus endpoint, scraped for real.
 
-mod common;
-
-use common::{copy_program, free_port, metric as value, run, scrape, Daemon};
 use ebph_test_support::as_root;
+use ebph_test_support::daemon::{metric as value, scrape, Daemon};
+use ebph_test_support::programs::{copy_program, free_port, run};
 
 #[test]
 fn metrics_parse_and_move_when_calls_happen() {

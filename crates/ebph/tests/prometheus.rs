@@ -3,14 +3,13 @@
 //! example alerting rules (`docs/alerts.yml`). Needs Debian's prometheus package (CI
 //! installs it); outside CI the test skips without it.
 
-mod common;
-
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{compile, free_port, get, s, Daemon};
+use ebph_test_support::daemon::{get, Daemon};
+use ebph_test_support::programs::{compile, free_port, run};
 use ebph_test_support::{as_root, skip_or_fail};
 use serde_json::Value;
 
@@ -118,20 +117,8 @@ fn prometheus_scrapes_the_daemon_and_sees_its_anomalies() {
 
     // A normal program makes an unusual call: an anomaly.
     let spree = compile(dir.path(), "spree");
-    for _ in 0..8 {
-        assert!(Command::new(&spree)
-            .stdout(Stdio::null())
-            .status()
-            .unwrap()
-            .success());
-    }
-    daemon.ok(&["normalize", "--profile", s(&spree)]);
-    assert!(Command::new(&spree)
-        .arg("once")
-        .stdout(Stdio::null())
-        .status()
-        .unwrap()
-        .success());
+    daemon.train(&spree, &[], 8);
+    run(&spree, &["once"]);
 
     // Prometheus scrapes it and answers for it.
     let port = free_port();

@@ -1,7 +1,5 @@
 //! `ebph replay`, driven through the binary as a user would.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -448,7 +446,7 @@ fn replay_into_a_closed_pipe_ends_quietly() {
         }
         let out = Command::new(env!("CARGO_BIN_EXE_ebph"))
             .args(&args)
-            .stdout(common::pipe_without_reader())
+            .stdout(ebph_test_support::programs::pipe_without_reader())
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -1,12 +1,12 @@
 //! Homeostasis end to end: delays, execve suspension, and releasing held processes.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{compile, events, free_port, is_stopped, metric, s, scrape, wait_until, Daemon};
+use ebph_test_support::daemon::{metric, scrape, Daemon};
+use ebph_test_support::programs::{compile, free_port, is_stopped, s};
+use ebph_test_support::wait_until;
 use ebph_test_support::{as_root, expected_execve_suspension};
 use serde_json::Value;
 
@@ -34,11 +34,7 @@ fn train(daemon: &Daemon, spree: &Path, exec: bool) {
         }
         assert!(cmd.stdout(Stdio::null()).status().unwrap().success());
     }
-    daemon.ok(&["normalize", "--profile", s(spree)]);
-    assert_eq!(
-        daemon.json(&["profile", "show", s(spree), "--json"])["status"],
-        "normal"
-    );
+    daemon.normalize(spree);
 }
 
 /// [`trained`], then holding anomalous processes for long: 40 s at LFC 1, up to 1 h.
@@ -120,13 +116,13 @@ fn anomalous_processes_are_held_longer_as_their_lfc_grows_and_normal_ones_never(
     // (under emulation it may lag the program). If they never come, say whether the kernel
     // skipped runs of the engine (an exec it never saw leaves the run under another profile).
     let deadline = Instant::now() + std::time::Duration::from_secs(60);
-    while of_pid(&events(&daemon), "delay", odd_pid).len() < 5 {
+    while of_pid(&daemon.events(), "delay", odd_pid).len() < 5 {
         if Instant::now() > deadline {
             let status = daemon.json(&["status", "--json"]);
             panic!(
                 "the delays were not reported; engine runs the kernel skipped: {}; events of the run: {:?}",
                 status["engine"]["runs_missed"],
-                events(&daemon)
+                daemon.events()
                     .iter()
                     .filter(|e| e["pid"].as_u64() == Some(u64::from(odd_pid)))
                     .collect::<Vec<_>>()
@@ -134,7 +130,7 @@ fn anomalous_processes_are_held_longer_as_their_lfc_grows_and_normal_ones_never(
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let all = events(&daemon);
+    let all = daemon.events();
     assert!(
         of_pid(&all, "delay", normal_pid).is_empty(),
         "a normal run was held"
@@ -174,10 +170,9 @@ fn assert_refused(daemon: &Daemon, how: &str, pid: u32, out: &std::process::Outp
         ),
         _ => assert_eq!(out.status.signal(), Some(9), "not killed: {out:?}"),
     }
-    wait_until(20, "the refusal to be reported", || {
-        !of_pid(&events(daemon), "execve_refused", pid).is_empty()
+    let refused = daemon.wait_for_events(20, "the refusal to be reported", |e| {
+        e["type"] == "execve_refused" && e["pid"] == pid
     });
-    let refused = of_pid(&events(daemon), "execve_refused", pid);
     assert_eq!(refused.len(), 1, "{refused:?}");
     refused
 }
@@ -219,10 +214,10 @@ fn delays_begin_only_when_the_lfc_exceeds_delay_threshold() {
         "delay",
     ]);
     let pid = run_spree(&spree, &["spree"]);
-    wait_until(60, "the delays to be reported", || {
-        !of_pid(&events(&daemon), "delay", pid).is_empty()
+    daemon.wait_for_events(60, "the delays to be reported", |e| {
+        e["type"] == "delay" && e["pid"] == pid
     });
-    let all = events(&daemon);
+    let all = daemon.events();
     // Its LFC went from 1 past 3: the anomalies at 1, 2 and 3 were not held, every later one
     // was, delay-factor * 2^LFC as without a threshold.
     let anomalies: Vec<u64> = of_pid(&all, "anomaly", pid)
@@ -253,9 +248,9 @@ fn delays_begin_only_when_the_lfc_exceeds_delay_threshold() {
     // 3 (its unusual call, the `write` after it, its exit).
     let once_pid = run_spree(&spree, &["once"]);
     wait_until(20, "its anomalies to be reported", || {
-        of_pid(&events(&daemon), "anomaly", once_pid).len() >= 2
+        of_pid(&daemon.events(), "anomaly", once_pid).len() >= 2
     });
-    let all = events(&daemon);
+    let all = daemon.events();
     assert!(
         of_pid(&all, "anomaly", once_pid)
             .iter()
@@ -349,7 +344,7 @@ fn execve_suspension_refuses_anomalous_execs_only_and_stops_with_monitor() {
     let (pid, out) = spree_exec(&spree, Some("spree"));
     let refused = assert_refused(&daemon, &how, pid, &out);
     assert!(refused[0]["lfc"].as_u64().unwrap() > 2, "{refused:?}");
-    let all = events(&daemon);
+    let all = daemon.events();
     for normal in &normal_pids {
         assert!(of_pid(&all, "execve_refused", *normal).is_empty());
     }
@@ -366,9 +361,9 @@ fn execve_suspension_refuses_anomalous_execs_only_and_stops_with_monitor() {
     );
     // Its exec of /bin/true is reported after anything about the exec itself.
     wait_until(20, "the exec to be reported", || {
-        of_pid(&events(&daemon), "exec", pid).len() >= 2
+        of_pid(&daemon.events(), "exec", pid).len() >= 2
     });
-    assert!(of_pid(&events(&daemon), "execve_refused", pid).is_empty());
+    assert!(of_pid(&daemon.events(), "execve_refused", pid).is_empty());
     assert_eq!(refusals(), 1.0);
     daemon.stop();
 }
@@ -380,7 +375,7 @@ fn a_novel_exec_is_refused_in_enforce_mode_only() {
     };
     let dir = tempfile::tempdir().unwrap();
     let (daemon, spree) = trained(dir.path(), true);
-    let other = common::copy_program(dir.path(), "other", "/bin/true");
+    let other = ebph_test_support::programs::copy_program(dir.path(), "other", "/bin/true");
     let how = daemon.json(&["status", "--json"])["kernel"]["execve_suspension"]
         .as_str()
         .unwrap()
@@ -398,7 +393,7 @@ fn a_novel_exec_is_refused_in_enforce_mode_only() {
     let (novel_pid, out) = run(&other);
     let refused = assert_refused(&daemon, &how, novel_pid, &out);
     assert_eq!(refused[0]["executable"], s(&other), "{refused:?}");
-    let all = events(&daemon);
+    let all = daemon.events();
     let novel = of_pid(&all, "novel_exec", novel_pid);
     assert_eq!(novel.len(), 1, "{novel:?}");
     assert_eq!(novel[0]["path"], s(&spree));
@@ -413,10 +408,10 @@ fn a_novel_exec_is_refused_in_enforce_mode_only() {
     let (pid2, out) = run(&other);
     assert!(out.status.success(), "monitor: {out:?}");
     wait_until(20, "the novel execs to be reported", || {
-        let all = events(&daemon);
+        let all = daemon.events();
         !of_pid(&all, "novel_exec", pid).is_empty() && !of_pid(&all, "novel_exec", pid2).is_empty()
     });
-    let all = events(&daemon);
+    let all = daemon.events();
     assert!(of_pid(&all, "execve_refused", pid).is_empty());
     assert!(of_pid(&all, "execve_refused", pid2).is_empty());
     daemon.stop();
@@ -495,11 +490,11 @@ fn monitor_mode_the_daemon_stopping_and_release_free_held_processes() {
     let child = spawn(&spree, "once");
     let pid = child.0.id();
     wait_until(10, "the process to be held", || is_stopped(pid));
-    let delays = || of_pid(&events(&daemon), "delay", pid);
+    let delays = || of_pid(&daemon.events(), "delay", pid);
     wait_until(10, "the hold to be reported", || delays().len() == 1);
     daemon.ok(&["release", "--pid", &pid.to_string()]);
     wait_until(10, "the process to be held again", || delays().len() == 2);
-    let anomalies = of_pid(&events(&daemon), "anomaly", pid);
+    let anomalies = of_pid(&daemon.events(), "anomaly", pid);
     assert_eq!(
         anomalies.last().unwrap()["syscall"],
         "write",
@@ -529,7 +524,7 @@ fn the_allowlist_is_honoured() {
     let pid = child.0.id();
     finishes_within(child, 5, "an allowlisted program");
     std::thread::sleep(Duration::from_millis(100));
-    let all = events(&daemon);
+    let all = daemon.events();
     assert!(!of_pid(&all, "anomaly", pid).is_empty(), "it was anomalous");
     assert!(of_pid(&all, "delay", pid).is_empty(), "it was held");
     // Off the list, the same run is held.
@@ -673,7 +668,7 @@ fn the_call_after_an_anomalous_one_waits_for_the_hold() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(is_stopped(pid));
     assert!(!marker.exists(), "the call after the anomalous one ran");
-    let anomalies = of_pid(&events(&daemon), "anomaly", pid);
+    let anomalies = of_pid(&daemon.events(), "anomaly", pid);
     assert_eq!(anomalies.len(), 1, "{anomalies:?}");
     assert_eq!(anomalies[0]["syscall"], "getppid");
     daemon.ok(&["set", "response", "monitor"]);
@@ -692,10 +687,10 @@ fn a_process_whose_anomalous_call_is_its_exit_is_not_held() {
     let child = spawn(&spree, "exit");
     let pid = child.0.id();
     finishes_within(child, 5, "an exiting process");
-    wait_until(10, "the anomaly to be reported", || {
-        !of_pid(&events(&daemon), "anomaly", pid).is_empty()
+    daemon.wait_for_events(10, "the anomaly to be reported", |e| {
+        e["type"] == "anomaly" && e["pid"] == pid
     });
-    let all = events(&daemon);
+    let all = daemon.events();
     assert_eq!(of_pid(&all, "anomaly", pid)[0]["syscall"], "exit_group");
     assert!(of_pid(&all, "delay", pid).is_empty(), "reported as held");
     assert_eq!(daemon.json(&["status", "--json"])["held"], 0);
@@ -712,7 +707,7 @@ fn a_process_continued_early_by_someone_else_is_stopped_again() {
     let child = held_spree(&spree);
     let pid = child.0.id();
     wait_until(10, "the hold to be reported", || {
-        of_pid(&events(&daemon), "delay", pid).len() == 1
+        of_pid(&daemon.events(), "delay", pid).len() == 1
     });
     for _ in 0..3 {
         signal(pid, rustix::process::Signal::CONT);
@@ -720,7 +715,7 @@ fn a_process_continued_early_by_someone_else_is_stopped_again() {
         wait_until(10, "the process to be stopped again", || is_stopped(pid));
     }
     assert_eq!(
-        of_pid(&events(&daemon), "delay", pid).len(),
+        of_pid(&daemon.events(), "delay", pid).len(),
         1,
         "a stop again is the same hold"
     );
@@ -750,12 +745,12 @@ fn a_held_call_that_restarts_runs_once_its_hold_is_over() {
     let child = spawn(&spree, "forks");
     let pid = child.0.id();
     finishes_within(child, 60, "ten forks while held");
-    wait_until(10, "the holds to be reported", || {
-        !of_pid(&events(&daemon), "delay", pid).is_empty()
+    daemon.wait_for_events(10, "the holds to be reported", |e| {
+        e["type"] == "delay" && e["pid"] == pid
     });
     // Every call it made with its LFC above 0 was held, and a restarted one at most once
     // more: 30 or so calls, not thousands of holds.
-    let delays = of_pid(&events(&daemon), "delay", pid).len();
+    let delays = of_pid(&daemon.events(), "delay", pid).len();
     assert!((10..200).contains(&delays), "{delays} holds");
     daemon.stop();
 }

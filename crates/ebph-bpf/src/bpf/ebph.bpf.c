@@ -20,11 +20,11 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /*
- * This file holds the programs; the rest is split by concern, each header used by the ones
- * after it: state.h (maps, settings, counters), events.h, files.h (scripts, owners, paths),
- * pool.h (rows and index blocks),
- * table.h (lookahead tables), task.h (per-task state), transitions.h (pH's rules),
- * respond.h (delays and execve suspension).
+ * This file holds the programs; the rest is split by concern, each header including what it
+ * uses (build.rs compiles each on its own): state.h (maps, settings, counters), events.h,
+ * files.h (scripts, owners, paths), pool.h (rows and index blocks), table.h (lookahead
+ * tables), task.h (per-task state), transitions.h (pH's rules), respond.h (delays and
+ * execve suspension), endpoints.h (network endpoints).
  */
 #include "state.h"
 #include "events.h"

@@ -7,6 +7,8 @@
 #ifndef EBPH_H
 #define EBPH_H
 
+#include "vmlinux_min.h"
+
 #define EBPH_MAX_SYSCALLS 512 /* table dimension: calls 0..509, the endpoint and exec rows */
 #define EBPH_EXEC_ROW (EBPH_MAX_SYSCALLS - 1) /* ebph_core::Syscall::EXEC: what a program executed */
 #define EBPH_ENDPOINT_ROW (EBPH_MAX_SYSCALLS - 2) /* ebph_core::Syscall::ENDPOINT: its endpoints */
@@ -106,7 +108,9 @@ struct ebph_profile {
 /* The executable is owned by, or writable by, a user other than root (the file's owner is
  * not root, or it is world-writable, or group-writable by a group other than root's): its
  * profile may not use the pools' reserve, and is evicted first. */
-#define EBPH_PROFILE_UNPRIVILEGED 1
+enum ebph_profile_flags {
+	EBPH_PROFILE_UNPRIVILEGED = 1,
+};
 
 /* Which row of `rows` holds flags[curr][*], for each curr; 0 = none. */
 struct ebph_index {
@@ -150,6 +154,10 @@ struct ebph_task {
 #define EBPH_RUN_CHANGED_TRAIN 1 /* taught the train table something, or emptied it */
 #define EBPH_RUN_ANOMALOUS 2     /* made an anomalous call */
 
+/* What an event reports: the one declaration of the kinds the engine reports. Each is named
+ * EBPH_EV_ and its `type` in the daemon's events (docs/events.md) in capitals; the loader
+ * reads names and numbers from this enum's BTF (layout.bpf.c, build.rs), and ebph-api's
+ * EventKind gives each name its fields and its text. */
 enum ebph_event_type {
 	EBPH_EV_PROFILE_CREATED = 1,
 	EBPH_EV_EXEC = 2,
@@ -160,8 +168,8 @@ enum ebph_event_type {
 	EBPH_EV_TOLERIZE_LIMIT = 7,
 	EBPH_EV_DELAY = 8,
 	EBPH_EV_EXECVE_REFUSED = 9,
-	EBPH_EV_SUPPRESSED = 10, /* `misses` anomalies of the profile were not reported */
-	EBPH_EV_BUDGET = 11,     /* user `uid` reached `misses` new profiles this minute */
+	EBPH_EV_ANOMALIES_SUPPRESSED = 10, /* `misses` anomalies of the profile were not reported */
+	EBPH_EV_PROFILE_BUDGET_SPENT = 11, /* user `uid` reached `misses` new profiles this minute */
 	EBPH_EV_ACCEPTED = 12,   /* a normal profile accepted what accept_after runs repeated */
 	EBPH_EV_NOVEL_EXEC = 13, /* a normal profile executed `path`, which it never ran */
 	EBPH_EV_NOVEL_ENDPOINT = 14, /* a normal profile used `endpoint`, which it never used */

@@ -7,6 +7,11 @@
 #ifndef EBPH_ENDPOINTS_H
 #define EBPH_ENDPOINTS_H
 
+#include "events.h"
+#include "table.h"
+#include "task.h"
+#include "transitions.h"
+
 #define EBPH_AF_INET 2
 #define EBPH_AF_INET6 10
 

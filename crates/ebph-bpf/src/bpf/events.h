@@ -6,6 +6,8 @@
 #ifndef EBPH_EVENTS_H
 #define EBPH_EVENTS_H
 
+#include "state.h"
+
 /* Sends an event and wakes the daemon for it. Waking it costs (an irq_work, then an IPI to
  * its CPU): exec events, the frequent ones, do without (see ebph_exec); the ring buffer's
  * own adaptive wake-up would then skip the daemon for every later event too until it reads,

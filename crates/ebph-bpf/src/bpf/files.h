@@ -6,6 +6,9 @@
 #ifndef EBPH_FILES_H
 #define EBPH_FILES_H
 
+#include "state.h"
+#include <bpf/bpf_core_read.h>
+
 #define __FMODE_EXEC 0x20 /* f_flags: the file was opened to be executed (open_exec) */
 #define EBPH_TASK_WORKS_MAX 4096
 #define EBPH_PATH_DEPTH 40

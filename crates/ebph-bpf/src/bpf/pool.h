@@ -6,6 +6,8 @@
 #ifndef EBPH_POOL_H
 #define EBPH_POOL_H
 
+#include "state.h"
+
 /* Takes an entry from a pool: a freed one from `queue`, else the next never used (`next`,
  * below `*max`); 0 when the pool is exhausted. `used` and `full` count. Always inlined, so
  * the verifier sees the one map each call site names. */

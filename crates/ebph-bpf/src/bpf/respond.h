@@ -6,6 +6,10 @@
 #ifndef EBPH_RESPOND_H
 #define EBPH_RESPOND_H
 
+#include "events.h"
+#include "task.h"
+#include <bpf/bpf_core_read.h>
+
 /* Stops the current process until `until` (boot clock): first a record for the keeper, who
  * continues it then, and only if that record has room, the SIGSTOP. The signal takes effect
  * when the current call returns. Returns whether the process was stopped. */

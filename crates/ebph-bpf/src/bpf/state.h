@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Everything the engine keeps: call and signal numbers it acts on, capacities (fixed by the
- * loader), settings (written by userspace), counters, and the maps. Included once, by
- * ebph.bpf.c, before the other headers.
+ * loader), settings (written by userspace), counters, and the maps. Every other header of
+ * the engine includes it.
  */
 #ifndef EBPH_STATE_H
 #define EBPH_STATE_H
+
+#include "vmlinux_min.h"
+#include <bpf/bpf_helpers.h>
+#include "ebph.h"
 
 #define SIG_IGN_VALUE 1UL
 #define SIGKILL 9

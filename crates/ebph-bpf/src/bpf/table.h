@@ -6,6 +6,9 @@
 #ifndef EBPH_TABLE_H
 #define EBPH_TABLE_H
 
+#include "state.h"
+#include "pool.h"
+
 static __always_inline struct ebph_row *row_of(__u32 index_id, __u32 curr)
 {
 	struct ebph_index *ix;

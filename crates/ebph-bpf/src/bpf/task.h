@@ -6,6 +6,9 @@
 #ifndef EBPH_TASK_H
 #define EBPH_TASK_H
 
+#include "state.h"
+#include <bpf/bpf_core_read.h>
+
 static __always_inline void reset_task(struct ebph_task *t, __u64 owner, __u32 profile)
 {
 	__builtin_memset(t, 0, sizeof(*t));

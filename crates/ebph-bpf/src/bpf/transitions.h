@@ -6,6 +6,12 @@
 #ifndef EBPH_TRANSITIONS_H
 #define EBPH_TRANSITIONS_H
 
+#include "events.h"
+#include "files.h"
+#include "pool.h"
+#include "table.h"
+#include "task.h"
+
 /* A tracked task holds a reference on its profile (`tasks`): a profile is deleted only when
  * none does. profile_slot() takes one; these take and drop the others. */
 static __always_inline void profile_get(__u32 slot)
@@ -70,7 +76,7 @@ static __always_inline bool may_create(__u32 uid, bool unprivileged)
 		return may_take(unprivileged, stats.profiles_used, max_profiles);
 	__sync_fetch_and_add(&stats.budget_denied, 1);
 	if (!__sync_lock_test_and_set(&b->warned, 1)) {
-		ev = new_event(EBPH_EV_BUDGET, 0, NULL);
+		ev = new_event(EBPH_EV_PROFILE_BUDGET_SPENT, 0, NULL);
 		if (ev) {
 			ev->uid = uid;
 			ev->misses = settings.user_profiles;
@@ -177,7 +183,7 @@ static __always_inline void stop_normal(struct ebph_profile *p)
 
 /* Whether to report an anomaly of profile `p` (an event, a log line, a row in the history):
  * the first EBPH_REPORTS_PER_SECOND of each second are; the rest are counted, and the count
- * is reported (an EBPH_EV_SUPPRESSED event) at the first anomaly of a later second. So one
+ * is reported (an EBPH_EV_ANOMALIES_SUPPRESSED event) at the first anomaly of a later second. So one
  * program in an anomaly storm costs the log and the database at most that many entries a
  * second. (Threads on other CPUs may race on these counters: they stay approximate.) */
 static __always_inline bool report_anomaly(struct ebph_profile *p, __u32 slot)
@@ -191,7 +197,7 @@ static __always_inline bool report_anomaly(struct ebph_profile *p, __u32 slot)
 		p->reported = 0;
 		p->suppressed = 0;
 		if (suppressed) {
-			ev = new_event(EBPH_EV_SUPPRESSED, slot, p);
+			ev = new_event(EBPH_EV_ANOMALIES_SUPPRESSED, slot, p);
 			if (ev) {
 				ev->misses = suppressed > 0xffffffffULL ? 0xffffffffU : suppressed;
 				send_event(ev);

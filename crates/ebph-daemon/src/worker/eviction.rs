@@ -11,12 +11,10 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ebph_api::protocol::{self, Event};
-use ebph_bpf::{EngineError, ProfileUse, Stats};
+use ebph_bpf::{Engine, EngineError, Stats};
 use ebph_core::{ProfileKey, ProfileStatus};
 
-use super::{rfc3339, Worker};
-use crate::store::{ProfileOrigin, StoreError};
+use super::catalogue::Catalogue;
 
 /// Evicting starts when a pool is this full (numerator, denominator)...
 const EVICT_AT: (u64, u64) = (4, 5);
@@ -28,16 +26,6 @@ const EVICT_MAX: usize = 4096;
 const NOTHING_TO_EVICT_WAIT: Duration = Duration::from_secs(10);
 /// Expiry is looked at this often.
 const EXPIRY_EVERY: Duration = Duration::from_secs(60);
-
-/// What the engine is given for a saved profile's origin.
-pub(super) fn usage_of(origin: &ProfileOrigin) -> ProfileUse {
-    ProfileUse {
-        tasks: 0,
-        last_used: ebph_bpf::boot_ns_of(origin.last_used),
-        unprivileged: origin.unprivileged,
-        uid: origin.uid,
-    }
-}
 
 /// The pool fuller than `share` of its capacity, by name, if any.
 fn full_pool(s: &Stats, capacity: &ebph_bpf::Capacity, share: (u64, u64)) -> Option<&'static str> {
@@ -53,12 +41,19 @@ fn full_pool(s: &Stats, capacity: &ebph_bpf::Capacity, share: (u64, u64)) -> Opt
 
 /// When eviction and expiry next look, and what they did.
 #[derive(Default)]
-pub(super) struct Eviction {
+pub(crate) struct Eviction {
     next_look: Option<Instant>,
     next_expiry: Option<Instant>,
     /// Profiles evicted to make room, and expired, since start.
     pub(super) evicted: u64,
     pub(super) expired: u64,
+}
+
+/// Profiles the daemon deleted, and why: `profiles-full`, `rows-full` or `indexes-full`
+/// (evicted to make room), or `expired`.
+pub(super) struct Deleted {
+    pub keys: Vec<ProfileKey>,
+    pub reason: String,
 }
 
 /// A profile that may go, and its rank (lowest goes first).
@@ -68,51 +63,27 @@ struct Candidate {
     slot: u32,
 }
 
-impl Worker {
-    /// What the store keeps of the profile in `slot` beyond the model.
-    pub(super) fn origin_of(
-        &self,
-        key: &ProfileKey,
-        slot: u32,
-    ) -> Result<ProfileOrigin, EngineError> {
-        let u = self.engine.profile_use(slot)?;
-        Ok(ProfileOrigin {
-            last_used: self.last_used_unix(key, &u),
-            unprivileged: u.unprivileged,
-            uid: u.uid,
-        })
-    }
-
-    /// When the profile was last used, in Unix nanoseconds (0: not known). A profile not
-    /// used since this boot keeps the time saved with it.
-    fn last_used_unix(&self, key: &ProfileKey, u: &ProfileUse) -> u64 {
-        if u.last_used > 1 {
-            ebph_bpf::unix_ns_of(u.last_used)
-        } else {
-            self.used_before.get(key).copied().unwrap_or(0)
-        }
-    }
-
+impl Catalogue {
     /// Evicts profiles when a pool is fuller than [`EVICT_AT`] (see the module's text).
-    pub(super) fn make_room(&mut self, now: Instant) {
+    /// The profiles deleted from `engine`, if any; [`Catalogue::forget`] them.
+    pub(super) fn make_room(&mut self, engine: &Engine, now: Instant) -> Option<Deleted> {
         if self.eviction.next_look.is_some_and(|t| now < t) {
-            return;
+            return None;
         }
-        let capacity = self.engine.capacity();
-        let Some(pool) = full_pool(&self.engine.stats(), &capacity, EVICT_AT) else {
-            return;
-        };
-        let mut candidates = match self.candidates(|status, _| status != ProfileStatus::Normal) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!("looking for profiles to evict failed: {e}");
-                self.eviction.next_look = Some(now + NOTHING_TO_EVICT_WAIT);
-                return;
-            }
-        };
+        let capacity = engine.capacity();
+        let pool = full_pool(&engine.stats(), &capacity, EVICT_AT)?;
+        let mut candidates =
+            match self.candidates(engine, |status, _| status != ProfileStatus::Normal) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!("looking for profiles to evict failed: {e}");
+                    self.eviction.next_look = Some(now + NOTHING_TO_EVICT_WAIT);
+                    return None;
+                }
+            };
         candidates.sort_by_key(|c| c.rank);
         candidates.truncate(EVICT_MAX);
-        let gone = self.delete_while(candidates, "evicting", |engine| {
+        let gone = delete_while(engine, candidates, "evicting", |engine| {
             full_pool(&engine.stats(), &capacity, EVICT_TO).is_some()
         });
         if gone.is_empty() {
@@ -121,7 +92,7 @@ impl Worker {
                 100 * EVICT_AT.0 / EVICT_AT.1
             );
             self.eviction.next_look = Some(now + NOTHING_TO_EVICT_WAIT);
-            return;
+            return None;
         }
         self.eviction.next_look = None;
         self.eviction.evicted += gone.len() as u64;
@@ -130,75 +101,62 @@ impl Worker {
             gone.len(),
             100 * EVICT_AT.0 / EVICT_AT.1
         );
-        self.forget(&gone, &format!("{pool}-full"));
+        Some(Deleted {
+            keys: gone,
+            reason: format!("{pool}-full"),
+        })
     }
 
-    /// Deletes profiles no task has used for `profile-expiry`, whatever their state.
-    pub(super) fn expire(&mut self, now: Instant) {
-        let Some(age) = self.config.profile_expiry else {
-            return;
-        };
+    /// Deletes from `engine` the profiles no task has used for `expiry` (`profile-expiry`),
+    /// whatever their state; those deleted, if any: [`Catalogue::forget`] them.
+    pub(super) fn expire(
+        &mut self,
+        engine: &Engine,
+        now: Instant,
+        expiry: Option<Duration>,
+    ) -> Option<Deleted> {
+        let age = expiry?;
         if self.eviction.next_expiry.is_some_and(|t| now < t) {
-            return;
+            return None;
         }
         self.eviction.next_expiry = Some(now + EXPIRY_EVERY);
         let oldest = SystemTime::now()
             .checked_sub(age)
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_nanos().min(u128::from(u64::MAX)) as u64);
-        let candidates = match self.candidates(|_, last_used| last_used != 0 && last_used < oldest)
-        {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!("looking for expired profiles failed: {e}");
-                return;
-            }
-        };
-        let gone = self.delete_while(candidates, "expiring", |_| true);
-        if !gone.is_empty() {
-            self.eviction.expired += gone.len() as u64;
-            tracing::info!(
-                "deleted {} profiles unused for over {} (profile-expiry)",
-                gone.len(),
-                humantime::format_duration(age)
-            );
-            self.forget(&gone, "expired");
-        }
-    }
-
-    /// Deletes `candidates` in order while `more` holds; the keys of those deleted. One a task
-    /// took up meanwhile (or already gone) is skipped; any other failure stops.
-    fn delete_while(
-        &mut self,
-        candidates: Vec<Candidate>,
-        doing: &str,
-        more: impl Fn(&ebph_bpf::Engine) -> bool,
-    ) -> Vec<ProfileKey> {
-        let mut gone = Vec::new();
-        for c in candidates {
-            if !more(&self.engine) {
-                break;
-            }
-            match self.engine.delete_profile(c.slot) {
-                Ok(()) => gone.push(c.key),
-                Err(EngineError::InUse(_) | EngineError::NoSuchProfile(_)) => {}
+        let candidates =
+            match self.candidates(engine, |_, last_used| last_used != 0 && last_used < oldest) {
+                Ok(c) => c,
                 Err(e) => {
-                    tracing::error!("{doing} a profile failed: {e}");
-                    break;
+                    tracing::error!("looking for expired profiles failed: {e}");
+                    return None;
                 }
-            }
+            };
+        let gone = delete_while(engine, candidates, "expiring", |_| true);
+        if gone.is_empty() {
+            return None;
         }
-        gone
+        self.eviction.expired += gone.len() as u64;
+        tracing::info!(
+            "deleted {} profiles unused for over {} (profile-expiry)",
+            gone.len(),
+            humantime::format_duration(age)
+        );
+        Some(Deleted {
+            keys: gone,
+            reason: "expired".to_owned(),
+        })
     }
 
     /// Profiles no task uses for which `wanted(status, last used in Unix ns)` holds.
     fn candidates(
         &self,
+        engine: &Engine,
         wanted: impl Fn(ProfileStatus, u64) -> bool,
     ) -> Result<Vec<Candidate>, EngineError> {
         let mut out = Vec::new();
-        for (key, slot) in self.engine.profile_slots()? {
-            let (counters, usage) = self.engine.profile_counters_and_use(slot)?;
+        for (key, slot) in engine.profile_slots()? {
+            let (counters, usage) = engine.profile_counters_and_use(slot)?;
             if usage.tasks > 0 {
                 continue;
             }
@@ -218,38 +176,29 @@ impl Worker {
         }
         Ok(out)
     }
+}
 
-    /// Forgets profiles deleted from the engine: in the store, and what the worker knew of
-    /// them (path, last use).
-    pub(super) fn forget_deleted(&mut self, keys: &[ProfileKey]) -> Result<(), StoreError> {
-        for key in keys {
-            self.paths.remove(key);
-            self.used_before.remove(key);
+/// Deletes `candidates` in order while `more` holds; the keys of those deleted. One a task
+/// took up meanwhile (or already gone) is skipped; any other failure stops.
+fn delete_while(
+    engine: &Engine,
+    candidates: Vec<Candidate>,
+    doing: &str,
+    more: impl Fn(&Engine) -> bool,
+) -> Vec<ProfileKey> {
+    let mut gone = Vec::new();
+    for c in candidates {
+        if !more(engine) {
+            break;
         }
-        self.store.forget_profiles(keys).map(drop)
+        match engine.delete_profile(c.slot) {
+            Ok(()) => gone.push(c.key),
+            Err(EngineError::InUse(_) | EngineError::NoSuchProfile(_)) => {}
+            Err(e) => {
+                tracing::error!("{doing} a profile failed: {e}");
+                break;
+            }
+        }
     }
-
-    /// Forgets profiles the daemon deleted and says so, one event each.
-    fn forget(&mut self, keys: &[ProfileKey], reason: &str) {
-        let paths: Vec<String> = keys.iter().map(|k| self.path_of(k)).collect();
-        if let Err(e) = self.forget_deleted(keys) {
-            tracing::error!("removing deleted profiles from the database failed: {e}");
-        }
-        let time = rfc3339(SystemTime::now());
-        for (key, path) in keys.iter().zip(paths) {
-            self.publish(Event {
-                kind: protocol::EventKind::ProfileEvicted {
-                    reason: reason.to_owned(),
-                },
-                time: time.clone(),
-                pid: 0,
-                tid: 0,
-                key: key.to_string(),
-                path,
-                lfc: 0,
-                anomalies: 0,
-            });
-        }
-        self.flush_log();
-    }
+    gone
 }

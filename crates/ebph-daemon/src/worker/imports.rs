@@ -3,7 +3,7 @@
 use ebph_api::file::{FileError, ProfileFile};
 use ebph_api::protocol::{ImportRequest, Imported};
 
-use super::Worker;
+use super::{allowlist, Worker};
 use crate::mailbox::ApiError;
 
 /// Checks that a key of `trusted` signed `file`, or, with `allow_unsigned`, lets an unsigned
@@ -46,12 +46,12 @@ impl Worker {
                 continue;
             }
             p.profile.normal_time = 0;
-            if p.fit_ngram_length(self.settings.ngram_length) {
+            let ngram_length = self.settings.current().ngram_length;
+            if p.fit_ngram_length(ngram_length) {
                 tracing::warn!(
-                    "{}: its n-grams were learned with another ngram-length than {}; they are \
-                     forgotten and learned again here",
+                    "{}: its n-grams were learned with another ngram-length than \
+                     {ngram_length}; they are forgotten and learned again here",
                     p.path,
-                    self.settings.ngram_length
                 );
             }
             // Imported now: as if just used, so that it is not the first evicted.
@@ -61,8 +61,14 @@ impl Worker {
             };
             self.engine.insert_profile(&p.key, &p.profile, &usage)?;
             if let Some(slot) = self.engine.slot_of(&p.key)? {
-                self.paths.insert(p.key, p.path.clone());
-                self.apply_allowlist_to(p.key, slot);
+                self.catalogue.name(p.key, p.path.clone());
+                allowlist::exempt_if_listed(
+                    &self.engine,
+                    &self.settings.current().allowlist,
+                    p.key,
+                    slot,
+                    &p.path,
+                );
             }
             imported += 1;
         }

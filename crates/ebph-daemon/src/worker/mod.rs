@@ -1,70 +1,67 @@
 //! The engine's thread: it owns the kernel engine and the database, turns engine events into
 //! log lines and anomaly history, saves on an interval, and answers the API's requests.
+//!
+//! [`Worker`] keeps the engine, the store, the configuration and the publisher, and
+//! dispatches; the rest is kept by parts that own their state, each given what it needs:
+//!
+//! | part | owns | file |
+//! | --- | --- | --- |
+//! | [`settings::Layered`] | the settings in force, where each comes from, the file as read; pushes them to the engine | `settings.rs` |
+//! | [`holds::Holds`] | the processes held for a delay, the keeper that continues them | `holds.rs` |
+//! | [`catalogue::Catalogue`] | every profile's path and last use; eviction and expiry | `catalogue.rs`, `eviction.rs` |
+//! | [`publisher::Publisher`] | the event log, `ebph logs`' latest events, the live stream | `publisher.rs` |
+//! | [`counters::Counters`] | what the metrics count of events, and the uptime | `counters.rs` |
+//! | [`saves::Saving`] | when profiles were last saved and are next | `saves.rs` |
+//! | [`upkeep::Upkeep`] | what is done now and then: the log's path, losses | `upkeep.rs` |
+//!
+//! The worker's own methods: the event pipeline (`events.rs`), the API's reads (`views.rs`),
+//! its changes (`control.rs`) and imports (`imports.rs`).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::{Context, Result};
-use ebph_api::protocol::Event;
+use anyhow::Result;
 use ebph_bpf::Engine;
-use ebph_core::{ProfileKey, Settings};
 
 use crate::config::Config;
-use crate::event_log::{self, EventLog};
-use crate::keeper::Keeper;
 use crate::mailbox::{Command, Inbox, Outputs};
-use crate::recent::RecentEvents;
 use crate::store::Store;
 
 mod allowlist;
+mod catalogue;
 mod control;
+mod counters;
 mod events;
 mod eviction;
 mod holds;
 mod imports;
-
-pub use imports::check_trust;
+mod publisher;
 mod saves;
 mod settings;
 mod upkeep;
 mod views;
 
+pub use imports::check_trust;
+
 struct Worker {
     engine: Engine,
     store: Store,
     config: Config,
-    settings: Settings,
-    paths: HashMap<ProfileKey, String>,
-    /// When profiles loaded at start were last used (Unix ns), until the engine says later.
-    used_before: HashMap<ProfileKey, u64>,
-    /// Evicting profiles to make room, and expiring them.
-    eviction: eviction::Eviction,
-    log: EventLog,
-    outputs: Outputs,
-    started: Instant,
-    last_save: Option<SystemTime>,
-    next_save: Instant,
-    /// Processes held for a delay, and until when (engine clock), as the events tell.
-    held: HashMap<u32, u64>,
-    /// Continues held processes (a process of its own).
-    keeper: Keeper,
-    /// The keeper could not be kept running: the engine holds nothing.
-    holds_off: bool,
-    /// Where the settings come from.
-    layers: settings::Layers,
-    /// The configuration file as it was last read (flags aside).
-    file_config: Config,
+    /// Where events go: the log, `ebph logs`, the live stream.
+    publisher: publisher::Publisher,
+    /// The settings in force, and where each comes from.
+    settings: settings::Layered,
+    /// Processes held for a delay, and the keeper that continues them.
+    holds: holds::Holds,
+    /// Every profile's path and last use; eviction and expiry.
+    catalogue: catalogue::Catalogue,
+    /// What the metrics count.
+    counters: counters::Counters,
+    /// When profiles were saved, and are next.
+    saving: saves::Saving,
     /// What is done now and then.
     upkeep: upkeep::Upkeep,
-    /// Counters for metrics: delays, refused execs, saves, the last save's duration.
-    delays: u64,
-    execve_refused: u64,
-    novel_execs: u64,
-    novel_endpoints: u64,
-    saves: u64,
-    last_save_seconds: f64,
 }
 
 /// Loads the engine and the saved profiles, attaches, then serves `inbox` until every sender
@@ -90,9 +87,7 @@ pub fn run(
             return Err(e);
         }
     };
-    if let Err(e) = worker.apply_allowlist() {
-        tracing::error!("applying the allowlist failed: {}", e.message);
-    }
+    worker.apply_allowlist();
     let source = worker.engine.event_source()?;
     let pending = Rc::new(RefCell::new(Vec::new()));
     let sink = pending.clone();
@@ -121,7 +116,7 @@ pub fn run(
         }
         worker.end_due();
         worker.upkeep();
-        if Instant::now() >= worker.next_save {
+        if worker.saving.is_due() {
             if let Err(e) = worker.save() {
                 tracing::error!("saving profiles failed: {}", e.message);
             }
@@ -129,14 +124,14 @@ pub fn run(
     }
     drain(&mut worker)?;
     // No task is left stopped: no new holds, and every held process continues now.
-    worker.holds_off = true;
-    worker.push_settings();
-    worker.release_all();
+    worker.holds.turn_off();
+    worker.settings.push(&mut worker.engine, true);
+    worker.holds.release_all();
     let saved = worker.save().map_err(|e| anyhow::anyhow!(e.message));
     // Detached, then the keeper may go: nothing can be held any more.
-    let Worker { engine, keeper, .. } = worker;
+    let Worker { engine, holds, .. } = worker;
     drop(engine);
-    keeper.stop();
+    holds.stop();
     let saved = saved?;
     tracing::info!("saved {} profiles on the way out", saved.profiles);
     Ok(())
@@ -148,56 +143,15 @@ fn rfc3339(time: SystemTime) -> String {
 
 impl Worker {
     fn start(config: Config, store: Store, outputs: Outputs) -> Result<Worker> {
-        let file_config = match &config.file {
-            Some(path) => Config::load(path, false)?,
-            None => Config::default(),
-        };
-        let layers = settings::Layers {
-            saved: settings::readable_saved(store.settings()?),
-            file: config.file_settings.clone(),
-            overridden: Default::default(),
-        };
-        let settings = layers.resolve().map_err(|e| {
-            anyhow::anyhow!(
-                "the settings do not go together: {e} ({}). The configuration file's values win over those set with `ebph set`: set it there too, or change the other",
-                layers.describe(config.file.as_deref())
-            )
-        })?;
-        layers.log_shadowed(config.file.as_deref());
-        let missing = settings::missing_paths(&settings);
-        if !missing.is_empty() {
-            tracing::warn!(
-                "allowlist entries that do not exist: {}",
-                missing.join(", ")
-            );
-        }
+        let settings = settings::Layered::load(&config, &store)?;
         let mut engine = Engine::load(&config.capacity)?;
         engine.set_daemon_pid(std::process::id());
-        engine.set_settings(&settings);
+        settings.push(&mut engine, false);
         // Before anything can be held: the keeper continues held processes (and any left
         // stopped by an ebph that died).
-        let keeper = Keeper::start(engine.holds_map_id()?, &config.holds_dir())?;
-        let mut paths = HashMap::new();
-        let mut used_before = HashMap::new();
-        let mut saved = store.load_profiles()?;
-        let mut refit = 0;
-        for p in &mut saved {
-            // Saved on the wall clock; the engine counts from boot.
-            p.profile.normal_time = ebph_bpf::boot_ns_of(p.profile.normal_time);
-            refit += usize::from(p.fit_ngram_length(settings.ngram_length));
-            engine
-                .insert_profile(&p.key, &p.profile, &eviction::usage_of(&p.origin))
-                .with_context(|| format!("loading the profile of {} ({})", p.path, p.key))?;
-            paths.insert(p.key, p.path.clone());
-            used_before.insert(p.key, p.origin.last_used);
-        }
-        if refit > 0 {
-            tracing::warn!(
-                "{refit} saved profiles learned their n-grams with another ngram-length than {}: \
-                 those n-grams are forgotten and learned again",
-                settings.ngram_length
-            );
-        }
+        let holds = holds::Holds::start(&engine, &config.holds_dir())?;
+        let (catalogue, loaded) =
+            catalogue::Catalogue::load(&mut engine, &store, settings.current().ngram_length)?;
         // Attached first, so that tasks exiting from now on are seen; then every task that was
         // already running is associated with its executable's profile.
         engine.attach()?;
@@ -205,49 +159,22 @@ impl Worker {
         tracing::info!("kernel {}: {}", kernel.release, kernel.summary());
         let associated = engine.associate_running()?;
         tracing::info!(
-            "engine attached; {} saved profiles loaded from {}; {} running tasks associated",
-            saved.len(),
+            "engine attached; {loaded} saved profiles loaded from {}; {associated} running tasks associated",
             config.database().display(),
-            associated
         );
-        // `ebph logs` shows the latest events across restarts: the tail of the event log
-        // (read from its end, however large it is), long enough that a flood of delays at
-        // its end leaves the events before it.
-        {
-            let mut recent = outputs.recent.lock().unwrap_or_else(|e| e.into_inner());
-            for line in event_log::tail(&config.event_log(), 10 * RecentEvents::EACH) {
-                if let Ok(event) = serde_json::from_str::<Event>(&line) {
-                    recent.push(event);
-                }
-            }
-        }
-        let log = EventLog::open(&config.event_log(), config.log_max_size, config.log_files)?;
-        let next_save = Instant::now() + config.save_interval;
+        let publisher = publisher::Publisher::open(&config, outputs)?;
+        let saving = saves::Saving::new(config.save_interval);
         Ok(Worker {
             engine,
             store,
-            settings,
-            paths,
-            used_before,
-            eviction: eviction::Eviction::default(),
-            log,
-            outputs,
-            started: Instant::now(),
-            last_save: None,
-            next_save,
             config,
-            held: HashMap::new(),
-            keeper,
-            holds_off: false,
-            layers,
-            file_config,
+            publisher,
+            settings,
+            holds,
+            catalogue,
+            counters: counters::Counters::new(),
+            saving,
             upkeep: upkeep::Upkeep::new(),
-            delays: 0,
-            execve_refused: 0,
-            novel_execs: 0,
-            novel_endpoints: 0,
-            saves: 0,
-            last_save_seconds: 0.0,
         })
     }
 
@@ -256,8 +183,8 @@ impl Worker {
     fn wait(&self, events: &ebph_bpf::Subscription<'_>, inbox: &Inbox) {
         use rustix::event::{poll, PollFd, PollFlags, Timespec};
         let now = Instant::now();
-        let mut next = self.next_save.min(self.upkeep_due());
-        if let Some(&until) = self.held.values().min() {
+        let mut next = self.saving.next().min(self.upkeep.due());
+        if let Some(until) = self.holds.next_end() {
             let left = until.saturating_sub(ebph_bpf::boot_now_ns());
             next = next.min(now + Duration::from_nanos(left));
         }
@@ -267,14 +194,10 @@ impl Worker {
             PollFd::new(events, PollFlags::IN),
             PollFd::new(inbox, PollFlags::IN),
         ];
-        if let Some(keeper) = self.keeper.watch() {
+        if let Some(keeper) = self.holds.watch() {
             fds.push(PollFd::from_borrowed_fd(keeper, PollFlags::IN));
         }
         let _ = poll(&mut fds, timeout.as_ref());
-    }
-
-    fn path_of(&self, key: &ProfileKey) -> String {
-        self.paths.get(key).cloned().unwrap_or_default()
     }
 
     fn handle(&mut self, command: Command) {
@@ -297,5 +220,34 @@ impl Worker {
             Command::Delete(target, reply) => drop(reply.send(self.delete(&target))),
             Command::Import(request, reply) => drop(reply.send(self.import(*request))),
         }
+    }
+
+    /// Forgets holds that have ended, and checks that the keeper is there: when it keeps
+    /// dying, nothing is held any more (the engine runs as in monitor mode).
+    fn end_due(&mut self) {
+        if self.holds.check_keeper() {
+            self.settings.push(&mut self.engine, true);
+        }
+        self.holds.end_due();
+    }
+
+    /// Applies the allowlist to every profile.
+    fn apply_allowlist(&self) {
+        allowlist::apply(
+            &self.engine,
+            &self.catalogue,
+            &self.settings.current().allowlist,
+        );
+    }
+
+    /// Saves every profile now.
+    fn save(&mut self) -> Result<ebph_api::protocol::Saved, crate::mailbox::ApiError> {
+        self.saving.save(
+            &self.engine,
+            &mut self.store,
+            &self.catalogue,
+            &self.config,
+            self.settings.current().ngram_length,
+        )
     }
 }

@@ -9,12 +9,14 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use anyhow::Result;
 use ebph_api::protocol::SettingValue;
+use ebph_bpf::Engine;
 use ebph_core::Settings;
 
-use super::Worker;
 use crate::config::Config;
 use crate::mailbox::ApiError;
+use crate::store::Store;
 
 /// The values set at run time and the configuration file's, by canonical name.
 #[derive(Clone, Debug, Default)]
@@ -130,12 +132,77 @@ pub(super) fn missing_paths(settings: &Settings) -> Vec<String> {
         .collect()
 }
 
-impl Worker {
+/// The settings in force, the layers they come from, and the configuration file as it was
+/// last read: what `ebph get`, `ebph set` and SIGHUP work on.
+pub(super) struct Layered {
+    current: Settings,
+    layers: Layers,
+    /// The configuration file as it was last read (flags aside).
+    file_config: Config,
+}
+
+/// What a reload changed beyond the settings.
+pub(super) struct Reloaded {
+    /// The settings before.
+    pub previous: Settings,
+    /// The new save interval, when it changed.
+    pub save_interval: Option<std::time::Duration>,
+}
+
+impl Layered {
+    /// The settings at start: the defaults, those set with `ebph set` (in `store`), then the
+    /// configuration file's; refused, with where each value comes from, when they do not
+    /// go together.
+    pub(super) fn load(config: &Config, store: &Store) -> Result<Layered> {
+        let file_config = match &config.file {
+            Some(path) => Config::load(path, false)?,
+            None => Config::default(),
+        };
+        let layers = Layers {
+            saved: readable_saved(store.settings()?),
+            file: config.file_settings.clone(),
+            overridden: Default::default(),
+        };
+        let current = layers.resolve().map_err(|e| {
+            anyhow::anyhow!(
+                "the settings do not go together: {e} ({}). The configuration file's values win over those set with `ebph set`: set it there too, or change the other",
+                layers.describe(config.file.as_deref())
+            )
+        })?;
+        layers.log_shadowed(config.file.as_deref());
+        let missing = missing_paths(&current);
+        if !missing.is_empty() {
+            tracing::warn!(
+                "allowlist entries that do not exist: {}",
+                missing.join(", ")
+            );
+        }
+        Ok(Layered {
+            current,
+            layers,
+            file_config,
+        })
+    }
+
+    /// The settings in force.
+    pub(super) fn current(&self) -> &Settings {
+        &self.current
+    }
+
+    /// Gives the engine the settings; in monitor mode when holds are off (the keeper could
+    /// not be kept running).
+    pub(super) fn push(&self, engine: &mut Engine, holds_off: bool) {
+        let mut settings = self.current.clone();
+        if holds_off {
+            settings.response = ebph_core::ResponseMode::Monitor;
+        }
+        engine.set_settings(&settings);
+    }
+
     /// Every setting: value, where it comes from, what a restart would make it, warnings.
-    pub(super) fn setting_values(&self) -> Vec<SettingValue> {
+    pub(super) fn values(&self, config: &Config, engine: &Engine) -> Vec<SettingValue> {
         // The file as it is now: an edit not yet reloaded is what a restart would apply.
-        let restart = self
-            .config
+        let restart = config
             .file
             .as_deref()
             .and_then(|path| Config::load(path, false).ok())
@@ -147,8 +214,8 @@ impl Worker {
             .unwrap_or_else(|| self.layers.clone())
             .resolve()
             .ok();
-        let missing = missing_paths(&self.settings);
-        self.settings
+        let missing = missing_paths(&self.current);
+        self.current
             .iter()
             .map(|(info, value)| {
                 let at_restart = restart
@@ -161,7 +228,7 @@ impl Worker {
                     name: info.name.to_owned(),
                     value,
                     description: info.description.to_owned(),
-                    note: self.note_on(info.name),
+                    note: self.note_on(info.name, engine),
                     source: self.layers.source(info.name).to_owned(),
                     at_restart,
                     warning,
@@ -170,69 +237,65 @@ impl Worker {
             .collect()
     }
 
-    /// What needs looking at, for `ebph status`.
-    pub(super) fn setting_warnings(&self) -> Vec<String> {
-        let missing = missing_paths(&self.settings);
-        let mut out = Vec::new();
-        if !missing.is_empty() {
-            out.push(format!(
-                "allowlist entries that do not exist: {}",
-                missing.join(", ")
-            ));
+    /// What needs looking at in the settings, for `ebph status`.
+    pub(super) fn warnings(&self) -> Vec<String> {
+        let missing = missing_paths(&self.current);
+        if missing.is_empty() {
+            return Vec::new();
         }
-        if self.holds_off {
-            out.push(
-                "the keeper kept dying: nothing is held until the daemon is restarted".to_owned(),
-            );
-        }
-        out
+        vec![format!(
+            "allowlist entries that do not exist: {}",
+            missing.join(", ")
+        )]
     }
 
     /// What setting `name` does on this kernel, where kernels differ.
-    pub(super) fn note_on(&self, name: &str) -> Option<String> {
+    fn note_on(&self, name: &str, engine: &Engine) -> Option<String> {
         use ebph_core::ResponseMode;
-        let delays = match self.settings.delay_threshold {
+        let delays = match self.current.delay_threshold {
             0 => "delays stop a task with SIGSTOP right after each anomalous call, and the keeper continues it with SIGCONT".to_owned(),
             n => format!("delays stop a task with SIGSTOP right after a call that leaves its LFC above {n} (delay-threshold), and the keeper continues it with SIGCONT"),
         };
         let execve = || {
-            match self.engine.bpf_lsm().reason() {
+            match engine.bpf_lsm().reason() {
             None => "an exec of a task over suspend-execve fails with EPERM (BPF-LSM)".to_owned(),
             Some(why) => format!(
                 "BPF-LSM is unavailable on this kernel ({why}), so a task over suspend-execve is killed (SIGKILL) at its exec instead of having the exec refused"
             ),
         }
         };
-        match (name, self.settings.response) {
+        match (name, self.current.response) {
             ("response", ResponseMode::Delay) => Some(delays),
-            ("response", ResponseMode::Enforce) if self.settings.suspend_execve > 0 => {
+            ("response", ResponseMode::Enforce) if self.current.suspend_execve > 0 => {
                 Some(format!("{delays}; {}", execve()))
             }
             ("response", ResponseMode::Enforce) => Some(format!(
                 "{delays}; execve suspension is off (suspend-execve = 0)"
             )),
-            ("suspend-execve", _) if self.settings.suspend_execve > 0 => Some(execve()),
+            ("suspend-execve", _) if self.current.suspend_execve > 0 => Some(execve()),
             _ => None,
         }
     }
 
     /// `ebph set NAME VALUE...`: checked together with every other setting, now and as a
-    /// restart would have them; kept in the database.
+    /// restart would have them; kept in `store`. The settings before, once in force.
     pub(super) fn set(
         &mut self,
         values: &[(String, String)],
         force: bool,
-    ) -> Result<Vec<SettingValue>, ApiError> {
+        store: &Store,
+        config: &Config,
+    ) -> Result<Settings, ApiError> {
         let bad = |e: ebph_core::SettingsError| ApiError::bad_request(e.to_string());
         let mut names = Vec::new();
         for (name, _) in values {
             names.push(Settings::canonical_name(name).map_err(bad)?);
         }
         let next = self
-            .settings
+            .current
             .with_values(values.iter().map(|(n, v)| (n.as_str(), v.as_str())))
             .map_err(bad)?;
-        if next.ngram_length != self.settings.ngram_length {
+        if next.ngram_length != self.current.ngram_length {
             return Err(ApiError::bad_request(format!(
                 "ngram-length is read when the daemon starts (n-grams learned with one length \
                  mean nothing with another): set ngram-length = {} in the [settings] of the \
@@ -258,7 +321,7 @@ impl Worker {
             return Err(ApiError::bad_request(format!(
                 "{} would not go with the other settings at the next restart: {e} ({})",
                 described(),
-                layers.describe(self.config.file.as_deref())
+                layers.describe(config.file.as_deref())
             )));
         }
         let missing = missing_paths(&next);
@@ -269,17 +332,17 @@ impl Worker {
             )));
         }
         for (name, shown) in &changes {
-            self.store.set_setting(name, shown)?;
+            store.set_setting(name, shown)?;
             layers.overridden.insert((*name).to_owned());
         }
         self.layers = layers;
-        self.apply(next);
+        let previous = std::mem::replace(&mut self.current, next);
         tracing::info!("setting {}", described());
         for (name, _) in &changes {
             if let Some(from_file) = self.layers.file.get(*name) {
                 tracing::warn!(
                     "{name} = {from_file} in {}: it applies again at the next restart or reload",
-                    file_name(self.config.file.as_deref())
+                    file_name(config.file.as_deref())
                 );
             }
         }
@@ -289,39 +352,22 @@ impl Worker {
                 missing.join(", ")
             );
         }
-        Ok(self.setting_values())
+        Ok(previous)
     }
 
-    /// Makes `next` the settings: the engine's, the allowlist's; releases everything when
-    /// the response becomes monitor.
-    fn apply(&mut self, next: Settings) {
-        let allowlist_changed = next.allowlist != self.settings.allowlist;
-        self.settings = next;
-        self.push_settings();
-        if self.settings.response == ebph_core::ResponseMode::Monitor {
-            // Back to monitoring: nothing stays held.
-            self.release_all();
-        }
-        if allowlist_changed {
-            if let Err(e) = self.apply_allowlist() {
-                tracing::error!("applying the allowlist failed: {}", e.message);
-            }
-        }
-    }
-
-    /// SIGHUP: reads the configuration file again and applies its settings (over the ones
-    /// set at run time, as a restart would), logging each change. A file with an error
-    /// changes nothing.
-    pub(super) fn reload(&mut self) {
-        let Some(path) = self.config.file.clone() else {
+    /// SIGHUP: reads the configuration file again and takes its settings (over the ones set
+    /// at run time, as a restart would), logging each change; and its save interval, into
+    /// `config`. A file with an error changes nothing (`None`).
+    pub(super) fn reload(&mut self, config: &mut Config) -> Option<Reloaded> {
+        let Some(path) = config.file.clone() else {
             tracing::info!("reload: started without a configuration file; nothing to do");
-            return;
+            return None;
         };
         let fresh = match Config::load(&path, false) {
             Ok(fresh) => fresh,
             Err(e) => {
                 tracing::error!("reload: {e:#}; keeping the settings as they are");
-                return;
+                return None;
             }
         };
         let layers = Layers {
@@ -336,20 +382,20 @@ impl Worker {
                     "reload: the settings would not go together: {e} ({}); keeping them as they are",
                     layers.describe(Some(&path))
                 );
-                return;
+                return None;
             }
         };
-        if next.ngram_length != self.settings.ngram_length {
+        if next.ngram_length != self.current.ngram_length {
             tracing::warn!(
                 "reload: ngram-length {} -> {} takes a restart (the n-grams learned so far are \
                  forgotten then)",
-                self.settings.ngram_length,
+                self.current.ngram_length,
                 next.ngram_length
             );
-            next.ngram_length = self.settings.ngram_length;
+            next.ngram_length = self.current.ngram_length;
         }
         let mut changed = 0;
-        for (info, now) in self.settings.iter() {
+        for (info, now) in self.current.iter() {
             let then = next.get(info.name).unwrap_or_default();
             if then != now {
                 tracing::info!("reload: {} {now} -> {then}", info.name);
@@ -375,21 +421,25 @@ impl Worker {
                 );
             }
         }
-        if fresh.save_interval != last.save_interval
-            && fresh.save_interval != self.config.save_interval
+        let mut save_interval = None;
+        if fresh.save_interval != last.save_interval && fresh.save_interval != config.save_interval
         {
             tracing::info!(
                 "reload: save-interval {} -> {}",
-                humantime::format_duration(self.config.save_interval),
+                humantime::format_duration(config.save_interval),
                 humantime::format_duration(fresh.save_interval)
             );
-            self.config.save_interval = fresh.save_interval;
-            self.next_save = std::time::Instant::now() + fresh.save_interval;
+            config.save_interval = fresh.save_interval;
+            save_interval = Some(fresh.save_interval);
         }
         self.layers = layers;
-        self.config.file_settings = fresh.file_settings.clone();
+        config.file_settings = fresh.file_settings.clone();
         self.file_config = fresh;
-        self.apply(next);
+        let previous = std::mem::replace(&mut self.current, next);
         tracing::info!("reloaded {}: {changed} settings changed", path.display());
+        Some(Reloaded {
+            previous,
+            save_interval,
+        })
     }
 }

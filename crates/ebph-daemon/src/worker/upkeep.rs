@@ -1,9 +1,9 @@
-//! What the engine's thread does now and then: follow the event log's path, keep the anomaly
-//! history within its bounds, and say what was lost.
+//! What the engine's thread does now and then: make room in the engine's tables, expire
+//! profiles, follow the event log's path, and say what was lost.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use super::{rfc3339, Worker};
+use super::Worker;
 
 /// How often the event log's path is checked (logrotate may have moved the file).
 const CHECK_EVERY: Duration = Duration::from_secs(1);
@@ -107,7 +107,6 @@ pub(super) struct Upkeep {
     next_check: Instant,
     next_losses: Instant,
     reported: Losses,
-    log_failing: bool,
 }
 
 impl Upkeep {
@@ -116,17 +115,16 @@ impl Upkeep {
             next_check: Instant::now(),
             next_losses: Instant::now(),
             reported: Losses::default(),
-            log_failing: false,
         }
+    }
+
+    /// When upkeep is next due.
+    pub(super) fn due(&self) -> Instant {
+        self.next_check
     }
 }
 
 impl Worker {
-    /// When upkeep is next due.
-    pub(super) fn upkeep_due(&self) -> Instant {
-        self.upkeep.next_check
-    }
-
     /// Runs what is due.
     pub(super) fn upkeep(&mut self) {
         let now = Instant::now();
@@ -134,16 +132,14 @@ impl Worker {
             return;
         }
         self.upkeep.next_check = now + CHECK_EVERY;
-        self.make_room(now);
-        self.expire(now);
-        match self.log.follow_path() {
-            Ok(true) => tracing::info!(
-                "{} was moved away: writing a new one",
-                self.config.event_log().display()
-            ),
-            Ok(false) => {}
-            Err(e) => self.log_failed(e),
+        if let Some(evicted) = self.catalogue.make_room(&self.engine, now) {
+            self.forget(evicted);
         }
+        let expiry = self.config.profile_expiry;
+        if let Some(expired) = self.catalogue.expire(&self.engine, now, expiry) {
+            self.forget(expired);
+        }
+        self.publisher.follow_path();
         if now >= self.upkeep.next_losses {
             let losses = Losses::of(&self.engine.stats(), self.engine.runs_missed());
             let grown = losses.since(&self.upkeep.reported);
@@ -152,32 +148,6 @@ impl Worker {
                 self.upkeep.reported = losses;
                 self.upkeep.next_losses = now + LOSSES_EVERY;
             }
-        }
-    }
-
-    /// Keeps the anomaly history within `anomaly-history` rows and `anomaly-history-age`.
-    pub(super) fn prune_history(&mut self) {
-        let oldest = SystemTime::now()
-            .checked_sub(self.config.anomaly_history_age)
-            .unwrap_or(SystemTime::UNIX_EPOCH);
-        match self
-            .store
-            .prune_anomalies(self.config.anomaly_history, &rfc3339(oldest))
-        {
-            Ok(0) => {}
-            Ok(n) => tracing::info!("forgot {n} old anomalies (anomaly-history)"),
-            Err(e) => tracing::error!("pruning the anomaly history failed: {e}"),
-        }
-    }
-
-    /// Says once that the event log cannot be written (and again once it can after all).
-    pub(super) fn log_failed(&mut self, e: anyhow::Error) {
-        if !self.upkeep.log_failing {
-            tracing::error!(
-                "writing {} failed: {e:#}; events still reach `ebph logs`",
-                self.config.event_log().display()
-            );
-            self.upkeep.log_failing = true;
         }
     }
 }

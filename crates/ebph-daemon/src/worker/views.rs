@@ -20,26 +20,18 @@ impl Worker {
         let slots = if everyone {
             self.engine.profile_slots()?
         } else {
-            vec![self.resolve(target)?]
+            vec![self.catalogue.resolve(&self.engine, target)?]
         };
         // Every program known here, to name the programs each profile executed.
-        let mut known: Vec<(ProfileKey, String)> = self
-            .engine
-            .profile_slots()?
-            .into_iter()
-            .map(|(k, _)| (k, self.path_of(&k)))
-            .collect();
-        known.extend(self.paths.iter().map(|(k, p)| (*k, p.clone())));
-        known.sort();
-        known.dedup();
+        let known = self.catalogue.known(&self.engine)?;
         let mut profiles = Vec::new();
         for (key, slot) in slots {
             let stored = StoredProfile {
                 key,
-                path: self.path_of(&key),
+                path: self.catalogue.path_of(&key),
                 profile: self.engine.profile(slot)?,
                 origin: Default::default(),
-                ngram_length: self.settings.ngram_length,
+                ngram_length: self.settings.current().ngram_length,
             };
             profiles.push(ebph_api::file::FileProfile::from_stored(&stored, &known));
         }
@@ -54,21 +46,19 @@ impl Worker {
             let p = self.engine.profile_counters(slot)?;
             profiles[p.status as usize] += 1;
         }
+        let (saves, last_save_seconds) = self.saving.done();
         Ok(Snapshot {
             calls: self.engine.calls()?,
             anomalies: s.anomalies,
             profiles,
             tasks: s.tasks_tracked,
-            delays: self.delays,
-            execve_refused: self.execve_refused,
-            novel_execs: self.novel_execs,
-            novel_endpoints: self.novel_endpoints,
-            held: self.held.len() as u64,
+            events: self.counters.events(),
+            held: self.holds.count(),
             events_lost: s.events_lost,
             holds_dropped: s.holds_dropped,
             anomalies_suppressed: s.anomalies_suppressed,
-            evicted: self.eviction.evicted,
-            expired: self.eviction.expired,
+            evicted: self.catalogue.eviction.evicted,
+            expired: self.catalogue.eviction.expired,
             budget_denied: s.budget_denied,
             reserve_denied: s.reserve_denied,
             full: [s.profiles_full, s.rows_full, s.indexes_full, s.tasks_full],
@@ -79,8 +69,8 @@ impl Worker {
                 s.tasks_tracked,
             ],
             capacity: [c.profiles, c.rows, c.indexes, c.tasks].map(u64::from),
-            saves: self.saves,
-            last_save_seconds: self.last_save_seconds,
+            saves,
+            last_save_seconds,
         })
     }
 
@@ -96,7 +86,7 @@ impl Worker {
         Ok(Status {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             pid: std::process::id(),
-            uptime_seconds: self.started.elapsed().as_secs(),
+            uptime_seconds: self.counters.uptime().as_secs(),
             profiles: slots.len() as u64,
             normal_profiles: normal,
             tasks: s.tasks_tracked,
@@ -112,21 +102,26 @@ impl Worker {
                 indexes_used: s.indexes_used,
                 holds_dropped: s.holds_dropped,
                 anomalies_suppressed: s.anomalies_suppressed,
-                profiles_evicted: self.eviction.evicted,
-                profiles_expired: self.eviction.expired,
+                profiles_evicted: self.catalogue.eviction.evicted,
+                profiles_expired: self.catalogue.eviction.expired,
                 budget_denied: s.budget_denied,
                 reserve_denied: s.reserve_denied,
                 scripts_unseen: s.scripts_unseen,
                 runs_missed: self.engine.runs_missed(),
             },
             database: self.config.database().display().to_string(),
-            last_save: self.last_save.map(rfc3339),
+            last_save: self.saving.last().map(rfc3339),
             save_interval: humantime::format_duration(self.config.save_interval).to_string(),
-            response: self.settings.response.to_string(),
+            response: self.settings.current().response.to_string(),
             kernel: kernel_support(&self.engine),
-            held: self.held.len() as u64,
-            keeper_pid: (!self.holds_off).then(|| self.keeper.pid()),
-            warnings: self.setting_warnings(),
+            held: self.holds.count(),
+            keeper_pid: self.holds.keeper_pid(),
+            warnings: self
+                .settings
+                .warnings()
+                .into_iter()
+                .chain(self.holds.warning())
+                .collect(),
         })
     }
 
@@ -138,7 +133,7 @@ impl Worker {
     ) -> Result<ProfileSummary, ApiError> {
         Ok(ProfileSummary {
             key: key.to_string(),
-            path: self.path_of(key),
+            path: self.catalogue.path_of(key),
             status: p.status.to_string(),
             train_count: p.train_count,
             last_mod_count: p.last_mod_count,
@@ -164,58 +159,8 @@ impl Worker {
         Ok(out)
     }
 
-    /// The key and slot of the profile a request names.
-    pub(super) fn resolve(&self, target: &Target) -> Result<(ProfileKey, u32), ApiError> {
-        let slots = self.engine.profile_slots()?;
-        let by_key = |key: ProfileKey, what: &str| {
-            slots
-                .iter()
-                .find(|(k, _)| *k == key)
-                .copied()
-                .ok_or_else(|| ApiError::not_found(format!("no profile for {what}")))
-        };
-        if let Some(key) = &target.key {
-            let key: ProfileKey = key
-                .parse()
-                .map_err(|e: ebph_core::ProfileKeyError| ApiError::bad_request(e.to_string()))?;
-            return by_key(key, &format!("key {key}"));
-        }
-        if let Some(path) = &target.path {
-            if let Some((key, _)) = self
-                .paths
-                .iter()
-                .find(|(k, p)| *p == path && slots.iter().any(|(s, _)| s == *k))
-            {
-                return by_key(*key, path);
-            }
-            let meta = std::fs::metadata(path)
-                .map_err(|e| ApiError::not_found(format!("no profile for {path}: {e}")))?;
-            use std::os::unix::fs::MetadataExt;
-            return by_key(
-                ProfileKey {
-                    dev: meta.dev(),
-                    ino: meta.ino(),
-                    script: 0,
-                },
-                path,
-            );
-        }
-        if let Some(pid) = target.pid {
-            let tasks = self.engine.tasks()?;
-            let task = tasks.iter().find(|t| t.tid == pid).ok_or_else(|| {
-                ApiError::not_found(format!("process {pid} is not tracked by ebph"))
-            })?;
-            return slots
-                .iter()
-                .find(|(_, slot)| *slot == task.profile)
-                .copied()
-                .ok_or_else(|| ApiError::not_found(format!("process {pid} has no profile")));
-        }
-        Err(ApiError::bad_request("name a profile by key, path or pid"))
-    }
-
     pub(super) fn profile(&self, target: &Target) -> Result<ProfileDetail, ApiError> {
-        let (key, slot) = self.resolve(target)?;
+        let (key, slot) = self.catalogue.resolve(&self.engine, target)?;
         let p = self.engine.profile(slot)?;
         let pairs = p
             .train
@@ -251,22 +196,15 @@ impl Worker {
     /// The programs profile `p` executed, of those the daemon knows (a profile or a path).
     fn execs_of(&self, p: &Profile) -> Result<protocol::Execs, ApiError> {
         let bits = p.train.exec_bits_set();
-        let mut known: Vec<ProfileKey> = self
-            .engine
-            .profile_slots()?
+        let mut programs: Vec<protocol::ExecutedProgram> = self
+            .catalogue
+            .known(&self.engine)?
             .into_iter()
-            .map(|(k, _)| k)
-            .collect();
-        known.extend(self.paths.keys().copied());
-        known.sort();
-        known.dedup();
-        let mut programs: Vec<protocol::ExecutedProgram> = known
-            .iter()
-            .filter(|k| p.train.knows_exec(k) || p.test.knows_exec(k))
-            .map(|k| protocol::ExecutedProgram {
-                path: self.path_of(k),
+            .filter(|(k, _)| p.train.knows_exec(k) || p.test.knows_exec(k))
+            .map(|(k, path)| protocol::ExecutedProgram {
+                path,
                 key: k.to_string(),
-                normal: p.test.knows_exec(k),
+                normal: p.test.knows_exec(&k),
             })
             .collect();
         programs.sort_by(|a, b| a.path.cmp(&b.path).then(a.key.cmp(&b.key)));
@@ -295,19 +233,14 @@ impl Worker {
             let comm = std::fs::read_to_string(format!("/proc/{}/task/{}/comm", t.pid, t.tid))
                 .map(|c| c.trim_end().to_owned())
                 .unwrap_or_default();
-            let now = ebph_bpf::boot_now_ns();
-            let held_ms = self
-                .held
-                .get(&t.pid)
-                .filter(|&&until| until > now)
-                .map(|&until| (until - now) / 1_000_000);
+            let held_ms = self.holds.held_ms(t.pid, ebph_bpf::boot_now_ns());
             out.push(protocol::Process {
                 held_ms,
                 pid: t.pid,
                 tid: t.tid,
                 comm,
                 key: key.to_string(),
-                path: self.path_of(key),
+                path: self.catalogue.path_of(key),
                 status: status.to_string(),
                 lfc: t.lfc,
                 anomalies: *anomalies,

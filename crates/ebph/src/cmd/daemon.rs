@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use ebph_daemon::config::{self, Config};
+use ebph_daemon::Config;
 
 /// Run the ebph daemon in the foreground (as root): attach the engine, keep profiles, serve
 /// the API. Stops, saving, on SIGTERM or SIGINT.
@@ -16,10 +16,10 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
     /// How often to save profiles, e.g. 5m [default: 5m].
-    #[arg(long, value_name = "DURATION", value_parser = config::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = ebph_api::protocol::parse_duration)]
     save_interval: Option<std::time::Duration>,
     /// Serve Prometheus metrics at http://ADDR/metrics (`on` = 127.0.0.1:9559) [default: off].
-    #[arg(long, value_name = "ADDR", value_parser = config::parse_listen)]
+    #[arg(long, value_name = "ADDR", value_parser = ebph_daemon::parse_listen)]
     metrics_listen: Option<std::net::SocketAddr>,
 }
 
@@ -36,7 +36,7 @@ pub struct KeeperArgs {
 
 pub fn keeper(args: KeeperArgs) -> Result<()> {
     crate::logging::init();
-    ebph_daemon::keeper::run(ebph_daemon::keeper::Options {
+    ebph_daemon::run_keeper(ebph_daemon::KeeperOptions {
         holds_map_id: args.holds_map_id,
         ledger_dir: args.ledger,
     })
@@ -46,7 +46,7 @@ pub fn run(args: Args, socket: Option<PathBuf>) -> Result<()> {
     crate::logging::init();
     let (path, required) = match &args.config {
         Some(path) => (path.clone(), true),
-        None => (PathBuf::from(config::DEFAULT_CONFIG), false),
+        None => (PathBuf::from(ebph_api::paths::DEFAULT_CONFIG), false),
     };
     let mut config = Config::load(&path, required)?;
     if let Some(dir) = args.state_dir {
@@ -61,5 +61,5 @@ pub fn run(args: Args, socket: Option<PathBuf>) -> Result<()> {
     if let Some(addr) = args.metrics_listen {
         config.metrics_listen = Some(addr);
     }
-    ebph_daemon::daemon::run(config)
+    ebph_daemon::run(config)
 }

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use ebph_api::client::Client;
-use ebph_api::protocol::Event;
+use ebph_api::event::{Event, EventKind};
 
 /// Show recent events: anomalies, profiles created, frozen, normal...
 #[derive(Debug, clap::Args)]
@@ -25,7 +25,7 @@ pub fn run(client: &Client, args: Args) -> Result<()> {
     // The daemon filters: only what is asked for crosses the socket.
     let types: Option<Vec<&str>> = match (&args.types, args.no_exec) {
         (Some(types), _) => Some(types.split(',').map(str::trim).collect()),
-        (None, true) => Some(crate::event_text::types_but(&["exec"])),
+        (None, true) => Some(EventKind::names_but(&["exec"])),
         (None, false) => None,
     };
     let mut out = std::io::stdout().lock();
@@ -37,7 +37,7 @@ pub fn run(client: &Client, args: Args) -> Result<()> {
         let text = if args.json {
             line.to_owned()
         } else {
-            crate::event_text::line(&event)
+            format!("{} {event}", event.time)
         };
         use std::io::Write;
         if let Err(e) = writeln!(out, "{text}").and_then(|_| out.flush()) {

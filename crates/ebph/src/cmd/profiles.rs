@@ -289,7 +289,7 @@ fn import(client: &Client, args: ImportArgs) -> Result<()> {
         Err(e) => return Err(e).with_context(|| format!("{}", args.file.display())),
     }
     // No daemon: into its store, checked against the configuration's trusted keys.
-    let config = ebph_daemon::config::Config::load(
+    let config = ebph_daemon::Config::load(
         &args.config,
         args.config != std::path::Path::new(ebph_api::paths::DEFAULT_CONFIG),
     )?;
@@ -302,7 +302,7 @@ fn import(client: &Client, args: ImportArgs) -> Result<()> {
         .map(|p| p.to_stored())
         .collect::<Result<Vec<_>, _>>()
         .with_context(|| format!("{}", args.file.display()))?;
-    let db = ebph_daemon::daemon::import_offline(&args.state_dir, &stored)?;
+    let db = ebph_daemon::import_offline(&args.state_dir, &stored)?;
     writeln!(
         out,
         "imported {} profiles into {}{}; they are loaded when the daemon starts",

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 use ebph_api::client::Client;
-use ebph_api::protocol::{Event, Process, Status};
+use ebph_api::event::{Event, EventKind};
+use ebph_api::protocol::{Process, Status};
 use ratatui::crossterm::event::{self, Event as Input, KeyCode, KeyModifiers};
 use ratatui::layout::{Constraint, Layout};
 use ratatui::style::{Color, Modifier, Style};
@@ -35,7 +36,7 @@ fn fetch(client: &Client) -> Result<View> {
     let status = client.status()?;
     let processes = client.processes(false)?;
     let mut events = Vec::new();
-    let types = crate::event_text::types_but(&["exec"]);
+    let types = EventKind::names_but(&["exec"]);
     client.events(false, Some(&types), |line| {
         if let Ok(e) = serde_json::from_str::<Event>(line) {
             events.push(e);
@@ -142,7 +143,7 @@ pub fn draw(frame: &mut Frame, view: &View) {
         .rev()
         .take(feed.height.saturating_sub(1) as usize)
         .map(|e| {
-            let what = crate::event_text::detail(e).unwrap_or_default();
+            let what = e.detail().unwrap_or_default();
             let time = e.time.get(11..19).unwrap_or(&e.time);
             ListItem::new(format!(
                 "{time} {:<14} {:>7} {} {what}",
@@ -193,7 +194,7 @@ pub fn run(client: &Client, args: Args) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ebph_api::protocol::{EngineStats, EventKind};
+    use ebph_api::protocol::EngineStats;
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
 

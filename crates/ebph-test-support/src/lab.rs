@@ -1,7 +1,6 @@
-//! Shared by the engine's tests: a lab of uniquely-copied programs, an engine that records
-//! what it sees, and the model fed the same records.
-
-#![allow(dead_code)]
+//! The engine lab: programs with inodes (so profiles) of their own, an engine loaded for a
+//! test that records what it sees, the model fed the same records, and training a program
+//! until it is normal in both.
 
 use std::cell::RefCell;
 use std::os::unix::fs::MetadataExt;
@@ -10,10 +9,10 @@ use std::process::{Command, Output};
 use std::rc::Rc;
 use std::time::Duration;
 
-use ebph_bpf::{Capacity, Engine, EngineError, Event, Record, RecordKind};
+use ebph_bpf::{AdminOp, Capacity, Engine, EngineError, Event, Record, RecordKind};
 use ebph_core::{Arch, Model, ModelEvent, Profile, ProfileKey, Settings, Syscall};
 
-pub use ebph_test_support::{one_at_a_time as serial, skip_or_fail};
+use crate::skip_or_fail;
 
 /// Capacity small enough for tests, with room to record.
 pub fn test_capacity() -> Capacity {
@@ -61,7 +60,15 @@ pub struct Lab {
     dir: tempfile::TempDir,
 }
 
+impl Default for Lab {
+    fn default() -> Lab {
+        Lab::new()
+    }
+}
+
 impl Lab {
+    /// A new lab: copies of `ls`, `sh`, `tr`, `wc`, `cat` and `true`, and the engine's
+    /// programs of `programs/` compiled.
     pub fn new() -> Lab {
         let dir = tempfile::Builder::new()
             .prefix("ebph-lab")
@@ -79,25 +86,15 @@ impl Lab {
             let from = std::fs::canonicalize(from).unwrap();
             std::fs::copy(&from, lab.path(name)).unwrap();
         }
-        let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs");
         for name in [
             "threads", "chain", "signals", "anomaly", "storm", "net", "heap",
         ] {
-            let out = Command::new("cc")
-                .args(["-O1", "-pthread", "-o"])
-                .arg(lab.path(name))
-                .arg(sources.join(format!("{name}.c")))
-                .output()
-                .expect("run cc (scripts/install-deps installs gcc)");
-            assert!(
-                out.status.success(),
-                "cc {name}.c: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            crate::programs::compile(lab.dir.path(), name);
         }
         lab
     }
 
+    /// The program `name` of the lab.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
@@ -143,6 +140,7 @@ impl Lab {
     }
 }
 
+/// The profile key of the executable at `path`.
 pub fn key_of(path: &Path) -> ProfileKey {
     let meta = std::fs::metadata(path).unwrap();
     ProfileKey {
@@ -160,6 +158,7 @@ pub struct Recorder<'a> {
 }
 
 impl<'a> Recorder<'a> {
+    /// Records from now on.
     pub fn new(engine: &'a Engine) -> Recorder<'a> {
         let records = Rc::new(RefCell::new(Vec::new()));
         let sink = records.clone();
@@ -329,4 +328,39 @@ pub fn events_during(engine: &Engine, f: impl FnOnce()) -> Vec<Event> {
     sub.consume().unwrap();
     drop(sub);
     events.take()
+}
+
+/// Makes the profile of `key` normal now in `engine` (it must have one).
+pub fn normalize(engine: &Engine, key: &ProfileKey) {
+    let slot = engine
+        .slot_of(key)
+        .unwrap()
+        .unwrap_or_else(|| panic!("the engine has no profile {key}"));
+    engine.admin(AdminOp::Normalize, slot).unwrap();
+}
+
+/// Trains the lab's program `name` on `runs` runs of it with `args` while `engine` records,
+/// then makes its profile normal in the engine and in the model fed the same records: the
+/// model, to go on with.
+pub fn train_until_normal(
+    engine: &Engine,
+    lab: &Lab,
+    name: &str,
+    args: &[&str],
+    runs: usize,
+    settings: &Settings,
+) -> Model {
+    let recorder = Recorder::new(engine);
+    for _ in 0..runs {
+        lab.run(&lab.path(name), args);
+        recorder.drain();
+    }
+    let mut model = model_of(&recorder.finish(), settings);
+    let key = lab.key(name);
+    normalize(engine, &key);
+    model
+        .profile_mut(&key)
+        .unwrap_or_else(|| panic!("the model has no profile of {name}"))
+        .normalize();
+    model
 }
