@@ -296,6 +296,12 @@ pub struct EventCounter {
     pub help: &'static str,
 }
 
+/// A time as events write it (and the API's other times): RFC 3339 in UTC, to the
+/// millisecond (`2026-11-24T02:05:22.490Z`).
+pub fn rfc3339(time: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_millis(time).to_string()
+}
+
 /// A call's name (x86_64), or `syscall_N` for a number no call has.
 pub fn call_name(call: u16) -> String {
     Syscall::new(call).map_or_else(

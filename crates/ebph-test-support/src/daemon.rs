@@ -11,6 +11,9 @@ use serde_json::Value;
 use crate::programs::{run, s};
 use crate::wait_until;
 
+/// How long a daemon may take to start answering.
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// The `ebph` binary under test: `EBPH_BIN`, or the one cargo built beside the test binary
 /// (`target/PROFILE/ebph`, the test being in `target/PROFILE/deps/`).
 pub fn ebph() -> PathBuf {
@@ -80,15 +83,24 @@ impl Daemon {
             .stderr(std::fs::File::create(dir.join("daemon.log")).unwrap())
             .spawn()
             .unwrap();
-        let daemon = Daemon {
+        let mut daemon = Daemon {
             child: Some(child),
             dir: dir.to_owned(),
         };
-        let deadline = Instant::now() + Duration::from_secs(20);
+        // Loading the engine is the verifier's work: quick here, many seconds on a kernel
+        // emulated by qemu (the kernel matrix). A daemon that exits fails the test at once.
+        let deadline = Instant::now() + START_TIMEOUT;
         while !daemon.cli(&["status"]).status.success() {
+            let exited = daemon.child.as_mut().unwrap().try_wait().unwrap();
+            assert!(
+                exited.is_none(),
+                "the daemon exited ({}) while starting: {}",
+                exited.unwrap(),
+                daemon.log()
+            );
             assert!(
                 Instant::now() < deadline,
-                "the daemon did not start: {}",
+                "the daemon did not start in {START_TIMEOUT:?}: {}",
                 daemon.log()
             );
             std::thread::sleep(Duration::from_millis(50));

@@ -3,12 +3,14 @@
 //! request names. Evicting and expiring profiles is `eviction.rs`.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use ebph_api::protocol::Target;
 use ebph_bpf::{Engine, EngineError, EventType, ProfileUse};
 use ebph_core::ProfileKey;
 
+use super::eviction::{Deleted, Eviction};
 use crate::mailbox::ApiError;
 use crate::store::{ProfileOrigin, Store, StoreError};
 
@@ -18,7 +20,41 @@ pub(super) struct Catalogue {
     /// When profiles loaded at start were last used (Unix ns), until the engine says later.
     used_before: HashMap<ProfileKey, u64>,
     /// Evicting and expiring: when next, and how many so far.
-    pub(super) eviction: super::eviction::Eviction,
+    pub(super) eviction: Eviction,
+}
+
+/// A path as it was given to execve, made absolute with the process's working directory.
+pub(super) fn absolute(path: &str, pid: u32) -> String {
+    if path.starts_with('/') {
+        return path.to_owned();
+    }
+    match std::fs::read_link(format!("/proc/{pid}/cwd")) {
+        Ok(cwd) => {
+            let mut out = cwd;
+            for part in std::path::Path::new(path).components() {
+                match part {
+                    std::path::Component::CurDir => {}
+                    std::path::Component::ParentDir => {
+                        out.pop();
+                    }
+                    other => out.push(other),
+                }
+            }
+            out.display().to_string()
+        }
+        Err(_) => path.to_owned(),
+    }
+}
+
+/// When the profile of `key` was last used, in Unix nanoseconds (0: not known), as the
+/// engine says (`u`), or, for a profile not used since this boot, as it was saved
+/// (`used_before`).
+fn last_used_unix(used_before: &HashMap<ProfileKey, u64>, key: &ProfileKey, u: &ProfileUse) -> u64 {
+    if u.last_used > 1 {
+        ebph_bpf::unix_ns_of(u.last_used)
+    } else {
+        used_before.get(key).copied().unwrap_or(0)
+    }
 }
 
 /// What the engine is given for a saved profile's origin.
@@ -95,7 +131,7 @@ impl Catalogue {
                 })
                 .unwrap_or_default()
         } else {
-            super::events::absolute(&e.path, e.pid)
+            absolute(&e.path, e.pid)
         };
         if !path.is_empty() {
             self.paths.insert(e.key, path);
@@ -125,20 +161,32 @@ impl Catalogue {
     ) -> Result<ProfileOrigin, EngineError> {
         let u = engine.profile_use(slot)?;
         Ok(ProfileOrigin {
-            last_used: self.last_used_unix(key, &u),
+            last_used: last_used_unix(&self.used_before, key, &u),
             unprivileged: u.unprivileged,
             uid: u.uid,
         })
     }
 
-    /// When the profile was last used, in Unix nanoseconds (0: not known). A profile not
-    /// used since this boot keeps the time saved with it.
-    pub(super) fn last_used_unix(&self, key: &ProfileKey, u: &ProfileUse) -> u64 {
-        if u.last_used > 1 {
-            ebph_bpf::unix_ns_of(u.last_used)
-        } else {
-            self.used_before.get(key).copied().unwrap_or(0)
-        }
+    /// Evicts profiles from `engine` when a table is nearly full (`eviction.rs`); those
+    /// deleted, if any: [`Catalogue::forget`] them.
+    pub(super) fn make_room(&mut self, engine: &Engine, now: Instant) -> Option<Deleted> {
+        let used_before = &self.used_before;
+        self.eviction
+            .make_room(engine, now, |k, u| last_used_unix(used_before, k, u))
+    }
+
+    /// Deletes from `engine` the profiles unused for `expiry` (`profile-expiry`); those
+    /// deleted, if any: [`Catalogue::forget`] them.
+    pub(super) fn expire(
+        &mut self,
+        engine: &Engine,
+        now: Instant,
+        expiry: Option<Duration>,
+    ) -> Option<Deleted> {
+        let used_before = &self.used_before;
+        self.eviction.expire(engine, now, expiry, |k, u| {
+            last_used_unix(used_before, k, u)
+        })
     }
 
     /// Forgets profiles deleted from the engine, here and in `store`.

@@ -4,34 +4,12 @@
 
 use std::time::SystemTime;
 
-use ebph_api::event::{EngineFields, Event, EventKind};
+use ebph_api::event::{rfc3339, EngineFields, Event, EventKind};
 
+use super::catalogue::absolute;
 use super::eviction::Deleted;
-use super::{allowlist, rfc3339, Worker};
+use super::{allowlist, Worker};
 use crate::store::StoredAnomaly;
-
-/// A path as it was given to execve, made absolute with the process's working directory.
-pub(super) fn absolute(path: &str, pid: u32) -> String {
-    if path.starts_with('/') {
-        return path.to_owned();
-    }
-    match std::fs::read_link(format!("/proc/{pid}/cwd")) {
-        Ok(cwd) => {
-            let mut out = cwd;
-            for part in std::path::Path::new(path).components() {
-                match part {
-                    std::path::Component::CurDir => {}
-                    std::path::Component::ParentDir => {
-                        out.pop();
-                    }
-                    other => out.push(other),
-                }
-            }
-            out.display().to_string()
-        }
-        Err(_) => path.to_owned(),
-    }
-}
 
 /// The anomaly history's row for `event`, if it is an anomaly.
 fn history_of(event: &Event) -> Option<StoredAnomaly> {

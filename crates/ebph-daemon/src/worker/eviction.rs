@@ -11,10 +11,8 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ebph_bpf::{Engine, EngineError, Stats};
+use ebph_bpf::{Engine, EngineError, ProfileUse, Stats};
 use ebph_core::{ProfileKey, ProfileStatus};
-
-use super::catalogue::Catalogue;
 
 /// Evicting starts when a pool is this full (numerator, denominator)...
 const EVICT_AT: (u64, u64) = (4, 5);
@@ -63,24 +61,32 @@ struct Candidate {
     slot: u32,
 }
 
-impl Catalogue {
+impl Eviction {
     /// Evicts profiles when a pool is fuller than [`EVICT_AT`] (see the module's text).
-    /// The profiles deleted from `engine`, if any; [`Catalogue::forget`] them.
-    pub(super) fn make_room(&mut self, engine: &Engine, now: Instant) -> Option<Deleted> {
-        if self.eviction.next_look.is_some_and(|t| now < t) {
+    /// Evicts profiles from `engine` when a pool is fuller than [`EVICT_AT`] (see the
+    /// module's text), `last_used` telling when each was last used (Unix ns, 0: not known);
+    /// those deleted, if any, for the catalogue to forget.
+    pub(super) fn make_room(
+        &mut self,
+        engine: &Engine,
+        now: Instant,
+        last_used: impl Fn(&ProfileKey, &ProfileUse) -> u64,
+    ) -> Option<Deleted> {
+        if self.next_look.is_some_and(|t| now < t) {
             return None;
         }
         let capacity = engine.capacity();
         let pool = full_pool(&engine.stats(), &capacity, EVICT_AT)?;
-        let mut candidates =
-            match self.candidates(engine, |status, _| status != ProfileStatus::Normal) {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::error!("looking for profiles to evict failed: {e}");
-                    self.eviction.next_look = Some(now + NOTHING_TO_EVICT_WAIT);
-                    return None;
-                }
-            };
+        let mut candidates = match candidates(engine, &last_used, |status, _| {
+            status != ProfileStatus::Normal
+        }) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!("looking for profiles to evict failed: {e}");
+                self.next_look = Some(now + NOTHING_TO_EVICT_WAIT);
+                return None;
+            }
+        };
         candidates.sort_by_key(|c| c.rank);
         candidates.truncate(EVICT_MAX);
         let gone = delete_while(engine, candidates, "evicting", |engine| {
@@ -91,11 +97,11 @@ impl Catalogue {
                 "the {pool} pool is over {}% full and no profile can be evicted (all are normal or in use); programs of users other than root may run untracked",
                 100 * EVICT_AT.0 / EVICT_AT.1
             );
-            self.eviction.next_look = Some(now + NOTHING_TO_EVICT_WAIT);
+            self.next_look = Some(now + NOTHING_TO_EVICT_WAIT);
             return None;
         }
-        self.eviction.next_look = None;
-        self.eviction.evicted += gone.len() as u64;
+        self.next_look = None;
+        self.evicted += gone.len() as u64;
         tracing::warn!(
             "evicted {} unused profiles that were not normal: the {pool} pool was over {}% full",
             gone.len(),
@@ -108,35 +114,37 @@ impl Catalogue {
     }
 
     /// Deletes from `engine` the profiles no task has used for `expiry` (`profile-expiry`),
-    /// whatever their state; those deleted, if any: [`Catalogue::forget`] them.
+    /// whatever their state (`last_used` as for [`Eviction::make_room`]); those deleted, if
+    /// any, for the catalogue to forget.
     pub(super) fn expire(
         &mut self,
         engine: &Engine,
         now: Instant,
         expiry: Option<Duration>,
+        last_used: impl Fn(&ProfileKey, &ProfileUse) -> u64,
     ) -> Option<Deleted> {
         let age = expiry?;
-        if self.eviction.next_expiry.is_some_and(|t| now < t) {
+        if self.next_expiry.is_some_and(|t| now < t) {
             return None;
         }
-        self.eviction.next_expiry = Some(now + EXPIRY_EVERY);
+        self.next_expiry = Some(now + EXPIRY_EVERY);
         let oldest = SystemTime::now()
             .checked_sub(age)
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_nanos().min(u128::from(u64::MAX)) as u64);
-        let candidates =
-            match self.candidates(engine, |_, last_used| last_used != 0 && last_used < oldest) {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::error!("looking for expired profiles failed: {e}");
-                    return None;
-                }
-            };
+        let candidates = match candidates(engine, &last_used, |_, used| used != 0 && used < oldest)
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!("looking for expired profiles failed: {e}");
+                return None;
+            }
+        };
         let gone = delete_while(engine, candidates, "expiring", |_| true);
         if gone.is_empty() {
             return None;
         }
-        self.eviction.expired += gone.len() as u64;
+        self.expired += gone.len() as u64;
         tracing::info!(
             "deleted {} profiles unused for over {} (profile-expiry)",
             gone.len(),
@@ -146,35 +154,6 @@ impl Catalogue {
             keys: gone,
             reason: "expired".to_owned(),
         })
-    }
-
-    /// Profiles no task uses for which `wanted(status, last used in Unix ns)` holds.
-    fn candidates(
-        &self,
-        engine: &Engine,
-        wanted: impl Fn(ProfileStatus, u64) -> bool,
-    ) -> Result<Vec<Candidate>, EngineError> {
-        let mut out = Vec::new();
-        for (key, slot) in engine.profile_slots()? {
-            let (counters, usage) = engine.profile_counters_and_use(slot)?;
-            if usage.tasks > 0 {
-                continue;
-            }
-            let status = counters.status;
-            let last_used = self.last_used_unix(&key, &usage);
-            if wanted(status, last_used) {
-                out.push(Candidate {
-                    rank: (
-                        !usage.unprivileged,
-                        status != ProfileStatus::Training,
-                        last_used,
-                    ),
-                    key,
-                    slot,
-                });
-            }
-        }
-        Ok(out)
     }
 }
 
@@ -201,4 +180,29 @@ fn delete_while(
         }
     }
     gone
+}
+
+/// Profiles no task uses for which `wanted(status, last used in Unix ns)` holds.
+fn candidates(
+    engine: &Engine,
+    last_used: impl Fn(&ProfileKey, &ProfileUse) -> u64,
+    wanted: impl Fn(ProfileStatus, u64) -> bool,
+) -> Result<Vec<Candidate>, EngineError> {
+    let mut out = Vec::new();
+    for (key, slot) in engine.profile_slots()? {
+        let (counters, usage) = engine.profile_counters_and_use(slot)?;
+        if usage.tasks > 0 {
+            continue;
+        }
+        let status = counters.status;
+        let used = last_used(&key, &usage);
+        if wanted(status, used) {
+            out.push(Candidate {
+                rank: (!usage.unprivileged, status != ProfileStatus::Training, used),
+                key,
+                slot,
+            });
+        }
+    }
+    Ok(out)
 }

@@ -19,7 +19,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use ebph_bpf::Engine;
@@ -135,10 +135,6 @@ pub fn run(
     let saved = saved?;
     tracing::info!("saved {} profiles on the way out", saved.profiles);
     Ok(())
-}
-
-fn rfc3339(time: SystemTime) -> String {
-    humantime::format_rfc3339_millis(time).to_string()
 }
 
 impl Worker {

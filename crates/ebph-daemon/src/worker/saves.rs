@@ -2,11 +2,11 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use ebph_api::event::rfc3339;
 use ebph_api::protocol::Saved;
 use ebph_bpf::Engine;
 
 use super::catalogue::Catalogue;
-use super::rfc3339;
 use crate::config::Config;
 use crate::mailbox::ApiError;
 use crate::store::{Store, StoredProfile};

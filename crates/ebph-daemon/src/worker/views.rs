@@ -2,11 +2,12 @@
 
 use std::collections::HashMap;
 
+use ebph_api::event::rfc3339;
 use ebph_api::protocol::{self, NgramBits, Pair, ProfileDetail, ProfileSummary, Status, Target};
 use ebph_bpf::{kernel_release, Engine};
 use ebph_core::{Arch, Profile, ProfileKey, ProfileStatus, Syscall};
 
-use super::{rfc3339, Worker};
+use super::Worker;
 use crate::mailbox::{ApiError, Snapshot};
 use crate::store::StoredProfile;
 
