@@ -72,7 +72,7 @@ pub enum EventKind {
         /// The program executed (its path, as run, made absolute).
         executable: String,
     },
-    /// A task of a normal profile bound or connected to an endpoint the profile never used
+    /// A task of a normal profile bound, connected or sent to an endpoint the profile never used
     /// (`watch-endpoints`): an anomaly, entered in the task's locality frame.
     NovelEndpoint {
         /// The endpoint, as a class: `connect inet public:4444`.

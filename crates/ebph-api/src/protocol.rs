@@ -190,7 +190,7 @@ pub struct ProfileDetail {
     pub endpoints: Endpoints,
 }
 
-/// The network endpoints a profile has bound or connected to: its train table keeps two bits
+/// The network endpoints a profile has bound, connected or sent to: its train table keeps two bits
 /// per endpoint, and lists the first ones it learned.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Endpoints {

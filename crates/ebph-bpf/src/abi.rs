@@ -192,7 +192,7 @@ pub enum RecordKind {
     Call,
     /// The task exited.
     Exit,
-    /// At its bind or connect (`arg`), the task named `endpoint`.
+    /// At its bind, connect or send (`arg`), the task named `endpoint`.
     Endpoint,
 }
 

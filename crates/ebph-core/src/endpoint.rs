@@ -21,10 +21,12 @@ pub const ENDPOINT_ROW: Syscall = Syscall::ENDPOINT;
 /// each); more are learned and tested all the same.
 pub const ENDPOINTS_LISTED: usize = crate::MAX_SYSCALLS / 8;
 
-/// Whether a program connected to an endpoint or bound a local one.
+/// Whether a program reached a remote endpoint or bound a local one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Direction {
-    /// `connect(2)`: a remote endpoint.
+    /// A remote endpoint: `connect(2)`, or a send with an address (`sendto`, `sendmsg`, the
+    /// first message of `sendmmsg`): UDP datagrams, TCP Fast Open. However a program reaches
+    /// a remote endpoint, it is the same endpoint.
     Connect = 1,
     /// `bind(2)`: a local address and port.
     Bind = 2,
@@ -139,6 +141,16 @@ impl AddressClass {
             6 => AddressClass::Public,
             _ => return None,
         })
+    }
+}
+
+/// The direction in which call `name` (x86_64) names an endpoint, if it may name one: the
+/// calls the kernel engine reads an address from (`names_endpoint()` in its `endpoints.h`).
+pub fn endpoint_direction(name: &str) -> Option<Direction> {
+    match name {
+        "connect" | "sendto" | "sendmsg" | "sendmmsg" => Some(Direction::Connect),
+        "bind" => Some(Direction::Bind),
+        _ => None,
     }
 }
 

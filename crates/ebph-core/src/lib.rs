@@ -49,7 +49,8 @@ mod syscall;
 mod task;
 
 pub use endpoint::{
-    AddressClass, Direction, Endpoint, EndpointError, Family, ENDPOINTS_LISTED, ENDPOINT_ROW,
+    endpoint_direction, AddressClass, Direction, Endpoint, EndpointError, Family, ENDPOINTS_LISTED,
+    ENDPOINT_ROW,
 };
 pub use exec::{exec_bits, EXEC_ROW};
 pub use heap::{is_heap_mmap, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, PROT_EXEC};

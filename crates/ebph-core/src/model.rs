@@ -39,7 +39,7 @@ pub enum ModelEvent {
         now: u64,
     },
     /// `tid`, at the `bind` or `connect` call it just made (an earlier
-    /// [`ModelEvent::Syscall`]), bound or connected to `endpoint`.
+    /// [`ModelEvent::Syscall`]), bound, connected or sent to `endpoint`.
     Endpoint {
         /// The task.
         tid: Tid,

@@ -261,7 +261,7 @@ impl Profile {
         self.observed(run, learned, known, settings)
     }
 
-    /// A task of this profile bound or connected to endpoint `e` (`watch-endpoints`; nothing
+    /// A task of this profile bound, connected or sent to endpoint `e` (`watch-endpoints`; nothing
     /// otherwise), at the `bind` or `connect` call just seen.
     ///
     /// Learned and tested as an exec is ([`Profile::on_exec`]); a novel endpoint is also

@@ -85,7 +85,7 @@ pub struct Settings {
     /// Whether each profile learns which executables its tasks exec, and a normal profile
     /// flags one it never ran ([`crate::Profile::on_exec`]). false: pH.
     pub watch_execs: bool,
-    /// Whether each profile learns the network endpoints it binds and connects to (as
+    /// Whether each profile learns the network endpoints it binds, connects and sends to (as
     /// classes: [`crate::Endpoint`]), and a normal profile flags one it never used
     /// ([`crate::Profile::on_endpoint`]). false: pH.
     pub watch_endpoints: bool,
@@ -216,7 +216,7 @@ pub const SETTINGS: &[SettingInfo] = &[
     },
     SettingInfo {
         name: "watch-endpoints",
-        description: "true: each profile learns the network endpoints it binds and connects to (family, loopback/private/public..., port), and a normal profile flags one it never used (a novel endpoint); false: pH",
+        description: "true: each profile learns the network endpoints it binds, connects and sends datagrams to (family, loopback/private/public..., port), and a normal profile flags one it never used (a novel endpoint); false: pH",
     },
     SettingInfo {
         name: "locality-frame",

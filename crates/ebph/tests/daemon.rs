@@ -216,6 +216,76 @@ fn profiles_survive_a_restart_bit_for_bit() {
 }
 
 #[test]
+fn datagrams_and_fast_open_to_new_ports_are_novel_endpoints() {
+    let Some(_one) = as_root() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let net = compile(dir.path(), "net");
+    let daemon = Daemon::start(dir.path());
+    // It sends to loopback:5310 every way it can (nothing leaves the machine)...
+    let usual = [
+        "s:127.0.0.1:5310",
+        "m:127.0.0.1:5310",
+        "M:127.0.0.1:5310",
+        "f:127.0.0.1:5310",
+    ];
+    daemon.train(&net, &usual, 3);
+    run(&net, &usual);
+    // ...then each way to a port of its own.
+    run(
+        &net,
+        &[
+            "s:127.0.0.1:5320",
+            "m:[::1]:5321",
+            "M:127.0.0.1:5322",
+            "f:127.0.0.1:5323",
+        ],
+    );
+    let expected = [
+        "connect inet loopback:5320",
+        "connect inet6 loopback:5321",
+        "connect inet loopback:5322",
+        "connect inet loopback:5323",
+    ];
+    // Events come in order: once the last send's is in, every one is.
+    daemon.wait_for_events(10, "the last send's novel endpoint", |e| {
+        e["type"] == "novel_endpoint" && e["endpoint"] == expected[3]
+    });
+    let novel: Vec<Value> = daemon
+        .events()
+        .into_iter()
+        .filter(|e| e["type"] == "novel_endpoint" && e["path"] == s(&net))
+        .collect();
+    let endpoints: Vec<&str> = novel
+        .iter()
+        .map(|e| e["endpoint"].as_str().unwrap())
+        .collect();
+    assert_eq!(endpoints, expected);
+    let shown = daemon.json(&["profile", "show", s(&net), "--json"]);
+    let listed: Vec<(&str, bool)> = shown["endpoints"]["listed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["endpoint"].as_str().unwrap(),
+                e["normal"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed[0],
+        ("connect inet loopback:5310", true),
+        "{listed:?}"
+    );
+    for e in expected {
+        assert!(listed.contains(&(e, false)), "{e} in {listed:?}");
+    }
+    daemon.stop();
+}
+
+#[test]
 fn a_novel_exec_is_reported_shown_and_kept_across_a_restart() {
     let Some(_one) = as_root() else {
         return;

@@ -97,8 +97,8 @@ int BPF_PROG(ebph_sys_enter, struct pt_regs *regs, long id)
 	}
 	if (!heap || !settings.skip_heap_mmap)
 		on_call(t, id, now);
-	if ((id == X86_64_CONNECT || id == X86_64_BIND) && settings.watch_endpoints) {
-		__u64 ep = endpoint_of(regs, id == X86_64_CONNECT ? 1 : 2);
+	if (names_endpoint(id) && settings.watch_endpoints) {
+		__u64 ep = endpoint_of(regs, id);
 
 		if (ep) {
 			if (settings.record)

@@ -52,7 +52,7 @@ struct ebph_settings {
 	__u32 accept_after;   /* a normal profile accepts what this many runs repeated (0: never) */
 	__u8 skip_brk;        /* brk is not seen (ebph_core::Settings::seen_as) */
 	__u8 watch_execs;     /* profiles learn what they execute; normal ones flag novel execs */
-	__u8 watch_endpoints; /* the same for the endpoints they bind and connect to */
+	__u8 watch_endpoints; /* the same for the endpoints they bind, connect and send to */
 	__u8 skip_heap_mmap;  /* an mmap that grows the heap is not seen (Settings::seen_as) */
 	__u32 delay_threshold; /* a task is held only while its LFC exceeds this (0: pH) */
 };
@@ -211,7 +211,7 @@ enum ebph_record_kind {
 	EBPH_REC_SIGNAL = 3,
 	EBPH_REC_CALL = 4,
 	EBPH_REC_EXIT = 5,
-	EBPH_REC_ENDPOINT = 6, /* after the CALL of a bind or connect: key.dev is the endpoint */
+	EBPH_REC_ENDPOINT = 6, /* after the CALL of a bind, connect or send: key.dev is the endpoint */
 };
 
 /* Test-only recording of what a task did, in the order the engine saw it. */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Network endpoints (ebph_core::Endpoint): what a bind or connect names, as a class that
- * generalises, learned and tested per profile like an executable (exec_seen()). Only bind and
- * connect pay for it.
+ * Network endpoints (ebph_core::Endpoint): what a bind, a connect or a send with an address
+ * names, as a class that generalises, learned and tested per profile like an executable
+ * (exec_seen()). Only those calls pay for it.
  */
 #ifndef EBPH_ENDPOINTS_H
 #define EBPH_ENDPOINTS_H
@@ -66,14 +66,16 @@ static __always_inline __u32 class_v6(const __u8 *a)
 	return EBPH_CLASS_PUBLIC;
 }
 
-/* The endpoint (ebph_core::Endpoint::id) a bind or connect (`direction` 2 or 1) names, from
- * its sockaddr in user memory (the call's second and third arguments); 0 for another family,
- * an address too short or unreadable. */
-static __always_inline __u64 endpoint_of(struct pt_regs *regs, __u64 direction)
+/* ebph_core::Direction */
+#define EBPH_CONNECT 1 /* a remote endpoint: connect, or a send with an address */
+#define EBPH_BIND 2
+
+/* The endpoint (ebph_core::Endpoint::id) of the sockaddr of `len` bytes at `uaddr` in user
+ * memory, named in `direction`; 0 for another family, an address too short or unreadable. */
+static __always_inline __u64 endpoint_at(const void *uaddr, __u64 len, __u64 direction)
 {
 	__u8 sa[28] = {};
-	const void *uaddr = (const void *)regs->si;
-	__u64 len = regs->dx, family, port, class;
+	__u64 family, port, class;
 
 	if (!uaddr || len < 16)
 		return 0;
@@ -93,7 +95,43 @@ static __always_inline __u64 endpoint_of(struct pt_regs *regs, __u64 direction)
 	return port | class << 16 | family << 24 | direction << 32;
 }
 
-/* A task of the profile in t->profile bound or connected to endpoint `ep` (its call already
+/* The first two fields of struct user_msghdr: where the address is, and its length. */
+struct ebph_msg_name {
+	const void *name;
+	__u32 namelen;
+	__u32 _pad;
+};
+
+/* Whether call `id` may name an endpoint (ebph_core::endpoint_direction, by name): the cost
+ * of endpoints is paid by these calls alone. */
+static __always_inline bool names_endpoint(long id)
+{
+	return id == X86_64_CONNECT || id == X86_64_BIND || id == X86_64_SENDTO ||
+	       id == X86_64_SENDMSG || id == X86_64_SENDMMSG;
+}
+
+/* The endpoint call `id` names (one for which names_endpoint() holds), from its arguments
+ * in `regs`: connect's and bind's address; sendto's destination (UDP datagrams, TCP Fast
+ * Open), none when it sends on a connected socket; sendmsg's msg_name, and that of
+ * sendmmsg's first message. 0 when there is none, or it is not an internet address. */
+static __always_inline __u64 endpoint_of(struct pt_regs *regs, long id)
+{
+	struct ebph_msg_name m;
+
+	if (id == X86_64_CONNECT)
+		return endpoint_at((const void *)regs->si, regs->dx, EBPH_CONNECT);
+	if (id == X86_64_BIND)
+		return endpoint_at((const void *)regs->si, regs->dx, EBPH_BIND);
+	if (id == X86_64_SENDTO)
+		return endpoint_at((const void *)regs->r8, regs->r9, EBPH_CONNECT);
+	/* sendmsg: a struct user_msghdr; sendmmsg: an array of struct mmsghdr, each beginning
+	 * with one. */
+	if (bpf_probe_read_user(&m, sizeof(m), (const void *)regs->si))
+		return 0;
+	return endpoint_at(m.name, m.namelen, EBPH_CONNECT);
+}
+
+/* A task of the profile in t->profile bound, connected or sent to endpoint `ep` (its call already
  * counted): ebph_core::Profile::on_endpoint. Learned in the train table's endpoint row (bits,
  * and listed in a free slot of its flags), tested against the test table's; a novel endpoint
  * is an anomaly, entered in the task's locality frame at once. */

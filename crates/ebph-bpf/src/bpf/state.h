@@ -26,6 +26,9 @@
 #define EBPH_MAP_FIXED_ANY (0x10 | 0x100000) /* MAP_FIXED, MAP_FIXED_NOREPLACE */
 #define X86_64_CONNECT 42
 #define X86_64_BIND 49
+#define X86_64_SENDTO 44
+#define X86_64_SENDMSG 46
+#define X86_64_SENDMMSG 307
 
 /* Capacities, fixed at load time by the loader (which sizes the maps to match). */
 const volatile __u32 max_profiles = 16384;

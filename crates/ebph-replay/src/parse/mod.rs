@@ -50,7 +50,7 @@ pub enum Observed {
     /// The process executed the program at this path: an exec that succeeded. Its later calls
     /// belong to that program's profile, so a parsed trace ends the process here.
     Exec(String),
-    /// The process bound or connected to this endpoint.
+    /// The process bound, connected or sent to this endpoint.
     Endpoint(Endpoint),
 }
 

@@ -84,8 +84,8 @@ pub(super) fn parse(text: &[u8], arch: Arch) -> Result<Vec<ProcessTrace>, ParseE
                         processes.observe(pid, Observed::Exec(path));
                         lineage.execed.insert(pid);
                     }
-                } else if let Some(direction) = endpoint_direction(name) {
-                    if let Some(e) = endpoint_of(direction, args) {
+                } else if let Some(direction) = ebph_core::endpoint_direction(name) {
+                    if let Some(e) = endpoint_of(name, direction, args) {
                         processes.observe(pid, Observed::Endpoint(e));
                     }
                 }
@@ -249,6 +249,22 @@ fn exec_path(name: &str, args: &str) -> Option<String> {
     })
 }
 
+/// What follows the C string strace printed at the start of `s` (`"..."`, with its escapes,
+/// and the `...` of one it cut short).
+fn after_quoted(s: &str) -> Option<&str> {
+    let body = s.strip_prefix('"')?;
+    let mut escaped = false;
+    for (i, c) in body.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => return Some(&body[i + 1..]),
+            _ => {}
+        }
+    }
+    None
+}
+
 /// The C string strace printed at the start of `s` (`"..."`, with its escapes), undone.
 fn quoted(s: &str) -> Option<String> {
     let mut bytes = Vec::new();
@@ -315,16 +331,22 @@ fn grows_the_heap(args: &str) -> bool {
     ebph_core::is_heap_mmap(bits(prot), bits(flags))
 }
 
-fn endpoint_direction(name: &str) -> Option<Direction> {
-    match name {
-        "connect" => Some(Direction::Connect),
-        "bind" => Some(Direction::Bind),
-        _ => None,
-    }
-}
-
-/// The endpoint in the address strace decoded for a `connect` or `bind`.
-fn endpoint_of(direction: Direction, args: &str) -> Option<Endpoint> {
+/// The endpoint in the address strace decoded for call `name` (one that may name one, see
+/// [`ebph_core::endpoint_direction`]): `connect`'s and `bind`'s address, `sendto`'s
+/// destination (after the data, which is the program's to write and so is not searched),
+/// `sendmsg`'s `msg_name` and that of `sendmmsg`'s first message.
+fn endpoint_of(name: &str, direction: Direction, args: &str) -> Option<Endpoint> {
+    let args = match name {
+        "sendto" => after_quoted(args.split_once(", ")?.1)?,
+        // The message header follows the descriptor at once, its name first; the data,
+        // which may say anything, comes after.
+        "sendmsg" => args.split_once(", ")?.1.strip_prefix("{msg_name={")?,
+        "sendmmsg" => args
+            .split_once(", ")?
+            .1
+            .strip_prefix("[{msg_hdr={msg_name={")?,
+        _ => args,
+    };
     let family = field(args, "sa_family=", [',', '}'])?;
     let address: IpAddr = match family {
         "AF_INET" => field(args, "inet_addr(\"", ['"'])?.parse().ok()?,
@@ -538,6 +560,29 @@ mod tests {
                     (2, "connect inet public:4444".into()),
                     (3, "bind inet6 any:8080".into()),
                     (4, "connect inet6 private:53".into()),
+                ]
+            )]
+        );
+    }
+
+    #[test]
+    fn sends_with_an_address_are_endpoints_and_the_data_is_never_read_as_one() {
+        let text = "sendto(3, \"\\x12\\x34\", 2, 0, {sa_family=AF_INET, sin_port=htons(53), sin_addr=inet_addr(\"127.0.0.1\")}, 16) = 2\n\
+                    sendto(4, \"abc\", 3, MSG_FASTOPEN, {sa_family=AF_INET, sin_port=htons(8443), sin_addr=inet_addr(\"10.1.2.3\")}, 16) = 3\n\
+                    sendto(5, \"{sa_family=AF_INET, sin_port=htons(7), sin_addr=inet_addr(\\\"8.8.8.8\\\")} \\\"\", 60, 0, NULL, 0) = 60\n\
+                    sendmsg(6, {msg_name={sa_family=AF_INET6, sin6_port=htons(123), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, \"::1\", &sin6_addr), sin6_scope_id=0}, msg_namelen=28, msg_iov=[{iov_base=\"x\", iov_len=1}], msg_iovlen=1, msg_controllen=0, msg_flags=0}, 0) = 1\n\
+                    sendmsg(7, {msg_name=NULL, msg_namelen=0, msg_iov=[{iov_base=\"msg_name={sa_family=AF_INET, sin_port=htons(1), sin_addr=inet_addr(\\\"8.8.8.8\\\")}\", iov_len=60}], msg_iovlen=1, msg_controllen=0, msg_flags=0}, 0) = 60\n\
+                    sendmmsg(8, [{msg_hdr={msg_name={sa_family=AF_INET, sin_port=htons(5353), sin_addr=inet_addr(\"224.0.0.251\")}, msg_namelen=16, msg_iov=[{iov_base=\"q\", iov_len=1}], msg_iovlen=1, msg_controllen=0, msg_flags=0}, msg_len=1}], 1, 0) = 1\n\
+                    sendto(9, \"abc\", 3, 0, NULL, 0) = 3\n";
+        assert_eq!(
+            observed(text),
+            [(
+                None,
+                vec![
+                    (0, "connect inet loopback:53".into()),
+                    (1, "connect inet private:8443".into()),
+                    (3, "connect inet6 loopback:123".into()),
+                    (5, "connect inet multicast:5353".into()),
                 ]
             )]
         );
